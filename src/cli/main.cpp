@@ -1,0 +1,22 @@
+// popbox: one binary, one verb per job.
+#include <CLI/CLI.hpp>
+#include <sysexits.h>
+
+#include "cli/verbs.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"popbox: a POP3 server on Maildir, and a POP3 client"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "popbox 0.1.0");
+  int rc = 0;
+  popbox::cli::add_serve(app, rc);
+  popbox::cli::add_check(app, rc);
+  popbox::cli::add_user(app, rc);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : EX_USAGE;
+  }
+  return rc;
+}

@@ -1,0 +1,15 @@
+#pragma once
+// Each verb of the popbox binary lives in its own file and registers itself
+// here. A verb's callback stores its exit code (sysexits.h values) in `rc`.
+
+namespace CLI {
+class App;
+}
+
+namespace popbox::cli {
+
+void add_serve(CLI::App& app, int& rc);
+void add_check(CLI::App& app, int& rc);
+void add_user(CLI::App& app, int& rc);
+
+}  // namespace popbox::cli

@@ -1,0 +1,68 @@
+#pragma once
+// The storage interface the POP3 core sees. Maildir is the first backend;
+// nothing outside src/store knows how messages are kept on disk.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace popbox::store {
+
+/// What a POP3 session knows about one message for its whole lifetime.
+struct MessageInfo {
+  std::string uidl;        ///< 1-70 octets of 0x21-0x7E; never changes, never reused.
+  std::uint64_t size = 0;  ///< Octets RETR sends: CRLF line ends, final CRLF included.
+};
+
+/// Reads the stored bytes of one message, front to back, in blocks.
+class MessageReader {
+ public:
+  virtual ~MessageReader() = default;
+  /// Fills up to buf.size() bytes; returns 0 at the end, or sets ec on error.
+  virtual std::size_t read(std::span<char> buf, std::error_code& ec) = 0;
+};
+
+/// A locked snapshot of one maildrop, taken at login. The lock is held until
+/// the object is destroyed; mail that arrives meanwhile is not in the snapshot.
+class Mailbox {
+ public:
+  virtual ~Mailbox() = default;
+  /// The messages in session order (message number = index + 1).
+  virtual const std::vector<MessageInfo>& messages() const = 0;
+  /// Opens message `index` for reading its stored bytes.
+  virtual std::unique_ptr<MessageReader> open(std::size_t index, std::error_code& ec) = 0;
+  /// Ends the session: removes `deleted`, marks `retrieved` as seen. Durable
+  /// (directories fsynced) when it returns without error.
+  virtual std::error_code commit(std::span<const std::size_t> deleted,
+                                 std::span<const std::size_t> retrieved) = 0;
+};
+
+/// Finds and locks a user's maildrop.
+class Store {
+ public:
+  virtual ~Store() = default;
+  /// Opens the maildrop of `user` (created if missing) and locks it
+  /// exclusively. ec is store_errc::in_use when another session holds it.
+  virtual std::unique_ptr<Mailbox> open(const std::string& user, std::error_code& ec) = 0;
+};
+
+/// Errors of the storage layer.
+enum class store_errc {
+  in_use = 1,     ///< another session holds the maildrop lock
+  bad_path,       ///< the mailbox path template gave an unusable path
+  io,             ///< the file system failed (see the log for errno)
+  message_gone,   ///< a message of the snapshot vanished behind our back
+};
+
+const std::error_category& store_category() noexcept;
+inline std::error_code make_error_code(store_errc e) noexcept {
+  return {static_cast<int>(e), store_category()};
+}
+
+}  // namespace popbox::store
+
+template <>
+struct std::is_error_code_enum<popbox::store::store_errc> : std::true_type {};
