@@ -43,6 +43,7 @@ class DotEncoder {
 
  private:
   bool line_done(std::string& out);
+  void append_content(std::string_view s, std::string& out);
 
   std::optional<std::uint64_t> limit_;
   std::uint64_t body_lines_ = 0;

@@ -1,0 +1,153 @@
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+#include "core/dot_codec.hpp"
+
+using popbox::core::CrlfSizer;
+using popbox::core::DotDecoder;
+using popbox::core::DotEncoder;
+
+namespace {
+
+std::string encode_whole(std::string_view msg) {
+  DotEncoder enc;
+  std::string out;
+  enc.encode(msg, out);
+  enc.finish(out);
+  return out;
+}
+
+// Encodes with the input cut at every byte offset, proving block boundaries
+// never change the output.
+void expect_split_invariant(std::string_view msg, std::string_view want) {
+  for (std::size_t cut = 0; cut <= msg.size(); ++cut) {
+    DotEncoder enc;
+    std::string out;
+    enc.encode(msg.substr(0, cut), out);
+    enc.encode(msg.substr(cut), out);
+    enc.finish(out);
+    ASSERT_EQ(out, want) << "cut at " << cut;
+  }
+}
+
+struct Case {
+  const char* name;
+  std::string stored;
+  std::string wire;  // body of the multi-line response, terminator included
+};
+
+std::vector<Case> cases() {
+  return {
+      {"empty message", "", ".\r\n"},
+      {"lf lines", "a\nb\n", "a\r\nb\r\n.\r\n"},
+      {"crlf kept", "a\r\nb\r\n", "a\r\nb\r\n.\r\n"},
+      {"mixed", "a\r\nb\nc\r\n", "a\r\nb\r\nc\r\n.\r\n"},
+      {"no final newline", "Subject: x\n\nbody", "Subject: x\r\n\r\nbody\r\n.\r\n"},
+      {"dot lines", ".\n..\n.x\n", "..\r\n...\r\n..x\r\n.\r\n"},
+      {"only dot no newline", ".", "..\r\n.\r\n"},
+      {"dot mid line untouched", "a.b\n", "a.b\r\n.\r\n"},
+      {"lone cr is content", "a\rb\n", "a\rb\r\n.\r\n"},
+      {"cr at end", "a\r", "a\r\r\n.\r\n"},
+      {"blank lines", "\n\n", "\r\n\r\n.\r\n"},
+      {"binary", std::string("\0\xff\x80\n", 4), std::string("\0\xff\x80\r\n.\r\n", 8)},
+  };
+}
+
+}  // namespace
+
+TEST(DotEncoder, TableOfMessageShapes) {
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(encode_whole(c.stored), c.wire);
+    expect_split_invariant(c.stored, c.wire);
+  }
+}
+
+TEST(CrlfSizer, MatchesUnstuffedWireSize) {
+  for (const auto& c : cases()) {
+    SCOPED_TRACE(c.name);
+    CrlfSizer sizer;
+    for (char ch : c.stored) sizer.add(std::string_view(&ch, 1));
+    // The wire body minus the terminator and the stuffed dots.
+    DotDecoder dec;
+    std::string unstuffed;
+    dec.decode(c.wire, unstuffed);
+    EXPECT_TRUE(dec.done());
+    EXPECT_EQ(sizer.total(), unstuffed.size());
+  }
+}
+
+TEST(DotEncoder, LongLinesStayWhole) {
+  std::string line(5000, 'x');
+  std::string msg = "H: v\n\n" + line + "\n" + line;
+  std::string want = "H: v\r\n\r\n" + line + "\r\n" + line + "\r\n.\r\n";
+  EXPECT_EQ(encode_whole(msg), want);
+}
+
+TEST(DotEncoder, TopLimitsBodyLines) {
+  std::string msg = "A: 1\nB: 2\n\nl1\nl2\nl3\n";
+  auto top = [&](std::uint64_t n) {
+    DotEncoder enc(n);
+    std::string out;
+    for (char ch : msg) {
+      if (!enc.encode(std::string_view(&ch, 1), out)) break;
+    }
+    enc.finish(out);
+    return out;
+  };
+  EXPECT_EQ(top(0), "A: 1\r\nB: 2\r\n\r\n.\r\n");
+  EXPECT_EQ(top(2), "A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\n.\r\n");
+  EXPECT_EQ(top(99), "A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\nl3\r\n.\r\n");
+}
+
+TEST(DotEncoder, TopOnCrlfHeaderAndHeaderOnlyMessage) {
+  DotEncoder enc(0);
+  std::string out;
+  enc.encode("A: 1\r\n\r\nbody\r\n", out);
+  enc.finish(out);
+  EXPECT_EQ(out, "A: 1\r\n\r\n.\r\n");
+  DotEncoder enc2(0);
+  std::string out2;
+  enc2.encode("A: 1\nB: 2", out2);
+  enc2.finish(out2);
+  EXPECT_EQ(out2, "A: 1\r\nB: 2\r\n.\r\n");
+}
+
+TEST(DotDecoder, RoundTripsRandomMessagesAtEverySplit) {
+  std::mt19937 rng(42);
+  const char alphabet[] = {'.', '\r', '\n', 'a', '\0', '\xff'};
+  for (int n = 0; n < 200; ++n) {
+    std::string msg;
+    for (int i = rng() % 40; i > 0; --i) msg.push_back(alphabet[rng() % sizeof alphabet]);
+    std::string wire = encode_whole(msg);
+    // What a client must see: the stored message with CRLF line ends.
+    DotDecoder whole;
+    std::string want;
+    ASSERT_EQ(whole.decode(wire, want), wire.size());
+    ASSERT_TRUE(whole.done());
+    CrlfSizer sizer;
+    sizer.add(msg);
+    ASSERT_EQ(sizer.total(), want.size());
+    for (std::size_t cut = 0; cut <= wire.size(); ++cut) {
+      DotDecoder dec;
+      std::string got;
+      std::size_t used = dec.decode(std::string_view(wire).substr(0, cut), got);
+      used += dec.decode(std::string_view(wire).substr(used), got);
+      ASSERT_TRUE(dec.done());
+      ASSERT_EQ(used, wire.size());
+      ASSERT_EQ(got, want);
+    }
+  }
+}
+
+TEST(DotDecoder, StopsAtTerminatorAndLeavesTheRest) {
+  DotDecoder dec;
+  std::string out;
+  std::string_view in = "a\r\n..b\r\n.\r\n+OK next";
+  std::size_t used = dec.decode(in, out);
+  EXPECT_TRUE(dec.done());
+  EXPECT_EQ(out, "a\r\n.b\r\n");
+  EXPECT_EQ(in.substr(used), "+OK next");
+}
