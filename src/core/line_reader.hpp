@@ -1,0 +1,36 @@
+#pragma once
+// Splits a byte stream into lines, with a hard cap on line length so a
+// client cannot make the server buffer without bound. Pure: no I/O.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace popbox::core {
+
+class LineReader {
+ public:
+  explicit LineReader(std::size_t max_line) : max_line_(max_line) {}
+
+  enum class Result { line, need_more, too_long };
+
+  /// Appends bytes received from the peer.
+  void feed(std::string_view data);
+  /// Takes the next complete line (CRLF or bare LF removed) into `line`; the
+  /// view is valid until the next call to feed() or next().
+  Result next(std::string_view& line);
+  /// Drops everything buffered (after STLS: no plaintext may leak into TLS).
+  void discard() noexcept {
+    buf_.clear();
+    pos_ = 0;
+  }
+  /// Bytes received but not yet returned as lines.
+  std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+
+ private:
+  std::size_t max_line_;
+  std::string buf_;
+  std::size_t pos_ = 0;  // start of the first unread byte
+};
+
+}  // namespace popbox::core

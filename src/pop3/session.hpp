@@ -1,0 +1,148 @@
+#pragma once
+// The POP3 server session as a pure state machine (RFC 1939, 2449, 2595,
+// 3206, 5034). It takes command lines and the results of slow work in, and
+// writes reply bytes and asks for actions out. It never touches a socket, a
+// file or a clock, which is what makes it testable byte by byte and fuzzable.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/mailbox.hpp"
+
+namespace popbox::pop3 {
+
+/// Facts about the connection and server policy the session needs.
+struct SessionOptions {
+  std::string hostname = "localhost";
+  bool apop_enabled = false;
+  std::string apop_timestamp;      ///< "<unique@host>", sent in the greeting when APOP is on
+  bool stls_available = false;     ///< TLS is configured and the link is not yet TLS
+  bool secure = false;             ///< the link is TLS
+  bool plaintext_allowed = true;   ///< USER/PASS, PLAIN, LOGIN may be used now
+  std::optional<int> expire_days;  ///< EXPIRE capability; -1 means NEVER
+  std::optional<int> login_delay_seconds;  ///< LOGIN-DELAY capability
+};
+
+/// The credentials a client offered; checked off the event thread.
+struct Credentials {
+  enum class Kind { password, apop } kind = Kind::password;
+  std::string user;
+  std::string secret;  ///< the password, or the APOP digest
+};
+
+/// The outcome of checking credentials and opening the maildrop.
+enum class LoginOutcome { ok, bad_credentials, in_use, login_delay, temp_failure };
+
+/// What the driver must do after feeding the session.
+struct Step {
+  enum class Action {
+    none,       ///< write the output, read the next line
+    close,      ///< write the output, then close the connection
+    start_tls,  ///< write the output, drop buffered input, handshake, call tls_started()
+    login,      ///< check `credentials`, open the maildrop, call login_done()
+    stream,     ///< open message `message`, then stream_opened() or stream_failed();
+                ///< send it (TOP: `top_lines` body lines), terminated
+    commit,     ///< apply deletions (commit_deleted()), call commit_done()
+  };
+  Step() = default;
+  Step(Action a) : action(a) {}  // NOLINT: implicit, so `return {Action::close};` reads well
+
+  Action action = Action::none;
+  Credentials credentials;
+  std::size_t message = 0;
+  std::optional<std::uint64_t> top_lines;
+};
+
+/// Counters for the session's log line.
+struct SessionStats {
+  std::uint64_t commands = 0, bad_commands = 0, retrieved = 0, retrieved_bytes = 0, top = 0,
+                deleted = 0, auth_failures = 0;
+};
+
+class Session {
+ public:
+  enum class State { authorization, transaction, update, closed };
+
+  explicit Session(SessionOptions options);
+
+  /// The greeting line (with the APOP timestamp when APOP is on).
+  void greeting(std::string& out) const;
+  /// Handles one line from the client (CRLF removed).
+  Step on_line(std::string_view line, std::string& out);
+  /// Answers a line that was too long; the connection should close.
+  Step on_line_too_long(std::string& out);
+  /// Reports the login started by Action::login. On success `messages` is
+  /// the maildrop snapshot; it must outlive the session.
+  Step login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,
+                  std::string& out);
+  /// Writes the +OK line of Action::stream once the message is open; the
+  /// driver then sends the message and its terminator.
+  void stream_opened(std::string& out);
+  /// Writes the -ERR line when the message of Action::stream cannot be read.
+  void stream_failed(std::string& out);
+  /// Called after the TLS handshake of STLS succeeded.
+  void tls_started(bool plaintext_allowed);
+  /// The messages Action::commit must delete (message indexes, 0-based).
+  std::vector<std::size_t> commit_deleted() const;
+  /// The messages that were retrieved (marked seen at commit).
+  std::vector<std::size_t> commit_retrieved() const;
+  /// Reports the result of Action::commit; the connection then closes.
+  Step commit_done(bool ok, std::string& out);
+
+  State state() const noexcept { return state_; }
+  const std::string& user() const noexcept { return user_; }
+  const SessionStats& stats() const noexcept { return stats_; }
+
+ private:
+  enum class Sasl { none, plain, login_user, login_password };
+  struct Args;
+  using Handler = Step (Session::*)(const Args&, std::string&);
+  struct CommandSpec;
+  static const CommandSpec* find_command(std::string_view keyword);
+
+  Step dispatch(std::string_view line, std::string& out);
+  Step on_sasl_line(std::string_view line, std::string& out);
+  Step bad_command(std::string_view reply, std::string& out);
+  Step start_login(Credentials creds, std::string& out);
+  bool check_plaintext(std::string& out);
+  /// Resolves a message number argument; writes -ERR and returns nullopt if bad.
+  std::optional<std::size_t> message_arg(std::string_view arg, std::string& out);
+
+  // AUTHORIZATION
+  Step cmd_user(const Args&, std::string&);
+  Step cmd_pass(const Args&, std::string&);
+  Step cmd_apop(const Args&, std::string&);
+  Step cmd_auth(const Args&, std::string&);
+  Step cmd_stls(const Args&, std::string&);
+  // both states
+  Step cmd_capa(const Args&, std::string&);
+  Step cmd_quit(const Args&, std::string&);
+  // TRANSACTION
+  Step cmd_stat(const Args&, std::string&);
+  Step cmd_list(const Args&, std::string&);
+  Step cmd_uidl(const Args&, std::string&);
+  Step cmd_retr(const Args&, std::string&);
+  Step cmd_top(const Args&, std::string&);
+  Step cmd_dele(const Args&, std::string&);
+  Step cmd_noop(const Args&, std::string&);
+  Step cmd_rset(const Args&, std::string&);
+
+  SessionOptions options_;
+  State state_ = State::authorization;
+  Sasl sasl_ = Sasl::none;
+  std::string user_;       // from USER, or the user logged in
+  std::string sasl_user_;  // LOGIN mechanism: the user name given first
+  const std::vector<store::MessageInfo>* messages_ = nullptr;
+  std::vector<bool> deleted_;
+  std::vector<bool> retrieved_;
+  struct Pending {
+    std::size_t index = 0;
+    bool top = false;
+  } pending_;  // the RETR or TOP whose Action::stream is under way
+  SessionStats stats_;
+};
+
+}  // namespace popbox::pop3

@@ -1,0 +1,317 @@
+#include <gtest/gtest.h>
+
+#include "core/base64.hpp"
+#include "pop3/command.hpp"
+#include "pop3/session.hpp"
+
+using popbox::pop3::Credentials;
+using popbox::pop3::LoginOutcome;
+using popbox::pop3::Session;
+using popbox::pop3::SessionOptions;
+using popbox::pop3::Step;
+using popbox::store::MessageInfo;
+using Action = Step::Action;
+
+namespace {
+
+struct Harness {
+  explicit Harness(SessionOptions opts = {}) : session(std::move(opts)) {}
+
+  Step send(std::string_view line) {
+    out.clear();
+    return session.on_line(line, out);
+  }
+
+  void login() {
+    send("USER alice");
+    ASSERT_EQ(out, "+OK\r\n");
+    Step step = send("PASS secret word");
+    ASSERT_EQ(step.action, Action::login);
+    EXPECT_EQ(step.credentials.user, "alice");
+    EXPECT_EQ(step.credentials.secret, "secret word");
+    out.clear();
+    session.login_done(LoginOutcome::ok, &messages, out);
+    ASSERT_EQ(out, "+OK Logged in, 3 messages (1234 octets).\r\n");
+  }
+
+  Session session;
+  std::vector<MessageInfo> messages{{"uid-a", 1000}, {"uid-b", 200}, {"uid-c", 34}};
+  std::string out;
+};
+
+}  // namespace
+
+TEST(Command, ParsesKeywordsCaseInsensitively) {
+  auto cmd = popbox::pop3::parse_command("lIsT 1");
+  EXPECT_STREQ(cmd.keyword, "LIST");
+  ASSERT_EQ(cmd.args.size(), 1u);
+  EXPECT_EQ(cmd.args[0], "1");
+  EXPECT_STREQ(popbox::pop3::parse_command("TOOLONG").keyword, "");
+  EXPECT_STREQ(popbox::pop3::parse_command("L1ST").keyword, "");
+  EXPECT_EQ(popbox::pop3::parse_command("PASS  a b ").rest, " a b ");
+}
+
+TEST(Command, ParsesNumbersStrictly) {
+  using popbox::pop3::parse_number;
+  EXPECT_EQ(parse_number("42"), 42u);
+  EXPECT_EQ(parse_number("0"), 0u);
+  EXPECT_FALSE(parse_number("-1"));
+  EXPECT_FALSE(parse_number("+1"));
+  EXPECT_FALSE(parse_number("1x"));
+  EXPECT_FALSE(parse_number(""));
+  EXPECT_FALSE(parse_number("99999999999999999999999"));
+}
+
+TEST(Session, GreetingCarriesApopTimestampOnlyWhenEnabled) {
+  SessionOptions opts;
+  opts.hostname = "mail.example.com";
+  std::string out;
+  Session(opts).greeting(out);
+  EXPECT_EQ(out, "+OK mail.example.com POP3 server ready\r\n");
+  opts.apop_enabled = true;
+  opts.apop_timestamp = "<1.2@mail.example.com>";
+  out.clear();
+  Session(opts).greeting(out);
+  EXPECT_EQ(out, "+OK mail.example.com POP3 server ready <1.2@mail.example.com>\r\n");
+}
+
+TEST(Session, TransactionCommandsRefusedBeforeLogin) {
+  Harness h;
+  for (const char* cmd : {"STAT", "LIST", "RETR 1", "DELE 1", "NOOP", "RSET", "UIDL", "TOP 1 0"}) {
+    EXPECT_EQ(h.send(cmd).action, Action::none);
+    EXPECT_EQ(h.out.substr(0, 4), "-ERR") << cmd;
+  }
+}
+
+TEST(Session, QuitInAuthorizationClosesWithoutCommit) {
+  Harness h;
+  EXPECT_EQ(h.send("quit").action, Action::close);
+  EXPECT_EQ(h.out, "+OK Logging out.\r\n");
+}
+
+TEST(Session, StatListUidlSkipDeletedMessages) {
+  Harness h;
+  h.login();
+  h.send("STAT");
+  EXPECT_EQ(h.out, "+OK 3 1234\r\n");
+  h.send("DELE 2");
+  EXPECT_EQ(h.out, "+OK Marked to be deleted.\r\n");
+  h.send("STAT");
+  EXPECT_EQ(h.out, "+OK 2 1034\r\n");
+  h.send("LIST");
+  EXPECT_EQ(h.out, "+OK 2 messages (1034 octets)\r\n1 1000\r\n3 34\r\n.\r\n");
+  h.send("UIDL");
+  EXPECT_EQ(h.out, "+OK Unique-ID listing follows\r\n1 uid-a\r\n3 uid-c\r\n.\r\n");
+  h.send("LIST 3");
+  EXPECT_EQ(h.out, "+OK 3 34\r\n");
+  h.send("UIDL 1");
+  EXPECT_EQ(h.out, "+OK 1 uid-a\r\n");
+  for (const char* cmd : {"LIST 2", "UIDL 2", "RETR 2", "TOP 2 0", "DELE 2"}) {
+    h.send(cmd);
+    EXPECT_EQ(h.out, "-ERR Message is deleted.\r\n") << cmd;
+  }
+  h.send("LIST 4");
+  EXPECT_EQ(h.out, "-ERR There's no message 4.\r\n");
+  h.send("LIST 0");
+  EXPECT_EQ(h.out, "-ERR There's no message 0.\r\n");
+  h.send("RSET");
+  EXPECT_EQ(h.out, "+OK 3 messages\r\n");
+  h.send("STAT");
+  EXPECT_EQ(h.out, "+OK 3 1234\r\n");
+}
+
+TEST(Session, RetrAndTopAskForAStream) {
+  Harness h;
+  h.login();
+  Step step = h.send("RETR 1");
+  ASSERT_EQ(step.action, Action::stream);
+  EXPECT_EQ(step.message, 0u);
+  EXPECT_FALSE(step.top_lines);
+  EXPECT_EQ(h.out, "");
+  h.session.stream_opened(h.out);
+  EXPECT_EQ(h.out, "+OK 1000 octets\r\n");
+  step = h.send("TOP 3 0");
+  ASSERT_EQ(step.action, Action::stream);
+  EXPECT_EQ(step.message, 2u);
+  EXPECT_EQ(step.top_lines, 0u);
+  h.session.stream_opened(h.out);
+  EXPECT_EQ(h.out, "+OK\r\n");
+  h.send("TOP 1 -1");
+  EXPECT_EQ(h.out, "-ERR Invalid line count.\r\n");
+  h.send("TOP 1");
+  EXPECT_EQ(h.out.substr(0, 4), "-ERR");
+  // A message that cannot be read is not marked as retrieved.
+  h.send("RETR 2");
+  h.out.clear();
+  h.session.stream_failed(h.out);
+  EXPECT_EQ(h.out, "-ERR [SYS/TEMP] The message could not be read.\r\n");
+  EXPECT_EQ(h.session.commit_retrieved(), (std::vector<std::size_t>{0}));
+}
+
+TEST(Session, QuitCommitsDeletionsOnlyFromTransaction) {
+  Harness h;
+  h.login();
+  h.send("DELE 1");
+  h.send("DELE 3");
+  EXPECT_EQ(h.send("QUIT").action, Action::commit);
+  EXPECT_EQ(h.session.state(), Session::State::update);
+  EXPECT_EQ(h.session.commit_deleted(), (std::vector<std::size_t>{0, 2}));
+  h.out.clear();
+  EXPECT_EQ(h.session.commit_done(true, h.out).action, Action::close);
+  EXPECT_EQ(h.out, "+OK Logging out.\r\n");
+}
+
+TEST(Session, FailedCommitIsReported) {
+  Harness h;
+  h.login();
+  h.send("QUIT");
+  h.out.clear();
+  h.session.commit_done(false, h.out);
+  EXPECT_EQ(h.out, "-ERR [SYS/TEMP] Some deleted messages could not be removed.\r\n");
+}
+
+TEST(Session, ExpireZeroDeletesRetrievedMessages) {
+  SessionOptions opts;
+  opts.expire_days = 0;
+  Harness h(opts);
+  h.login();
+  h.send("RETR 2");
+  h.session.stream_opened(h.out);
+  h.send("QUIT");
+  EXPECT_EQ(h.session.commit_deleted(), (std::vector<std::size_t>{1}));
+}
+
+TEST(Session, TooManyBadCommandsClose) {
+  Harness h;
+  Step step;
+  for (int i = 0; i < 9; ++i) {
+    step = h.send("BOGUS");
+    EXPECT_EQ(step.action, Action::none);
+    EXPECT_EQ(h.out, "-ERR Unknown command.\r\n");
+  }
+  EXPECT_EQ(h.send("BOGUS").action, Action::close);
+}
+
+TEST(Session, PlaintextRefusedWhenNotAllowed) {
+  SessionOptions opts;
+  opts.plaintext_allowed = false;
+  opts.stls_available = true;
+  Harness h(opts);
+  const std::string refused =
+      "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\r\n";
+  h.send("USER alice");
+  EXPECT_EQ(h.out, refused);
+  h.send("AUTH PLAIN AGFsaWNlAHNlY3JldA==");
+  EXPECT_EQ(h.out, refused);
+  h.send("CAPA");
+  EXPECT_EQ(h.out.find("USER"), std::string::npos);
+  EXPECT_EQ(h.out.find("SASL"), std::string::npos);
+  EXPECT_NE(h.out.find("STLS\r\n"), std::string::npos);
+  EXPECT_EQ(h.send("STLS").action, Action::start_tls);
+  h.session.tls_started(true);
+  h.send("CAPA");
+  EXPECT_EQ(h.out.find("STLS"), std::string::npos);
+  EXPECT_NE(h.out.find("USER\r\n"), std::string::npos);
+  EXPECT_NE(h.out.find("SASL PLAIN LOGIN\r\n"), std::string::npos);
+  h.send("STLS");
+  EXPECT_EQ(h.out, "-ERR TLS is already active.\r\n");
+}
+
+TEST(Session, CapaListsRequiredCapabilities) {
+  SessionOptions opts;
+  opts.expire_days = 30;
+  opts.login_delay_seconds = 900;
+  Harness h(opts);
+  h.send("CAPA");
+  EXPECT_EQ(h.out,
+            "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+            "PIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\nEXPIRE 30\r\nLOGIN-DELAY 900\r\n"
+            "IMPLEMENTATION popbox\r\n.\r\n");
+  h.login();
+  h.send("CAPA");
+  EXPECT_EQ(h.out.find("USER"), std::string::npos);
+}
+
+TEST(Session, SaslPlainWithAndWithoutInitialResponse) {
+  using popbox::core::base64_encode;
+  Harness h;
+  std::string resp = base64_encode(std::string("\0alice\0pw d", 11));
+  Step step = h.send("AUTH PLAIN " + resp);
+  ASSERT_EQ(step.action, Action::login);
+  EXPECT_EQ(step.credentials.user, "alice");
+  EXPECT_EQ(step.credentials.secret, "pw d");
+  h.session.login_done(LoginOutcome::bad_credentials, nullptr, h.out);
+
+  h.send("auth plain");
+  EXPECT_EQ(h.out, "+ \r\n");
+  step = h.send(resp);
+  EXPECT_EQ(step.action, Action::login);
+  h.session.login_done(LoginOutcome::bad_credentials, nullptr, h.out);
+
+  h.send("AUTH PLAIN");
+  h.send("*");
+  EXPECT_EQ(h.out, "-ERR Authentication cancelled.\r\n");
+  h.send("AUTH PLAIN");
+  h.send("!!notbase64");
+  EXPECT_EQ(h.out, "-ERR Invalid base64 data.\r\n");
+  h.send("AUTH PLAIN " + base64_encode(std::string("bob\0alice\0pw", 12)));
+  EXPECT_EQ(h.out, "-ERR [AUTH] Authorization identity not permitted.\r\n");
+}
+
+TEST(Session, SaslLogin) {
+  using popbox::core::base64_encode;
+  Harness h;
+  h.send("AUTH LOGIN");
+  EXPECT_EQ(h.out, "+ VXNlcm5hbWU6\r\n");
+  h.send(base64_encode("alice"));
+  EXPECT_EQ(h.out, "+ UGFzc3dvcmQ6\r\n");
+  Step step = h.send(base64_encode("secret"));
+  ASSERT_EQ(step.action, Action::login);
+  EXPECT_EQ(step.credentials.user, "alice");
+  EXPECT_EQ(step.credentials.secret, "secret");
+  h.session.login_done(LoginOutcome::bad_credentials, nullptr, h.out);
+  h.send("AUTH LOGIN " + base64_encode("alice"));
+  EXPECT_EQ(h.out, "+ UGFzc3dvcmQ6\r\n");
+}
+
+TEST(Session, LoginFailuresUseResponseCodes) {
+  Harness h;
+  h.send("USER alice");
+  h.send("PASS x");
+  h.out.clear();
+  h.session.login_done(LoginOutcome::in_use, nullptr, h.out);
+  EXPECT_EQ(h.out, "-ERR [IN-USE] The maildrop is locked by another POP3 session.\r\n");
+  h.send("USER alice");
+  h.send("PASS x");
+  h.out.clear();
+  h.session.login_done(LoginOutcome::temp_failure, nullptr, h.out);
+  EXPECT_EQ(h.out, "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n");
+  h.send("PASS x");
+  EXPECT_EQ(h.out, "-ERR No user name given (USER first).\r\n");
+  for (int i = 0; i < 2; ++i) {
+    h.send("USER alice");
+    h.send("PASS x");
+    h.out.clear();
+    EXPECT_EQ(h.session.login_done(LoginOutcome::bad_credentials, nullptr, h.out).action,
+              Action::none);
+    EXPECT_EQ(h.out, "-ERR [AUTH] Authentication failed.\r\n");
+  }
+  h.send("USER alice");
+  h.send("PASS x");
+  EXPECT_EQ(h.session.login_done(LoginOutcome::bad_credentials, nullptr, h.out).action,
+            Action::close);
+}
+
+TEST(Session, ApopOnlyWhenEnabled) {
+  Harness off;
+  off.send("APOP alice c4c9334bac560ecc979e58001b3e22fb");
+  EXPECT_EQ(off.out, "-ERR Unknown command.\r\n");
+  SessionOptions opts;
+  opts.apop_enabled = true;
+  opts.plaintext_allowed = false;  // APOP sends no password
+  Harness on(opts);
+  Step step = on.send("APOP alice c4c9334bac560ecc979e58001b3e22fb");
+  ASSERT_EQ(step.action, Action::login);
+  EXPECT_EQ(step.credentials.kind, Credentials::Kind::apop);
+  EXPECT_EQ(step.credentials.secret, "c4c9334bac560ecc979e58001b3e22fb");
+}
