@@ -1,0 +1,254 @@
+#include "config/config.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <toml++/toml.h>
+#include <charconv>
+#include <set>
+
+namespace popbox::config {
+namespace {
+
+// Formats "file:line:col: message" for a node (or just the file).
+[[noreturn]] void fail(const Config& cfg, const toml::node* node, std::string_view what) {
+  if (node && node->source().begin) {
+    throw ConfigError(fmt::format("{}:{}:{}: {}", cfg.source.string(), node->source().begin.line,
+                                  node->source().begin.column, what));
+  }
+  throw ConfigError(fmt::format("{}: {}", cfg.source.string(), what));
+}
+
+// Rejects keys this version does not know: a typo must not pass silently.
+void only_keys(const Config& cfg, const toml::table& table, std::string_view section,
+               std::set<std::string_view> known) {
+  for (const auto& [key, node] : table) {
+    if (!known.contains(key.str())) {
+      fail(cfg, &node, fmt::format("unknown key '{}' in {}", key.str(), section));
+    }
+  }
+}
+
+std::string get_string(const Config& cfg, const toml::table& t, std::string_view key,
+                       std::string fallback) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  if (!n->is_string()) fail(cfg, n, fmt::format("'{}' must be a string", key));
+  return std::string(*n->value<std::string>());
+}
+
+bool get_bool(const Config& cfg, const toml::table& t, std::string_view key, bool fallback) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  if (!n->is_boolean()) fail(cfg, n, fmt::format("'{}' must be true or false", key));
+  return *n->value<bool>();
+}
+
+std::int64_t get_int(const Config& cfg, const toml::table& t, std::string_view key,
+                     std::int64_t fallback, std::int64_t min, std::int64_t max) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  if (!n->is_integer()) fail(cfg, n, fmt::format("'{}' must be an integer", key));
+  std::int64_t v = *n->value<std::int64_t>();
+  if (v < min || v > max) fail(cfg, n, fmt::format("'{}' must be in {}..{}", key, min, max));
+  return v;
+}
+
+std::chrono::milliseconds get_duration(const Config& cfg, const toml::table& t,
+                                       std::string_view key, std::chrono::milliseconds fallback) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  std::optional<std::chrono::milliseconds> d;
+  if (n->is_integer()) {
+    d = std::chrono::seconds(*n->value<std::int64_t>());
+  } else if (n->is_string()) {
+    d = parse_duration(*n->value<std::string>());
+  }
+  if (!d || d->count() < 0) {
+    fail(cfg, n, fmt::format("'{}' must be a duration such as \"30s\", \"10m\" or \"1h\"", key));
+  }
+  return *d;
+}
+
+std::vector<Endpoint> get_endpoints(const Config& cfg, const toml::table& t, std::string_view key,
+                                    std::vector<Endpoint> fallback) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  const toml::array* arr = n->as_array();
+  if (!arr) fail(cfg, n, fmt::format("'{}' must be an array of \"address:port\" strings", key));
+  std::vector<Endpoint> out;
+  for (const auto& item : *arr) {
+    auto s = item.value<std::string>();
+    auto ep = s ? parse_endpoint(*s) : std::nullopt;
+    if (!ep) fail(cfg, &item, fmt::format("'{}': expected \"address:port\"", key));
+    out.push_back(*ep);
+  }
+  return out;
+}
+
+std::string default_hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+void load_server(Config& cfg, const toml::table& t) {
+  only_keys(cfg, t, "[server]",
+            {"listen", "listen_tls", "hostname", "idle_timeout", "max_connections", "threads",
+             "expire_days", "login_delay"});
+  auto& s = cfg.server;
+  s.listen = get_endpoints(cfg, t, "listen", {{"0.0.0.0", 110}});
+  s.listen_tls = get_endpoints(cfg, t, "listen_tls", {});
+  s.hostname = get_string(cfg, t, "hostname", default_hostname());
+  s.idle_timeout = get_duration(cfg, t, "idle_timeout", s.idle_timeout);
+  if (s.idle_timeout.count() == 0) fail(cfg, t.get("idle_timeout"), "'idle_timeout' must be > 0");
+  s.max_connections =
+      static_cast<std::size_t>(get_int(cfg, t, "max_connections", 10000, 1, 1'000'000));
+  s.threads = static_cast<unsigned>(get_int(cfg, t, "threads", 0, 0, 256));
+  if (const toml::node* n = t.get("expire_days")) {
+    if (n->is_string() && *n->value<std::string>() == "never") {
+      s.expire_days = -1;
+    } else {
+      s.expire_days = static_cast<int>(get_int(cfg, t, "expire_days", 0, 0, 100000));
+    }
+  }
+  if (t.get("login_delay")) {
+    auto d = get_duration(cfg, t, "login_delay", {});
+    s.login_delay_seconds =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+  }
+}
+
+void load_tls(Config& cfg, const toml::table& t) {
+  only_keys(cfg, t, "[tls]", {"cert", "key", "min_version"});
+  auto& tls = cfg.tls;
+  tls.enabled = true;
+  tls.cert = get_string(cfg, t, "cert", "");
+  tls.key = get_string(cfg, t, "key", "");
+  if (tls.cert.empty()) fail(cfg, &t, "[tls] needs 'cert'");
+  if (tls.key.empty()) fail(cfg, &t, "[tls] needs 'key'");
+  tls.min_version = get_string(cfg, t, "min_version", "1.2");
+  if (tls.min_version != "1.2" && tls.min_version != "1.3") {
+    fail(cfg, t.get("min_version"), "'min_version' must be \"1.2\" or \"1.3\"");
+  }
+}
+
+void load_auth(Config& cfg, const toml::table& t) {
+  only_keys(cfg, t, "[auth]", {"passwd_file", "allow_plaintext", "apop", "failure_delay"});
+  auto& a = cfg.auth;
+  a.passwd_file = get_string(cfg, t, "passwd_file", "");
+  std::string plain = get_string(cfg, t, "allow_plaintext", "loopback");
+  if (plain == "never") {
+    a.allow_plaintext = Plaintext::never;
+  } else if (plain == "loopback") {
+    a.allow_plaintext = Plaintext::loopback;
+  } else if (plain == "always") {
+    a.allow_plaintext = Plaintext::always;
+  } else {
+    fail(cfg, t.get("allow_plaintext"),
+         "'allow_plaintext' must be \"never\", \"loopback\" or \"always\"");
+  }
+  a.apop = get_bool(cfg, t, "apop", false);
+  a.failure_delay = get_duration(cfg, t, "failure_delay", a.failure_delay);
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  std::int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr == text.data() || n < 0) return std::nullopt;
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  using namespace std::chrono;
+  if (unit == "ms") return milliseconds(n);
+  if (unit.empty() || unit == "s") return duration_cast<milliseconds>(seconds(n));
+  if (unit == "m") return duration_cast<milliseconds>(minutes(n));
+  if (unit == "h") return duration_cast<milliseconds>(hours(n));
+  if (unit == "d") return duration_cast<milliseconds>(hours(24 * n));
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || ptr == text.data()) return std::nullopt;
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  int shift = 0;
+  if (unit == "K" || unit == "k") {
+    shift = 10;
+  } else if (unit == "M") {
+    shift = 20;
+  } else if (unit == "G") {
+    shift = 30;
+  } else if (!unit.empty()) {
+    return std::nullopt;
+  }
+  if (shift && n > (UINT64_MAX >> shift)) return std::nullopt;
+  return n << shift;
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view text) {
+  Endpoint ep;
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string_view host = text.substr(0, colon), port = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return std::nullopt;  // IPv6 needs brackets
+  }
+  if (host == "*") host = "0.0.0.0";
+  if (host.empty()) return std::nullopt;
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || ptr != port.data() + port.size() || p > 65535) return std::nullopt;
+  ep.host = std::string(host);
+  ep.port = static_cast<std::uint16_t>(p);
+  return ep;
+}
+
+Config load(const std::filesystem::path& file) {
+  Config cfg;
+  cfg.source = file;
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    throw ConfigError(
+        fmt::format("{}:{}:{}: {}", file.string(), where.line, where.column, e.description()));
+  }
+  only_keys(cfg, root, "the top level", {"server", "tls", "auth", "mail", "log"});
+  auto section = [&](std::string_view name) -> const toml::table* {
+    const toml::node* n = root.get(name);
+    if (n && !n->is_table()) fail(cfg, n, fmt::format("'{}' must be a [{}] section", name, name));
+    return n ? n->as_table() : nullptr;
+  };
+  static const toml::table empty;
+  load_server(cfg, section("server") ? *section("server") : empty);
+  if (auto* t = section("tls")) load_tls(cfg, *t);
+  if (cfg.tls.enabled && !root.at_path("server.listen_tls")) {
+    cfg.server.listen_tls = {{"0.0.0.0", 995}};
+  }
+  if (!cfg.tls.enabled && !cfg.server.listen_tls.empty()) {
+    fail(cfg, root.at_path("server.listen_tls").node(), "'listen_tls' needs a [tls] section");
+  }
+  load_auth(cfg, section("auth") ? *section("auth") : empty);
+  if (cfg.auth.passwd_file.empty()) fail(cfg, nullptr, "[auth] passwd_file is required");
+  if (auto* m = section("mail")) {
+    only_keys(cfg, *m, "[mail]", {"maildir"});
+    cfg.mail.maildir = get_string(cfg, *m, "maildir", "");
+  }
+  if (cfg.mail.maildir.empty()) fail(cfg, nullptr, "[mail] maildir is required");
+  if (auto* l = section("log")) {
+    only_keys(cfg, *l, "[log]", {"level"});
+    cfg.log_level = get_string(cfg, *l, "level", "info");
+    if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" &&
+        cfg.log_level != "error") {
+      fail(cfg, l->get("level"), "'level' must be debug, info, warn or error");
+    }
+  }
+  return cfg;
+}
+
+}  // namespace popbox::config

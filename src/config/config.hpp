@@ -1,0 +1,76 @@
+#pragma once
+// The popbox configuration file (TOML), parsed once into plain structs.
+// Every key is documented in docs/configuration.md; unknown keys are errors
+// so a typo never silently falls back to a default.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace popbox::config {
+
+/// A configuration problem, with file and position in the message.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Endpoint {
+  std::string host;  ///< numeric IPv4 or IPv6 address
+  std::uint16_t port = 0;
+};
+
+enum class Plaintext { never, loopback, always };
+
+struct ServerConfig {
+  std::vector<Endpoint> listen;      ///< plain POP3 (STLS when TLS is set up)
+  std::vector<Endpoint> listen_tls;  ///< implicit TLS (RFC 8314)
+  std::string hostname;              ///< greeting and APOP timestamp
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
+  std::size_t max_connections = 10000;
+  unsigned threads = 0;                    ///< event threads; 0 = one per core
+  std::optional<int> expire_days;          ///< EXPIRE capability; -1 = NEVER
+  std::optional<int> login_delay_seconds;  ///< LOGIN-DELAY capability, enforced
+};
+
+struct TlsConfig {
+  bool enabled = false;
+  std::filesystem::path cert, key;
+  std::string min_version = "1.2";  ///< "1.2" or "1.3"
+};
+
+struct AuthConfig {
+  std::filesystem::path passwd_file;
+  Plaintext allow_plaintext = Plaintext::loopback;
+  bool apop = false;
+  std::chrono::milliseconds failure_delay{2000};
+};
+
+struct MailConfig {
+  std::string maildir;  ///< path template: %u, %n, %d
+};
+
+struct Config {
+  std::filesystem::path source;
+  ServerConfig server;
+  TlsConfig tls;
+  AuthConfig auth;
+  MailConfig mail;
+  std::string log_level = "info";
+};
+
+/// Reads and validates a config file; throws ConfigError naming the problem.
+Config load(const std::filesystem::path& file);
+
+/// Parses "90s", "10m", "2h", "1d", "500ms" (a bare number means seconds).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+/// Parses "512", "64K", "50M", "2G" (powers of 1024) into bytes.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+/// Parses "127.0.0.1:110", "[::1]:110", "*:110" (any IPv4 address).
+std::optional<Endpoint> parse_endpoint(std::string_view text);
+
+}  // namespace popbox::config

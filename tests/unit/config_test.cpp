@@ -1,0 +1,111 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "config/config.hpp"
+
+namespace cfg = popbox::config;
+
+namespace {
+
+// Writes `text` to a temporary file and loads it.
+cfg::Config load_text(const std::string& text) {
+  char path[] = "/tmp/popbox-config-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  std::ofstream(path) << text;
+  close(fd);
+  struct Remove {
+    const char* p;
+    ~Remove() { std::remove(p); }
+  } remove{path};
+  return cfg::load(path);
+}
+
+std::string load_error(const std::string& text) {
+  try {
+    load_text(text);
+  } catch (const cfg::ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string minimal =
+    "[auth]\npasswd_file = \"/etc/popbox/users\"\n[mail]\nmaildir = \"/var/mail/%d/%n\"\n";
+
+}  // namespace
+
+TEST(Config, IssueExampleParses) {
+  auto c = load_text(R"([server]
+listen = ["127.0.0.1:1110"]
+listen_tls = ["127.0.0.1:1995"]
+hostname = "mail.example.com"
+idle_timeout = "10m"
+max_connections = 10000
+
+[tls]
+cert = "/etc/popbox/cert.pem"
+key = "/etc/popbox/key.pem"
+min_version = "1.2"
+
+[auth]
+passwd_file = "/etc/popbox/users.passwd"
+allow_plaintext = "loopback"
+
+[mail]
+maildir = "/var/mail/%d/%n/Maildir"
+)");
+  ASSERT_EQ(c.server.listen.size(), 1u);
+  EXPECT_EQ(c.server.listen[0].host, "127.0.0.1");
+  EXPECT_EQ(c.server.listen[0].port, 1110);
+  EXPECT_EQ(c.server.listen_tls[0].port, 1995);
+  EXPECT_EQ(c.server.hostname, "mail.example.com");
+  EXPECT_EQ(c.server.idle_timeout, std::chrono::minutes(10));
+  EXPECT_TRUE(c.tls.enabled);
+  EXPECT_EQ(c.auth.allow_plaintext, cfg::Plaintext::loopback);
+  EXPECT_EQ(c.mail.maildir, "/var/mail/%d/%n/Maildir");
+}
+
+TEST(Config, DefaultsNeedOnlyPasswdFileAndMaildir) {
+  auto c = load_text(minimal);
+  EXPECT_EQ(c.server.listen[0].port, 110);
+  EXPECT_TRUE(c.server.listen_tls.empty());
+  EXPECT_FALSE(c.tls.enabled);
+  EXPECT_EQ(c.server.idle_timeout, std::chrono::minutes(10));
+  EXPECT_EQ(c.auth.failure_delay, std::chrono::seconds(2));
+  EXPECT_FALSE(c.auth.apop);
+}
+
+TEST(Config, ErrorsNameFileLineAndProblem) {
+  EXPECT_NE(load_error("[mail]\nmaildir = \"/m\"\n").find("[auth] passwd_file is required"),
+            std::string::npos);
+  EXPECT_NE(load_error(minimal + "[server]\nlisten = [\"nope\"]\n").find(":6:"), std::string::npos);
+  EXPECT_NE(load_error(minimal + "[server]\nlisen = []\n").find("unknown key 'lisen'"),
+            std::string::npos);
+  EXPECT_NE(load_error(minimal + "[server]\nidle_timeout = \"10 parsecs\"\n").find("duration"),
+            std::string::npos);
+  EXPECT_NE(load_error("[server\n").find(":1:"), std::string::npos);
+  EXPECT_NE(load_error(minimal + "[server]\nlisten_tls = [\"127.0.0.1:995\"]\n").find("[tls]"),
+            std::string::npos);
+  EXPECT_NE(load_error(minimal + "[tls]\ncert = \"c\"\n").find("'key'"), std::string::npos);
+}
+
+TEST(Config, ParsesDurationsSizesEndpoints) {
+  using namespace std::chrono;
+  EXPECT_EQ(cfg::parse_duration("90s"), seconds(90));
+  EXPECT_EQ(cfg::parse_duration("10m"), minutes(10));
+  EXPECT_EQ(cfg::parse_duration("250ms"), milliseconds(250));
+  EXPECT_EQ(cfg::parse_duration("2"), seconds(2));
+  EXPECT_FALSE(cfg::parse_duration("m"));
+  EXPECT_FALSE(cfg::parse_duration("5 m"));
+  EXPECT_EQ(cfg::parse_size("50M"), 50u << 20);
+  EXPECT_FALSE(cfg::parse_size("50X"));
+  auto v6 = cfg::parse_endpoint("[::1]:110");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_FALSE(cfg::parse_endpoint("::1:110"));
+  EXPECT_FALSE(cfg::parse_endpoint("127.0.0.1:70000"));
+  EXPECT_EQ(cfg::parse_endpoint("*:110")->host, "0.0.0.0");
+}
