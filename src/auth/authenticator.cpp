@@ -1,0 +1,195 @@
+#include "auth/authenticator.hpp"
+
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include "auth/passwd_file.hpp"
+#include "auth/password_scheme.hpp"
+
+namespace popbox::auth {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// How often a verify/lookup may stat the file to notice edits.
+constexpr auto recheck_interval = std::chrono::seconds(1);
+
+/// Verified for unknown users while the file has no users to imitate; it
+/// costs what hash_password() output costs (Argon2id, interactive limits).
+constexpr std::string_view default_dummy =
+    "{ARGON2ID}$argon2id$v=19$m=65536,t=2,p=1$opqlCH3encCy40FlGtuWWQ$Fr/"
+    "rMg45sVcbNdPGG8ROb/HpKFh/g7DhKKXOeHkYj4o";
+
+/// Used for APOP with unknown users or users without a clear-text password,
+/// so the MD5 is computed either way.
+constexpr std::string_view apop_dummy = "no user has this password";
+
+/// What identifies one version of the file on disk.
+struct FileId {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  std::int64_t mtime_sec = 0;
+  long mtime_nsec = 0;
+  bool operator==(const FileId&) const = default;
+};
+
+std::optional<FileId> file_id(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileId{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+}
+
+struct Snapshot {
+  PasswdFile file;
+  std::string dummy;  ///< stored password checked for unknown users
+  std::optional<FileId> id;
+};
+
+/// A dummy as costly as the passwords most users have, so that an unknown
+/// name takes as long as the typical known one. Users whose scheme differs
+/// from the majority remain distinguishable from each other; no dummy can
+/// fix that, only uniform hashing can.
+std::string pick_dummy(const PasswdFile& file) {
+  std::map<std::string, std::pair<std::size_t, const PasswdEntry*>> classes;
+  const PasswdEntry* best = nullptr;
+  std::size_t best_count = 0;
+  for (const PasswdEntry& e : file.entries()) {
+    if (e.password.empty()) continue;
+    const std::string cls = cost_class(e.password);
+    if (cls == "unknown") continue;
+    auto& [count, first] = classes[cls];
+    if (count++ == 0) first = &e;
+    if (count > best_count) {
+      best_count = count;
+      best = first;
+    }
+  }
+  return best != nullptr ? dummy_hash_like(best->password) : std::string(default_dummy);
+}
+
+std::shared_ptr<const Snapshot> read_snapshot(const std::filesystem::path& path) {
+  auto snap = std::make_shared<Snapshot>();
+  // Identify the file before reading it: if it changes in between, the next
+  // check sees a newer id and reads it again.
+  snap->id = file_id(path);
+  snap->file = PasswdFile::load(path);
+  snap->dummy = pick_dummy(snap->file);
+  return snap;
+}
+
+void wipe(std::string& s) {
+  if (!s.empty()) sodium_memzero(s.data(), s.size());
+}
+
+}  // namespace
+
+struct Authenticator::State {
+  std::filesystem::path path;
+  std::mutex mutex;  ///< guards current and last_check; held only briefly
+  std::shared_ptr<const Snapshot> current;
+  Clock::time_point last_check{};
+  /// Serialises reads of the file, which are slow (dummy hashing); verifies
+  /// keep using the old snapshot meanwhile.
+  std::mutex reload_mutex;
+
+  void install(std::shared_ptr<const Snapshot> snap) {
+    std::lock_guard lock(mutex);
+    current = std::move(snap);
+    last_check = Clock::now();
+  }
+
+  /// The current users, rereading the file first if it changed on disk and
+  /// was not checked within the last second. Null if it was never readable.
+  std::shared_ptr<const Snapshot> get() {
+    std::shared_ptr<const Snapshot> cur;
+    {
+      std::lock_guard lock(mutex);
+      cur = current;
+      const auto now = Clock::now();
+      if (now - last_check < recheck_interval) return cur;
+      last_check = now;
+    }
+    const auto id = file_id(path);
+    if (cur && (!id || id == cur->id)) return cur;  // unchanged, or gone: keep what we have
+    std::lock_guard reload_lock(reload_mutex);
+    {
+      // Another thread may have reloaded while we waited for the lock.
+      std::lock_guard lock(mutex);
+      if (current != cur) return current;
+    }
+    try {
+      auto snap = read_snapshot(path);
+      install(snap);
+      return snap;
+    } catch (const std::exception&) {
+      // Keep serving the old users; reload() reports the error to whoever asks.
+      return cur;
+    }
+  }
+};
+
+Authenticator::Authenticator(std::filesystem::path passwd_file)
+    : state_(std::make_unique<State>()) {
+  state_->path = std::move(passwd_file);
+}
+
+Authenticator::~Authenticator() = default;
+
+void Authenticator::load() {
+  std::lock_guard reload_lock(state_->reload_mutex);
+  state_->install(read_snapshot(state_->path));
+}
+
+std::optional<std::string> Authenticator::reload() {
+  try {
+    load();
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
+}
+
+AuthResult Authenticator::verify_password(std::string_view user, std::string_view password) {
+  const auto snap = state_->get();
+  if (!snap) return AuthResult::temp_failure;
+  const PasswdEntry* entry = snap->file.find(user);
+  if (entry == nullptr) {
+    // Same work as for a real user; the answer does not matter.
+    (void)auth::verify_password(snap->dummy, password);
+    return AuthResult::bad_credentials;
+  }
+  return auth::verify_password(entry->password, password) ? AuthResult::ok
+                                                          : AuthResult::bad_credentials;
+}
+
+AuthResult Authenticator::verify_apop(std::string_view user, std::string_view timestamp,
+                                      std::string_view digest_hex) {
+  const auto snap = state_->get();
+  if (!snap) return AuthResult::temp_failure;
+  const PasswdEntry* entry = snap->file.find(user);
+  std::optional<std::string> plain;
+  if (entry != nullptr) plain = plaintext_password(entry->password);
+  if (!plain) {
+    (void)verify_apop_digest(apop_dummy, timestamp, digest_hex);
+    return AuthResult::bad_credentials;
+  }
+  const bool ok = verify_apop_digest(*plain, timestamp, digest_hex);
+  wipe(*plain);
+  return ok ? AuthResult::ok : AuthResult::bad_credentials;
+}
+
+std::optional<UserInfo> Authenticator::lookup(std::string_view user) {
+  const auto snap = state_->get();
+  if (!snap) return std::nullopt;
+  const PasswdEntry* e = snap->file.find(user);
+  if (e == nullptr) return std::nullopt;
+  return UserInfo{e->user, e->uid, e->gid, e->home, e->extra};
+}
+
+}  // namespace popbox::auth
