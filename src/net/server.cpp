@@ -1,0 +1,205 @@
+#include "net/server.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <thread>
+
+#include "core/limits.hpp"
+#include "core/log.hpp"
+#include "net/blocking.hpp"
+#include "net/pop3_connection.hpp"
+#include "net/server_state.hpp"
+#include "store/maildir_store.hpp"
+
+namespace popbox::net {
+
+using asio::ip::tcp;
+constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+struct Listener {
+  tcp::acceptor acceptor;
+  bool implicit_tls;
+};
+
+struct Server::Impl {
+  explicit Impl(const config::Config& cfg)
+      : threads(cfg.server.threads ? cfg.server.threads
+                                   : std::max(1u, std::thread::hardware_concurrency())),
+        state(cfg, std::make_unique<store::MaildirStore>(cfg.mail.maildir),
+              std::max(4u, 2 * threads)),
+        sets(threads) {
+    for (unsigned i = 0; i < threads; ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+      guards.emplace_back(contexts.back()->get_executor());
+    }
+  }
+
+  void bind(const config::Endpoint& ep, bool implicit_tls);
+  asio::awaitable<void> accept_loop(Listener& l);
+  asio::awaitable<void> signal_loop();
+  asio::awaitable<void> shutdown();
+  void reload();
+
+  unsigned threads;
+  ServerState state;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  std::vector<ConnectionSet> sets;  // one per context, touched only on its thread
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::size_t next_context = 0;
+};
+
+void Server::Impl::bind(const config::Endpoint& ep, bool implicit_tls) {
+  std::error_code ec;
+  auto address = asio::ip::make_address(ep.host, ec);
+  if (ec) throw std::runtime_error(fmt::format("invalid listen address '{}'", ep.host));
+  tcp::endpoint endpoint(address, ep.port);
+  auto l = std::make_unique<Listener>(Listener{tcp::acceptor(*contexts[0]), implicit_tls});
+  auto& a = l->acceptor;
+  std::string where = fmt::format("{}:{}", ep.host, ep.port);
+  if (a.open(endpoint.protocol(), ec) || a.set_option(tcp::acceptor::reuse_address(true), ec) ||
+      a.bind(endpoint, ec) || a.listen(asio::socket_base::max_listen_connections, ec)) {
+    throw std::runtime_error(fmt::format("cannot listen on {}: {}", where, ec.message()));
+  }
+  auto bound = a.local_endpoint();
+  core::log_info(fmt::format("event=listening proto={} address={}:{}",
+                             implicit_tls ? "pop3s" : "pop3", bound.address().to_string(),
+                             bound.port()));
+  listeners.push_back(std::move(l));
+}
+
+asio::awaitable<void> Server::Impl::accept_loop(Listener& l) {
+  for (;;) {
+    std::size_t index = next_context++ % contexts.size();
+    auto [ec, socket] = co_await l.acceptor.async_accept(*contexts[index], use_tuple);
+    if (state.stopping) break;
+    if (ec) {
+      // EMFILE and friends: back off instead of spinning.
+      core::log_warn(fmt::format("event=accept_failed error=\"{}\"", ec.message()));
+      asio::steady_timer pause(l.acceptor.get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    if (state.connections.load() >= state.cfg.server.max_connections) {
+      if (!l.implicit_tls) {
+        static constexpr std::string_view busy =
+            "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
+        std::error_code ignored;
+        socket.non_blocking(true, ignored);
+        socket.write_some(asio::buffer(busy), ignored);
+      }
+      continue;
+    }
+    ++state.connections;
+    asio::co_spawn(
+        *contexts[index], serve_pop3(std::move(socket), l.implicit_tls, state, sets[index]),
+        [this](std::exception_ptr e) {
+          --state.connections;
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            core::log_error(fmt::format("event=session_crashed error=\"{}\"", ex.what()));
+          }
+        });
+  }
+}
+
+void Server::Impl::reload() {
+  if (auto err = state.auth.reload()) {
+    core::log_error(fmt::format("event=reload what=users result=failed error=\"{}\"", *err));
+  } else {
+    core::log_info("event=reload what=users result=ok");
+  }
+  if (!state.cfg.tls.enabled) return;
+  try {
+    state.tls.set(make_tls_context(state.cfg.tls));
+    core::log_info("event=reload what=tls result=ok");
+  } catch (const std::exception& e) {
+    core::log_error(fmt::format("event=reload what=tls result=failed error=\"{}\"", e.what()));
+  }
+}
+
+asio::awaitable<void> Server::Impl::signal_loop() {
+  asio::signal_set signals(*contexts[0], SIGINT, SIGTERM, SIGHUP);
+  for (;;) {
+    auto [ec, sig] = co_await signals.async_wait(use_tuple);
+    if (ec) co_return;
+    if (sig == SIGHUP) {
+      co_await run_blocking(state.pool, [this] {
+        reload();
+        return 0;
+      });
+      continue;
+    }
+    core::log_info(fmt::format("event=shutdown signal={}", sig == SIGINT ? "INT" : "TERM"));
+    co_await shutdown();
+    co_return;
+  }
+}
+
+// Stops accepting, lets sessions finish their current command (a commit in
+// progress always completes), then cuts what is left after the grace period.
+asio::awaitable<void> Server::Impl::shutdown() {
+  state.stopping = true;
+  for (auto& l : listeners) {
+    std::error_code ignored;
+    l->acceptor.close(ignored);
+  }
+  for (std::size_t i = 0; i < contexts.size(); ++i) {
+    asio::post(*contexts[i], [set = &sets[i]] { set->request_stop(); });
+  }
+  auto deadline = std::chrono::steady_clock::now() + limits::shutdown_grace;
+  asio::steady_timer tick(*contexts[0]);
+  bool forced = false;
+  while (state.connections.load() > 0) {
+    if (!forced && std::chrono::steady_clock::now() >= deadline) {
+      forced = true;
+      for (std::size_t i = 0; i < contexts.size(); ++i) {
+        asio::post(*contexts[i], [set = &sets[i]] { set->close_all(); });
+      }
+    }
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(use_tuple);
+  }
+  for (auto& g : guards) g.reset();
+}
+
+Server::Server(config::Config cfg) {
+  core::set_log_level(cfg.log_level == "debug"   ? core::LogLevel::debug
+                      : cfg.log_level == "warn"  ? core::LogLevel::warn
+                      : cfg.log_level == "error" ? core::LogLevel::error
+                                                 : core::LogLevel::info);
+  impl_ = std::make_unique<Impl>(cfg);
+  auto& st = impl_->state;
+  st.auth.load();
+  if (st.cfg.tls.enabled) st.tls.set(make_tls_context(st.cfg.tls));
+  for (const auto& ep : st.cfg.server.listen) impl_->bind(ep, false);
+  for (const auto& ep : st.cfg.server.listen_tls) impl_->bind(ep, true);
+}
+
+Server::~Server() = default;
+
+int Server::run() {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto& impl = *impl_;
+  for (auto& l : impl.listeners) {
+    asio::co_spawn(*impl.contexts[0], impl.accept_loop(*l), asio::detached);
+  }
+  asio::co_spawn(*impl.contexts[0], impl.signal_loop(), asio::detached);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < impl.contexts.size(); ++i) {
+    threads.emplace_back([ctx = impl.contexts[i].get()] { ctx->run(); });
+  }
+  impl.contexts[0]->run();
+  for (auto& t : threads) t.join();
+  impl.state.pool.join();
+  core::log_info("event=stopped");
+  return 0;
+}
+
+}  // namespace popbox::net

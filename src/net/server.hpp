@@ -1,0 +1,29 @@
+#pragma once
+// The POP3 server: listeners, event threads, signals. Asio stays inside
+// server.cpp so the command-line code compiles fast.
+
+#include <memory>
+
+#include "config/config.hpp"
+
+namespace popbox::net {
+
+class Server {
+ public:
+  /// Loads users, the TLS certificate and binds every listener; throws
+  /// std::runtime_error with a message an operator can act on.
+  explicit Server(config::Config cfg);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Serves until SIGTERM or SIGINT (SIGHUP reloads users and certificate);
+  /// returns the process exit code.
+  int run();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace popbox::net
