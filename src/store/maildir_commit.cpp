@@ -1,0 +1,156 @@
+// Reading and changing messages of a snapshot. Other programs (an IMAP
+// server, a mail client on the host) do not know our lock and may rename a
+// message to change its flags, so a missing name triggers one rescan by BASE
+// before the message is declared gone.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <string>
+
+#include "store/maildir_mailbox.hpp"
+#include "store/maildir_name.hpp"
+
+namespace popbox::store {
+namespace {
+
+std::error_code last_error() {
+  return {errno, std::system_category()};
+}
+
+bool is_enoent(const std::error_code& ec) {
+  return ec == std::errc::no_such_file_or_directory;
+}
+
+// Streams one message file with plain read(2); the fd pins the file, so
+// renames and unlinks after opening do not disturb the read.
+class MaildirReader final : public MessageReader {
+ public:
+  explicit MaildirReader(detail::UniqueFd fd) : fd_(std::move(fd)) {}
+
+  std::size_t read(std::span<char> buf, std::error_code& ec) override {
+    ec.clear();
+    for (;;) {
+      ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EINTR) {
+        ec = last_error();
+        return 0;
+      }
+    }
+  }
+
+ private:
+  detail::UniqueFd fd_;
+};
+
+void check_index(std::size_t index, std::size_t size) {
+  if (index >= size) throw std::out_of_range("message index out of range");
+}
+
+}  // namespace
+
+std::unique_ptr<MessageReader> MaildirMailbox::open(std::size_t index, std::error_code& ec) {
+  check_index(index, entries_.size());
+  ec.clear();
+  Entry& e = entries_[index];
+  if (e.removed) {
+    ec = store_errc::message_gone;
+    return nullptr;
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    detail::UniqueFd fd(::openat(dirs_.fd(e.file.dir), e.file.name.c_str(),
+                                 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
+    if (fd) return std::make_unique<MaildirReader>(std::move(fd));
+    ec = last_error();
+    if (!is_enoent(ec) || attempt == 1) break;
+    std::string old_name = e.file.name;
+    detail::Subdir old_dir = e.file.dir;
+    if (auto rescan_error = relocate()) {
+      ec = rescan_error;
+      return nullptr;
+    }
+    if (e.file.name == old_name && e.file.dir == old_dir) break;  // not found anywhere
+  }
+  if (is_enoent(ec)) ec = store_errc::message_gone;
+  return nullptr;
+}
+
+std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
+                                       std::span<const std::size_t> retrieved) {
+  std::error_code first;
+  auto note = [&first](std::error_code ec) {
+    if (ec && !first) first = ec;
+  };
+  bool relocated = false;
+  bool touched = false;
+  // Runs op on entry e; on ENOENT rescans once per commit (cheaper than a
+  // rescan per message when another program renamed many) and retries if
+  // the message turned up under another name. Gone for good counts as done.
+  auto with_retry = [&](Entry& e, auto&& op) {
+    for (;;) {
+      std::error_code ec = op();
+      if (!is_enoent(ec)) return ec;
+      if (relocated) return std::error_code();
+      std::string old_name = e.file.name;
+      detail::Subdir old_dir = e.file.dir;
+      relocated = true;
+      if (auto rec = relocate()) return rec;
+      if (e.file.name == old_name && e.file.dir == old_dir) return std::error_code();
+    }
+  };
+
+  // Bad indices are a caller bug: refuse before touching any file.
+  for (std::size_t index : deleted) check_index(index, entries_.size());
+  for (std::size_t index : retrieved) check_index(index, entries_.size());
+  std::vector<bool> is_deleted(entries_.size(), false);
+  bool any_removed = false;
+  for (std::size_t index : deleted) is_deleted[index] = true;
+  for (std::size_t index = 0; index < entries_.size(); ++index) {
+    if (!is_deleted[index] || entries_[index].removed) continue;
+    Entry& e = entries_[index];
+    auto ec = with_retry(e, [&]() -> std::error_code {
+      if (::unlinkat(dirs_.fd(e.file.dir), e.file.name.c_str(), 0) != 0) return last_error();
+      return {};
+    });
+    note(ec);
+    if (!ec) {
+      e.removed = true;
+      any_removed = true;
+      touched = true;
+    }
+  }
+
+  for (std::size_t index : retrieved) {
+    if (is_deleted[index] || entries_[index].removed) continue;
+    Entry& e = entries_[index];
+    note(with_retry(e, [&]() -> std::error_code {
+      std::string target = detail::seen_name(e.file.name);
+      // An info part we do not understand is left as it is rather than lost.
+      if (target.empty()) return {};
+      if (e.file.dir == detail::Subdir::cur_dir && target == e.file.name) return {};
+      if (::renameat(dirs_.fd(e.file.dir), e.file.name.c_str(), dirs_.cur_dir.get(),
+                     target.c_str()) != 0) {
+        return last_error();
+      }
+      e.file.name = std::move(target);
+      e.file.dir = detail::Subdir::cur_dir;
+      touched = true;
+      return {};
+    }));
+  }
+
+  // Unlink and rename are durable only once their directories are synced.
+  if (touched) {
+    if (::fsync(dirs_.new_dir.get()) != 0) note(last_error());
+    if (::fsync(dirs_.cur_dir.get()) != 0) note(last_error());
+  }
+  if (any_removed) {
+    std::error_code index_error;
+    write_index_now(index_error);  // a stale index is only a cache miss later
+  }
+  return first;
+}
+
+}  // namespace popbox::store

@@ -1,0 +1,157 @@
+// Taking the snapshot: list the Maildir (the truth), take sizes from the
+// index where the file is unchanged, measure the rest, keep the index order.
+#include "store/maildir_mailbox.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "store/maildir_index.hpp"
+#include "store/maildir_name.hpp"
+
+namespace popbox::store {
+namespace {
+
+constexpr std::size_t measure_block = 64 * 1024;
+
+// scan_maildir returns files sorted by base: binary search instead of a map.
+const detail::ScannedFile* find_by_base(const std::vector<detail::ScannedFile>& files,
+                                        std::string_view base) {
+  auto it = std::lower_bound(
+      files.begin(), files.end(), base,
+      [](const detail::ScannedFile& f, std::string_view b) { return f.base() < b; });
+  return it != files.end() && it->base() == base ? &*it : nullptr;
+}
+
+// Errors that mean "this file is no longer a message": skip it, the way a
+// file deleted between listing and reading is skipped.
+bool vanished(const std::error_code& ec) {
+  return ec == std::errc::no_such_file_or_directory ||
+         ec == std::errc::too_many_symbolic_link_levels || ec == std::errc::invalid_argument;
+}
+
+}  // namespace
+
+std::unique_ptr<MaildirMailbox> MaildirMailbox::load(const std::string& path, std::error_code& ec) {
+  ec.clear();
+  std::unique_ptr<MaildirMailbox> box(new MaildirMailbox());
+  box->path_ = path;
+  if ((ec = detail::open_maildir(path, box->dirs_))) return nullptr;
+  box->lock_ = detail::MaildropLock::acquire(box->dirs_.root.get(), ec);
+  if (ec) return nullptr;
+  if ((ec = box->build_snapshot())) return nullptr;
+  return box;
+}
+
+std::error_code MaildirMailbox::build_snapshot() {
+  std::vector<detail::ScannedFile> files;
+  if (auto ec = detail::scan_maildir(dirs_.new_dir.get(), dirs_.cur_dir.get(), files)) return ec;
+
+  detail::IndexRead index = detail::read_index(dirs_.root.get());
+  using State = detail::IndexRead::State;
+  stats_.index = index.state == State::loaded    ? MaildirOpenStats::Index::loaded
+                 : index.state == State::invalid ? MaildirOpenStats::Index::invalid
+                                                 : MaildirOpenStats::Index::missing;
+  bool changed = index.state != State::loaded;
+
+  // Session order: first the messages the index knows, in its order...
+  constexpr std::uint64_t unknown = UINT64_MAX;
+  std::vector<std::uint64_t> cached(files.size(), unknown);
+  std::vector<bool> placed(files.size(), false);
+  std::vector<std::size_t> order;
+  order.reserve(files.size());
+  for (const auto& ie : index.entries) {
+    const detail::ScannedFile* f = find_by_base(files, ie.base);
+    if (f == nullptr) {
+      ++stats_.index_entries_dropped;
+      changed = true;
+      continue;
+    }
+    auto i = static_cast<std::size_t>(f - files.data());
+    placed[i] = true;
+    order.push_back(i);
+    // Size and mtime unchanged: trust the stored size. Renames (flag
+    // changes, new/ -> cur/) keep both, so they do not force a re-read.
+    if (f->file_size == ie.file_size && f->mtime_ns == ie.mtime_ns) cached[i] = ie.crlf_size;
+  }
+  // ...then the ones it does not, oldest first, as delivery ordered them.
+  std::size_t known = order.size();
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (!placed[i]) order.push_back(i);
+  }
+  std::sort(order.begin() + static_cast<std::ptrdiff_t>(known), order.end(),
+            [&](std::size_t a, std::size_t b) {
+              if (files[a].mtime_ns != files[b].mtime_ns) {
+                return files[a].mtime_ns < files[b].mtime_ns;
+              }
+              return files[a].base() < files[b].base();
+            });
+  if (order.size() != known) changed = true;
+
+  std::vector<char> buf;
+  entries_.clear();
+  entries_.reserve(order.size());
+  for (std::size_t i : order) {
+    Entry e;
+    e.file = std::move(files[i]);
+    if (cached[i] != unknown) {
+      e.crlf_size = cached[i];
+      ++stats_.sizes_from_index;
+    } else {
+      if (buf.empty()) buf.resize(measure_block);
+      auto ec = detail::measure_file(dirs_.fd(e.file.dir), e.file, e.crlf_size, buf);
+      changed = true;
+      if (ec && vanished(ec)) continue;
+      if (ec) return ec;
+      ++stats_.sizes_measured;
+    }
+    entries_.push_back(std::move(e));
+  }
+
+  std::vector<std::string_view> bases;
+  std::vector<std::string> uidls;
+  bases.reserve(entries_.size());
+  uidls.reserve(entries_.size());
+  for (const auto& e : entries_) {
+    bases.push_back(e.file.base());
+    uidls.push_back(detail::uidl_of_base(e.file.base()));
+  }
+  detail::make_uidls_unique(bases, uidls);
+  messages_.clear();
+  messages_.reserve(entries_.size());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    messages_.push_back(MessageInfo{std::move(uidls[i]), entries_[i].crlf_size});
+  }
+
+  if (changed) {
+    write_index_now(stats_.index_write_error);
+    stats_.index_written = !stats_.index_write_error;
+  }
+  return {};
+}
+
+void MaildirMailbox::write_index_now(std::error_code& write_error) {
+  std::vector<detail::IndexEntry> out;
+  out.reserve(entries_.size());
+  for (const auto& e : entries_) {
+    if (e.removed) continue;
+    out.push_back({std::string(e.file.base()), e.file.file_size, e.file.mtime_ns, e.crlf_size});
+  }
+  // The index is a cache: a read-only or full Maildir still serves mail.
+  write_error = detail::write_index(dirs_.root.get(), out);
+}
+
+std::error_code MaildirMailbox::relocate() {
+  std::vector<detail::ScannedFile> files;
+  if (auto ec = detail::scan_maildir(dirs_.new_dir.get(), dirs_.cur_dir.get(), files)) return ec;
+  for (auto& e : entries_) {
+    if (e.removed) continue;
+    const detail::ScannedFile* f = find_by_base(files, e.file.base());
+    if (f == nullptr) continue;  // gone: callers treat ENOENT on the old name
+    e.file.name = f->name;
+    e.file.base_len = f->base_len;
+    e.file.dir = f->dir;
+  }
+  return {};
+}
+
+}  // namespace popbox::store

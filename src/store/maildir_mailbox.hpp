@@ -1,0 +1,73 @@
+#pragma once
+// A locked snapshot of one Maildir: the Mailbox the POP3 session works on.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "store/mailbox.hpp"
+#include "store/maildir_layout.hpp"
+#include "store/maildir_scan.hpp"
+#include "store/maildrop_lock.hpp"
+
+namespace popbox::store {
+
+/// How the snapshot was built; for tests, benchmarks and logs.
+struct MaildirOpenStats {
+  enum class Index { missing, invalid, loaded };
+  Index index = Index::missing;           ///< what was found on disk at open
+  std::size_t sizes_from_index = 0;       ///< messages whose size the index gave
+  std::size_t sizes_measured = 0;         ///< messages read to compute the size
+  std::size_t index_entries_dropped = 0;  ///< index entries whose file is gone
+  bool index_written = false;             ///< a new index was written at open
+  std::error_code index_write_error;      ///< why writing it failed (not fatal)
+};
+
+/// The Maildir Mailbox. Holds the maildrop lock and descriptors of the Maildir
+/// while it lives; files are named by BASE so renames by others are followed.
+class MaildirMailbox final : public Mailbox {
+ public:
+  /// Opens the Maildir at `path` (created if missing), locks it, and takes
+  /// the snapshot. ec: store_errc::in_use when locked elsewhere, else errno.
+  static std::unique_ptr<MaildirMailbox> load(const std::string& path, std::error_code& ec);
+
+  /// The messages in session order (message number = index + 1).
+  const std::vector<MessageInfo>& messages() const override { return messages_; }
+  /// Opens message `index`, following it if another program renamed it;
+  /// store_errc::message_gone if it no longer exists. Throws std::out_of_range
+  /// for an index outside messages().
+  std::unique_ptr<MessageReader> open(std::size_t index, std::error_code& ec) override;
+  /// Unlinks `deleted`, marks `retrieved` seen (new/ -> cur/ "BASE:2,S", or
+  /// 'S' added to the flags), fsyncs new/ and cur/. Messages already gone
+  /// count as done; returns the first error after trying everything.
+  std::error_code commit(std::span<const std::size_t> deleted,
+                         std::span<const std::size_t> retrieved) override;
+
+  /// How open built the snapshot.
+  const MaildirOpenStats& stats() const noexcept { return stats_; }
+  /// The Maildir directory.
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  struct Entry {
+    detail::ScannedFile file;  // where the message was last seen
+    std::uint64_t crlf_size = 0;
+    bool removed = false;  // unlinked (or found gone) by commit
+  };
+
+  MaildirMailbox() = default;
+  std::error_code build_snapshot();
+  void write_index_now(std::error_code& write_error);
+  std::error_code relocate();
+
+  std::string path_;
+  detail::MaildirDirs dirs_;
+  detail::MaildropLock lock_;
+  std::vector<Entry> entries_;
+  std::vector<MessageInfo> messages_;
+  MaildirOpenStats stats_;
+};
+
+}  // namespace popbox::store

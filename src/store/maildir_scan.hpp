@@ -1,0 +1,42 @@
+#pragma once
+// Listing the messages of a Maildir (new/ and cur/) and measuring them.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace popbox::store::detail {
+
+/// The two Maildir directories that hold messages.
+enum class Subdir : std::uint8_t { new_dir, cur_dir };
+
+/// One message file as found on disk.
+struct ScannedFile {
+  std::string name;          ///< file name inside its Subdir
+  std::size_t base_len = 0;  ///< length of the BASE prefix of name
+  Subdir dir = Subdir::new_dir;
+  std::uint64_t file_size = 0;  ///< st_size
+  std::int64_t mtime_ns = 0;    ///< st_mtim in nanoseconds since the epoch
+
+  /// The name without its info part: the identity of the message.
+  std::string_view base() const noexcept { return std::string_view(name).substr(0, base_len); }
+};
+
+/// Lists the regular files of new/ and cur/ (dotfiles skipped), one per BASE:
+/// when a crash left a message in both, the cur/ copy wins. Files that vanish
+/// while listing are skipped. `out` is in no particular order.
+std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& out);
+
+/// Reads the file and returns its RETR size (core::CrlfSizer) in `crlf_size`;
+/// refreshes file.file_size and file.mtime_ns from the opened file so they
+/// describe the bytes that were measured. `buf` is scratch space.
+std::error_code measure_file(int dir_fd, ScannedFile& file, std::uint64_t& crlf_size,
+                             std::span<char> buf);
+
+/// Nanoseconds since the epoch of a timespec.
+std::int64_t to_ns(std::int64_t sec, long nsec) noexcept;
+
+}  // namespace popbox::store::detail

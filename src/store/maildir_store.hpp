@@ -1,0 +1,35 @@
+#pragma once
+// The Maildir backend of Store: one Maildir per user, found by a path
+// template, locked for the length of a session.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "store/mailbox.hpp"
+#include "store/path_template.hpp"
+
+namespace popbox::store {
+
+/// Opens users' Maildirs at `path_template` ("/var/mail/%d/%n/Maildir", see
+/// PathTemplate). Thread-safe: it keeps no per-session state.
+class MaildirStore final : public Store {
+ public:
+  /// Throws std::invalid_argument for an unusable template (startup error).
+  explicit MaildirStore(std::string path_template);
+
+  /// Opens the maildrop of `user` (created if missing) and locks it
+  /// exclusively. ec: store_errc::bad_path for a user name that cannot map to
+  /// a path, store_errc::in_use when locked elsewhere, else the errno.
+  std::unique_ptr<Mailbox> open(const std::string& user, std::error_code& ec) override;
+
+  /// The Maildir directory of `user` without touching the disk, or "" with
+  /// ec = store_errc::bad_path (for logs and the `check` verb).
+  std::string maildir_path(std::string_view user, std::error_code& ec) const;
+
+ private:
+  PathTemplate template_;
+};
+
+}  // namespace popbox::store
