@@ -1,6 +1,6 @@
 // popbox: one binary, one verb per job.
-#include <CLI/CLI.hpp>
 #include <sysexits.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/verbs.hpp"
 
