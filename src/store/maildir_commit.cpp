@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 #include <string>
@@ -71,10 +72,24 @@ std::unique_ptr<MessageReader> MaildirMailbox::open(std::size_t index, std::erro
       ec = rescan_error;
       return nullptr;
     }
-    if (e.file.name == old_name && e.file.dir == old_dir) break;  // not found anywhere
+    if (e.file.name == old_name && e.file.dir == old_dir) {
+      e.removed = true;  // not found anywhere: later opens need not rescan
+      break;
+    }
   }
   if (is_enoent(ec)) ec = store_errc::message_gone;
   return nullptr;
+}
+
+std::error_code MaildirMailbox::remove_duplicates(std::string_view base) {
+  auto range = std::equal_range(duplicates_.begin(), duplicates_.end(), base, detail::BaseLess{});
+  std::error_code first;
+  for (auto it = range.first; it != range.second; ++it) {
+    if (::unlinkat(dirs_.fd(it->dir), it->name.c_str(), 0) != 0 && errno != ENOENT && !first) {
+      first = last_error();
+    }
+  }
+  return first;
 }
 
 std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
@@ -119,6 +134,7 @@ std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
       e.removed = true;
       any_removed = true;
       touched = true;
+      note(remove_duplicates(e.file.base()));
     }
   }
 

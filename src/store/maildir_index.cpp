@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <charconv>
-#include <unordered_set>
 
 #include "store/unique_fd.hpp"
 
@@ -134,8 +133,6 @@ std::optional<std::vector<IndexEntry>> parse_index(std::string_view text) {
 
   std::vector<IndexEntry> entries;
   entries.reserve(static_cast<std::size_t>(count));
-  std::unordered_set<std::string_view> bases;
-  bases.reserve(static_cast<std::size_t>(count));
   while (!body.empty()) {
     std::size_t eol = body.find('\n');
     if (eol == std::string_view::npos) return std::nullopt;
@@ -158,9 +155,6 @@ std::optional<std::vector<IndexEntry>> parse_index(std::string_view text) {
     entries.push_back(std::move(e));
   }
   if (entries.size() != count) return std::nullopt;
-  for (const auto& e : entries) {
-    if (!bases.insert(e.base).second) return std::nullopt;
-  }
   return entries;
 }
 

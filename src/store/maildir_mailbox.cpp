@@ -16,9 +16,7 @@ constexpr std::size_t measure_block = 64 * 1024;
 // scan_maildir returns files sorted by base: binary search instead of a map.
 const detail::ScannedFile* find_by_base(const std::vector<detail::ScannedFile>& files,
                                         std::string_view base) {
-  auto it = std::lower_bound(
-      files.begin(), files.end(), base,
-      [](const detail::ScannedFile& f, std::string_view b) { return f.base() < b; });
+  auto it = std::lower_bound(files.begin(), files.end(), base, detail::BaseLess{});
   return it != files.end() && it->base() == base ? &*it : nullptr;
 }
 
@@ -44,7 +42,10 @@ std::unique_ptr<MaildirMailbox> MaildirMailbox::load(const std::string& path, st
 
 std::error_code MaildirMailbox::build_snapshot() {
   std::vector<detail::ScannedFile> files;
-  if (auto ec = detail::scan_maildir(dirs_.new_dir.get(), dirs_.cur_dir.get(), files)) return ec;
+  if (auto ec =
+          detail::scan_maildir(dirs_.new_dir.get(), dirs_.cur_dir.get(), files, &duplicates_)) {
+    return ec;
+  }
 
   detail::IndexRead index = detail::read_index(dirs_.root.get());
   using State = detail::IndexRead::State;
@@ -67,6 +68,10 @@ std::error_code MaildirMailbox::build_snapshot() {
       continue;
     }
     auto i = static_cast<std::size_t>(f - files.data());
+    if (placed[i]) {  // listed twice: not an index we wrote; first one wins
+      changed = true;
+      continue;
+    }
     placed[i] = true;
     order.push_back(i);
     // Size and mtime unchanged: trust the stored size. Renames (flag

@@ -54,18 +54,22 @@ class MaildirMailbox final : public Mailbox {
   struct Entry {
     detail::ScannedFile file;  // where the message was last seen
     std::uint64_t crlf_size = 0;
-    bool removed = false;  // unlinked (or found gone) by commit
+    bool removed = false;  // unlinked by commit, or found gone
   };
 
   MaildirMailbox() = default;
   std::error_code build_snapshot();
   void write_index_now(std::error_code& write_error);
   std::error_code relocate();
+  std::error_code remove_duplicates(std::string_view base);
 
   std::string path_;
   detail::MaildirDirs dirs_;
   detail::MaildropLock lock_;
   std::vector<Entry> entries_;
+  // Second copies of a BASE (a link()+unlink() move cut short leaves one in
+  // new/): deleting the message must delete them too, or it comes back.
+  std::vector<detail::ScannedFile> duplicates_;
   std::vector<MessageInfo> messages_;
   MaildirOpenStats stats_;
 };

@@ -79,8 +79,10 @@ std::int64_t to_ns(std::int64_t sec, long nsec) noexcept {
   return sec * 1'000'000'000 + static_cast<std::int64_t>(nsec);
 }
 
-std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& out) {
+std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& out,
+                             std::vector<ScannedFile>* duplicates) {
   out.clear();
+  if (duplicates != nullptr) duplicates->clear();
   for (auto [fd, sub] : {std::pair{cur_fd, Subdir::cur_dir}, std::pair{new_fd, Subdir::new_dir}}) {
     auto ec = for_each_entry(fd, [&, fd = fd, sub = sub](std::string_view name) {
       ScannedFile f;
@@ -98,10 +100,16 @@ std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& o
     if (a.dir != b.dir) return a.dir == Subdir::cur_dir;
     return a.name < b.name;
   });
-  out.erase(
-      std::unique(out.begin(), out.end(),
-                  [](const ScannedFile& a, const ScannedFile& b) { return a.base() == b.base(); }),
-      out.end());
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (kept > 0 && out[kept - 1].base() == out[i].base()) {
+      if (duplicates != nullptr) duplicates->push_back(std::move(out[i]));
+      continue;
+    }
+    if (kept != i) out[kept] = std::move(out[i]);
+    ++kept;
+  }
+  out.resize(kept);
   return {};
 }
 

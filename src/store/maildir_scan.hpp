@@ -25,10 +25,18 @@ struct ScannedFile {
   std::string_view base() const noexcept { return std::string_view(name).substr(0, base_len); }
 };
 
+/// Compares a ScannedFile with a BASE, for searching the sorted scan output.
+struct BaseLess {
+  bool operator()(const ScannedFile& a, std::string_view b) const noexcept { return a.base() < b; }
+  bool operator()(std::string_view a, const ScannedFile& b) const noexcept { return a < b.base(); }
+};
+
 /// Lists the regular files of new/ and cur/ (dotfiles skipped), one per BASE:
 /// when a crash left a message in both, the cur/ copy wins. Files that vanish
-/// while listing are skipped. `out` is in no particular order.
-std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& out);
+/// while listing are skipped. `out` is sorted by BASE; the files that lost
+/// to another of the same BASE go to `duplicates` (also sorted by BASE).
+std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& out,
+                             std::vector<ScannedFile>* duplicates = nullptr);
 
 /// Reads the file and returns its RETR size (core::CrlfSizer) in `crlf_size`;
 /// refreshes file.file_size and file.mtime_ns from the opened file so they

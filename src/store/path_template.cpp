@@ -37,6 +37,7 @@ PathTemplate::PathTemplate(std::string text) : text_(std::move(text)) {
       throw std::invalid_argument("mailbox path template ends in a lone '%': " + text_);
     }
     char c = text_[++i];
+    if (c == 'u' || c == 'n') per_user_ = true;
     if (c != 'u' && c != 'n' && c != 'd' && c != '%') {
       throw std::invalid_argument(std::string("unknown escape %") + c +
                                   " in mailbox path template: " + text_);
@@ -94,7 +95,13 @@ std::string PathTemplate::expand(std::string_view user, std::error_code& ec) con
         out += '%';
         continue;
     }
-    if (part.empty() || part == "." || part == "..") return bad();
+    // A user without '@' has an empty %d, as in Dovecot ("/m/%d/%n" gives
+    // "/m//bob", the same as "/m/bob"). That is only safe while %u or %n
+    // still makes the path the user's own: "/m/%d" would hand every such
+    // user the directory "/m/". An '@' with nothing after it is refused, so
+    // "bob" and "bob@" do not share a maildrop.
+    bool empty_ok = c == 'd' && at == std::string_view::npos && per_user_;
+    if ((part.empty() && !empty_ok) || part == "." || part == "..") return bad();
     out += part;
   }
   // Parts that are harmless alone can still join into "..", as "%n%d" with

@@ -20,6 +20,8 @@ class PathTemplate {
   /// The Maildir path of `user`, or "" with ec = store_errc::bad_path when the
   /// name could leave the intended directory: it contains '/' or NUL, a used
   /// part is empty, "." or "..", or it is longer than limits::max_user_name.
+  /// Exception: %d of a user without '@' may be empty when the template also
+  /// uses %u or %n ("/m/%d/%n" maps "bob" to "/m//bob").
   std::string expand(std::string_view user, std::error_code& ec) const;
 
   /// The template as configured.
@@ -27,6 +29,7 @@ class PathTemplate {
 
  private:
   std::string text_;
+  bool per_user_ = false;  // uses %u or %n, so paths differ per local part
 };
 
 }  // namespace popbox::store

@@ -73,7 +73,7 @@ TEST_F(MaildirTest, StoreCreatesMissingMaildir) {
 
 TEST_F(MaildirTest, StoreRejectsBadUser) {
   MaildirStore store(tmp_.path() + "/%d/%n");
-  for (std::string user : {"bob", "../x@y", "bob@..", "a/b@c", ""}) {
+  for (std::string user : {"bob@", "../x@y", "bob@..", "a/b@c", "", "@example.com"}) {
     std::error_code ec;
     EXPECT_FALSE(store.open(user, ec)) << user;
     EXPECT_EQ(ec, store_errc::bad_path) << user;
@@ -354,6 +354,23 @@ TEST_F(MaildirTest, IndexRebuiltWhenCorrupt) {
   auto box = open_box();
   EXPECT_EQ(box->stats().index, Index::invalid);
   EXPECT_EQ(uidls(*box), expected);
+}
+
+TEST_F(MaildirTest, IndexWithDuplicateEntriesIsRepaired) {
+  make_maildir(maildir());
+  deliver("new/a", "x\n", 10);
+  deliver("new/b", "xy\n", 20);
+  std::vector<detail::IndexEntry> entries = {
+      {"b", 3, 20'000'000'000, 4}, {"a", 2, 10'000'000'000, 3}, {"b", 3, 20'000'000'000, 5}};
+  write_file(file(detail::index_file_name), detail::format_index(entries));
+  auto box = open_box();
+  EXPECT_EQ(box->stats().index, Index::loaded);
+  EXPECT_EQ(uidls(*box), (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(box->messages()[0].size, 4u);
+  EXPECT_TRUE(box->stats().index_written);
+  auto parsed = detail::parse_index(read_file(file(detail::index_file_name)));
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->size(), 2u);
 }
 
 TEST_F(MaildirTest, IndexFollowsFilesChangedBehindOurBack) {

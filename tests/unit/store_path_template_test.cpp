@@ -47,13 +47,17 @@ INSTANTIATE_TEST_SUITE_P(
         Expansion{"/m/%n", "...", "/m/..."},
         // A part the template does not use may be anything.
         Expansion{"/m/%n", "bob@..", "/m/bob"},
-        Expansion{"/m/%d/%n", "bob", nullptr},  // %d used but empty
-        Expansion{"/m/%n", "@example.com", nullptr}, Expansion{"/m/%d", "bob@", nullptr},
-        Expansion{"/m/%u", "", nullptr}, Expansion{"/m/%u", ".", nullptr},
-        Expansion{"/m/%u", "..", nullptr}, Expansion{"/m/%u", "../etc", nullptr},
-        Expansion{"/m/%u", "a/b", nullptr}, Expansion{"/m/%u", "/", nullptr},
-        Expansion{"/m/%n", "..@x", nullptr}, Expansion{"/m/%d/%n", "bob@..", nullptr},
-        Expansion{"/m/%d/%n", "bob@.", nullptr},
+        // No '@': %d is empty, as in Dovecot, while %n/%u keep it per user.
+        Expansion{"/m/%d/%n", "bob", "/m//bob"},
+        Expansion{"/m/%d/%u/Maildir", "bob", "/m//bob/Maildir"},
+        Expansion{"/m/%d", "bob", nullptr},      // every such user would get "/m/"
+        Expansion{"/m/%d/%n", "bob@", nullptr},  // '@' with nothing after it
+        Expansion{"/m/%d/%n", "@", nullptr}, Expansion{"/m/%n", "@example.com", nullptr},
+        Expansion{"/m/%d", "bob@", nullptr}, Expansion{"/m/%u", "", nullptr},
+        Expansion{"/m/%u", ".", nullptr}, Expansion{"/m/%u", "..", nullptr},
+        Expansion{"/m/%u", "../etc", nullptr}, Expansion{"/m/%u", "a/b", nullptr},
+        Expansion{"/m/%u", "/", nullptr}, Expansion{"/m/%n", "..@x", nullptr},
+        Expansion{"/m/%d/%n", "bob@..", nullptr}, Expansion{"/m/%d/%n", "bob@.", nullptr},
         Expansion{"/m/%u", std::string("a\0b", 3), nullptr},
         Expansion{"/m/%u", std::string(256, 'a'), nullptr}));
 

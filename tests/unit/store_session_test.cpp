@@ -189,6 +189,39 @@ TEST_F(SessionTest, CommitDeletesAndMarksSeen) {
   EXPECT_EQ(maildir_box->stats().sizes_from_index, 4u);
 }
 
+TEST_F(SessionTest, CommitDeletesEveryCopyOfABase) {
+  open_box();
+  deliver("new/1.dup", "x\n", 1);
+  std::filesystem::create_hard_link(file("new/1.dup"), file("cur/1.dup:2,S"));
+  deliver("new/2.dup", "y\n", 2);
+  std::filesystem::create_hard_link(file("new/2.dup"), file("cur/2.dup:2,"));
+  auto box = open_box();
+  ASSERT_EQ(box->messages().size(), 2u);
+  EXPECT_FALSE(box->commit(std::vector<std::size_t>{0}, std::vector<std::size_t>{1}));
+  EXPECT_EQ(names("cur"), (std::vector<std::string>{"2.dup:2,S"}));
+  // The stale copy of a kept message does no harm: cur/ wins next time too.
+  EXPECT_EQ(names("new"), (std::vector<std::string>{"2.dup"}));
+  box.reset();
+  auto next = open_box();
+  ASSERT_EQ(next->messages().size(), 1u);
+  EXPECT_EQ(next->messages()[0].uidl, "2.dup");
+}
+
+TEST_F(SessionTest, GoneMessageIsNotSearchedTwice) {
+  open_box();
+  deliver("new/1.a", "x\n", 1);
+  auto box = open_box();
+  std::filesystem::remove(file("new/1.a"));
+  std::error_code ec;
+  EXPECT_FALSE(box->open(0, ec));
+  EXPECT_EQ(ec, store_errc::message_gone);
+  // Even if a file of that name shows up again, the snapshot says gone.
+  deliver("new/1.a", "x\n", 1);
+  EXPECT_FALSE(box->open(0, ec));
+  EXPECT_EQ(ec, store_errc::message_gone);
+  EXPECT_FALSE(box->commit(std::vector<std::size_t>{0}, {}));
+}
+
 TEST_F(SessionTest, CommitToleratesVanishedAndRenamedFiles) {
   open_box();
   deliver("new/1.gone", "x\n", 1);
