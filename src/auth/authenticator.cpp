@@ -159,7 +159,10 @@ AuthResult Authenticator::verify_password(std::string_view user, std::string_vie
   const auto snap = state_->get();
   if (!snap) return AuthResult::temp_failure;
   const PasswdEntry* entry = snap->file.find(user);
-  if (entry == nullptr) {
+  // Users who can never log in (no password, unknown scheme) get the same
+  // treatment as unknown ones, so timing does not reveal that they exist.
+  if (entry == nullptr || entry->password.empty() ||
+      !scheme_supported(split_scheme(entry->password).scheme)) {
     // Same work as for a real user; the answer does not matter.
     (void)auth::verify_password(snap->dummy, password);
     return AuthResult::bad_credentials;

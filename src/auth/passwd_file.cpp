@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -52,10 +53,24 @@ std::string_view passwd_line_user(std::string_view line) {
   return line.substr(0, line.find(':'));
 }
 
-PasswdFile::~PasswdFile() {
-  // Entries may hold clear-text passwords; do not leave them in freed memory
-  // after a reload swaps this snapshot out.
+// Entries may hold clear-text passwords; do not leave them in freed memory
+// after a reload swaps a snapshot out.
+void PasswdFile::wipe_passwords() noexcept {
   for (PasswdEntry& e : entries_) wipe(e.password);
+}
+
+PasswdFile::~PasswdFile() {
+  wipe_passwords();
+}
+
+PasswdFile& PasswdFile::operator=(PasswdFile&& other) noexcept {
+  if (this != &other) {
+    wipe_passwords();
+    entries_ = std::move(other.entries_);
+    index_ = std::move(other.index_);
+    warnings_ = std::move(other.warnings_);
+  }
+  return *this;
 }
 
 PasswdFile PasswdFile::load(const std::filesystem::path& path) {
@@ -64,6 +79,10 @@ PasswdFile PasswdFile::load(const std::filesystem::path& path) {
     throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
   }
   std::string text;
+  // Sized up front: growing would free copies of the passwords unwiped.
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0)
+    text.reserve(static_cast<std::size_t>(st.st_size) + 1);
   std::array<char, 16384> buf;
   for (;;) {
     const ssize_t n = ::read(fd, buf.data(), buf.size());

@@ -32,7 +32,7 @@ class PasswdFile {
   PasswdFile() = default;
   ~PasswdFile();
   PasswdFile(PasswdFile&&) = default;
-  PasswdFile& operator=(PasswdFile&&) = default;
+  PasswdFile& operator=(PasswdFile&& other) noexcept;
   PasswdFile(const PasswdFile&) = delete;
   PasswdFile& operator=(const PasswdFile&) = delete;
 
@@ -56,6 +56,8 @@ class PasswdFile {
   std::vector<PasswdEntry> entries_;
   std::map<std::string, std::size_t, std::less<>> index_;  ///< user -> entries_ position
   std::vector<std::string> warnings_;
+
+  void wipe_passwords() noexcept;
 };
 
 /// The first field of a passwd-file line (the user name), or an empty view for

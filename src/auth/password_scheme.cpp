@@ -30,17 +30,18 @@ void wipe(std::string& s) {
   s.clear();
 }
 
-/// Owns a copy of secret bytes and wipes it when it goes out of scope.
-class Secret {
+/// Wipes a string holding secret bytes when it goes out of scope. It refers
+/// to the string rather than owning it: moving short strings copies their
+/// bytes, and the copy left behind would escape the wipe.
+class WipeOnExit {
  public:
-  explicit Secret(std::string s) : s_(std::move(s)) {}
-  ~Secret() { wipe(s_); }
-  Secret(const Secret&) = delete;
-  Secret& operator=(const Secret&) = delete;
-  std::string& get() { return s_; }
+  explicit WipeOnExit(std::string& s) : s_(s) {}
+  ~WipeOnExit() { wipe(s_); }
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
 
  private:
-  std::string s_;
+  std::string& s_;
 };
 
 enum class Kind { plain, crypt, argon2, digest, salted, md5_auto };
@@ -209,10 +210,11 @@ std::optional<std::string> run_crypt(std::string_view password, std::string_view
       setting.find('\0') != std::string_view::npos) {
     return std::nullopt;
   }
-  Secret pw{std::string(password)};
+  std::string pw(password);
+  const WipeOnExit wipe_pw(pw);
   const std::string set(setting);
   auto data = std::make_unique<crypt_data>();
-  const char* out = crypt_r(pw.get().c_str(), set.c_str(), data.get());
+  const char* out = crypt_r(pw.c_str(), set.c_str(), data.get());
   std::optional<std::string> r;
   // libxcrypt signals an unusable setting with a "*0"/"*1" failure token.
   if (out != nullptr && out[0] != '*' && out[0] != '\0') r = std::string(out);
@@ -301,10 +303,10 @@ bool verify_password(std::string_view stored, std::string_view password) {
   const StoredPassword sp = split_scheme(stored);
   const Lookup l = lookup_scheme(sp.scheme);
   if (l.scheme == nullptr || sp.data.empty()) return false;
-  auto raw_opt = decode(sp.data, l);
-  if (!raw_opt || raw_opt->empty()) return false;
-  Secret raw{std::move(*raw_opt)};  // may be a clear-text password
-  const std::string_view r = raw.get();
+  auto raw = decode(sp.data, l);
+  if (!raw || raw->empty()) return false;
+  const WipeOnExit wipe_raw(*raw);  // may be a clear-text password
+  const std::string_view r = *raw;
   switch (l.scheme->kind) {
     case Kind::plain: {
       // Compare digests so the time does not depend on where the strings differ
