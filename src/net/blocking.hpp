@@ -15,9 +15,11 @@ namespace popbox::net {
 template <class Fn>
 auto run_blocking(asio::thread_pool& pool, Fn fn) -> asio::awaitable<std::invoke_result_t<Fn&>> {
   using R = std::invoke_result_t<Fn&>;
-  co_return co_await asio::co_spawn(
-      pool.get_executor(), [fn = std::move(fn)]() mutable -> asio::awaitable<R> { co_return fn(); },
-      asio::use_awaitable);
+  // Named locals, not temporaries inside the co_await expression: GCC 12
+  // destroys such temporaries twice (a double free seen here).
+  auto task = [fn = std::move(fn)]() mutable -> asio::awaitable<R> { co_return fn(); };
+  auto op = asio::co_spawn(pool.get_executor(), std::move(task), asio::use_awaitable);
+  co_return co_await std::move(op);
 }
 
 }  // namespace popbox::net

@@ -88,8 +88,13 @@ class Connection {
   }
   ~Connection() { set_.live.erase(this); }
 
-  /// Pushes the deadline for the current read or write `d` into the future.
-  void arm(steady_clock::duration d) { deadline = steady_clock::now() + d; }
+  /// Sets the deadline of the current read or write to `d` from now.
+  void arm(steady_clock::duration d) {
+    deadline = steady_clock::now() + d;
+    // The watchdog re-checks the deadline when it wakes; wake it early if
+    // the new deadline comes before the one it sleeps towards.
+    if (deadline < timer.expiry()) timer.cancel();
+  }
   void close() {
     std::error_code ignored;
     socket.close(ignored);
@@ -202,6 +207,8 @@ class Driver {
         co_return std::nullopt;
       case Action::commit: {
         bool ok = co_await commit();
+        // Unlock before the reply: a client that saw +OK may reconnect at once.
+        mailbox.reset();
         session_.commit_done(ok, out_);
         co_await flush(stream);
         co_return Outcome::closed;
@@ -212,9 +219,9 @@ class Driver {
 
   asio::awaitable<void> login(pop3::Credentials& creds) {
     ServerState& st = st_;
-    std::string ts = conn_.apop_timestamp;
-    LoginResult result = co_await run_blocking(
-        st_.pool, [&st, &creds, ts] { return login_blocking(st, creds, ts); });
+    const std::string* ts = &conn_.apop_timestamp;
+    auto work = [&st, &creds, ts] { return login_blocking(st, creds, *ts); };
+    LoginResult result = co_await run_blocking(st_.pool, std::move(work));
     OPENSSL_cleanse(creds.secret.data(), creds.secret.size());
     core::log_info(fmt::format("session={} event=login user={} result={}{}{}", conn_.id, creds.user,
                                outcome_name(result.outcome),
@@ -241,12 +248,13 @@ class Driver {
     std::span<char> chunk(chunk_);
     // Opening and the first read share one trip to the pool: most messages
     // fit in one chunk.
-    Read r = co_await run_blocking(st_.pool, [mb, index = step.message, chunk] {
+    auto open_and_read = [mb, index = step.message, chunk] {
       Read r;
       r.reader = mb->open(index, r.ec);
       if (r.reader) r.n = r.reader->read(chunk, r.ec);
       return r;
-    });
+    };
+    Read r = co_await run_blocking(st_.pool, std::move(open_and_read));
     if (!r.reader || (r.ec && r.n == 0)) {
       core::log_warn(fmt::format("session={} event=retr_failed user={} message={} error=\"{}\"",
                                  conn_.id, session_.user(), step.message + 1, r.ec.message()));
@@ -261,11 +269,12 @@ class Driver {
       if (out_.size() >= limits::message_chunk && !co_await flush(stream)) co_return false;
       if (!more) break;
       store::MessageReader* reader = r.reader.get();
-      auto [n, ec] = co_await run_blocking(st_.pool, [reader, chunk] {
+      auto read_more = [reader, chunk] {
         std::error_code ec;
         std::size_t n = reader->read(chunk, ec);
         return std::pair{n, ec};
-      });
+      };
+      auto [n, ec] = co_await run_blocking(st_.pool, std::move(read_more));
       if (ec) {
         // Part of the message is already on the wire: the only honest
         // thing left is to drop the connection (nothing gets deleted).
@@ -360,6 +369,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   auto started = steady_clock::now();
   core::log_info(fmt::format("session={} event=connect peer={} tls={}", conn->id, conn->peer,
                              implicit_tls ? "implicit" : "no"));
+  conn->arm(st.cfg.server.idle_timeout);
   asio::co_spawn(conn->socket.get_executor(), watchdog(conn), asio::detached);
 
   pop3::Session session(session_options(st, *conn, implicit_tls, loopback));

@@ -130,10 +130,11 @@ asio::awaitable<void> Server::Impl::signal_loop() {
     auto [ec, sig] = co_await signals.async_wait(use_tuple);
     if (ec) co_return;
     if (sig == SIGHUP) {
-      co_await run_blocking(state.pool, [this] {
+      auto work = [this] {
         reload();
         return 0;
-      });
+      };
+      co_await run_blocking(state.pool, std::move(work));
       continue;
     }
     core::log_info(fmt::format("event=shutdown signal={}", sig == SIGINT ? "INT" : "TERM"));

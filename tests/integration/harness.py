@@ -1,0 +1,165 @@
+"""Shared setup for integration tests: a temporary Maildir tree, users,
+a self-signed certificate, a config file, and the real `popbox serve`
+started on ephemeral loopback ports."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+POPBOX = os.environ.get("POPBOX_BIN", os.path.join(os.path.dirname(__file__), "../../build/popbox"))
+SRC = os.environ.get("POPBOX_SRC", os.path.join(os.path.dirname(__file__), "../.."))
+
+# Message shapes every client must receive byte-exact (stored form).
+MESSAGES = {
+    "lf": b"From: a@example.com\nTo: b@example.com\nSubject: lf\n\nHello\nWorld\n",
+    "crlf": b"From: a@example.com\r\nSubject: crlf\r\n\r\nLine one\r\nLine two\r\n",
+    "no-final-newline": b"Subject: no newline\n\nlast line without newline",
+    "long-line": b"Subject: long\n\n" + b"x" * 6000 + b"\n" + b"y" * 5001,
+    "eight-bit": b"Subject: 8bit\nContent-Type: text/plain; charset=latin1\n\n"
+    + bytes(range(0x80, 0x100)) + b"\n\x00\x01\x02 binary\n",
+    "empty-body": b"Subject: empty body\n\n",
+    "dots": b"Subject: dots\n\n.\n..\n.hidden\n.\n",
+    "zero-bytes": b"",
+}
+
+
+def wire_form(stored: bytes) -> bytes:
+    """What RETR must deliver after un-stuffing: CRLF line ends, final CRLF."""
+    out = re.sub(rb"(?<!\r)\n", b"\r\n", stored)
+    if out and not out.endswith(b"\n"):
+        out += b"\r\n"
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Env:
+    """A temporary installation: users, Maildirs, certificate, config."""
+
+    def __init__(self, users=None, apop=False, allow_plaintext="loopback",
+                 idle_timeout="10m", failure_delay="50ms", extra_server="", tls=True):
+        self.dir = tempfile.mkdtemp(prefix="popbox-it-")
+        os.chmod(self.dir, 0o755)
+        self.mail_root = os.path.join(self.dir, "mail")
+        self.users = users or {"alice": "alice-secret", "bob@example.com": "bob secret"}
+        self.passwd = os.path.join(self.dir, "users.passwd")
+        with open(self.passwd, "w") as f:
+            for user, pw in self.users.items():
+                f.write(f"{user}:{{PLAIN}}{pw}::::::\n")
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        if tls:
+            make_cert(self.cert, self.key)
+        self.config = os.path.join(self.dir, "popbox.toml")
+        tls_section = f'[tls]\ncert = "{self.cert}"\nkey = "{self.key}"\n' if tls else ""
+        listen_tls = 'listen_tls = ["127.0.0.1:0"]\n' if tls else ""
+        with open(self.config, "w") as f:
+            f.write(
+                f'[server]\nlisten = ["127.0.0.1:0"]\n{listen_tls}'
+                f'hostname = "pop.test"\nidle_timeout = "{idle_timeout}"\n{extra_server}\n'
+                f"{tls_section}"
+                f'[auth]\npasswd_file = "{self.passwd}"\nallow_plaintext = "{allow_plaintext}"\n'
+                f'apop = {"true" if apop else "false"}\nfailure_delay = "{failure_delay}"\n'
+                f'[mail]\nmaildir = "{self.mail_root}/%d/%n/Maildir"\n'
+            )
+        self.server = None
+
+    def maildir(self, user):
+        local, _, domain = user.partition("@")
+        return os.path.join(self.mail_root, domain, local, "Maildir")
+
+    def deliver(self, user, data: bytes, name=None, subdir="new"):
+        md = self.maildir(user)
+        for d in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(md, d), exist_ok=True)
+        Env._seq += 1
+        name = name or f"{int(time.time())}.M{Env._seq}P{os.getpid()}.test,S={len(data)}"
+        path = os.path.join(md, subdir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        # Distinct mtimes keep the arrival order the same as delivery order.
+        t = 1_700_000_000 + Env._seq
+        os.utime(path, (t, t))
+        return path
+
+    _seq = 0
+
+    def start(self):
+        self.server = Server(self.config)
+        return self.server
+
+    def close(self):
+        if self.server:
+            self.server.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Server:
+    """`popbox serve` as a child process; learns its ports from the log."""
+
+    def __init__(self, config):
+        self.log_path = config + ".log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([POPBOX, "serve", "--config", config],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.pop3 = self.pop3s = None
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            text = self.log_text()
+            plain = re.findall(r"proto=pop3 address=[\d.]+:(\d+)", text)
+            tls = re.findall(r"proto=pop3s address=[\d.]+:(\d+)", text)
+            if plain and (tls or "listen_tls" not in open(config).read()):
+                self.pop3 = int(plain[0])
+                self.pop3s = int(tls[0]) if tls else None
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError("popbox serve exited:\n" + text)
+            time.sleep(0.05)
+        raise RuntimeError("popbox serve did not start:\n" + self.log_text())
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def kill(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def make_cert(cert, key, cn="pop.test"):
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+         "-out", cert, "-days", "30", "-subj", f"/CN={cn}",
+         "-addext", f"subjectAltName=DNS:{cn},DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True)
+
+
+def run_tests():
+    """unittest main that ends with the plain `N passed, M failed` line."""
+    loader = unittest.TestLoader()
+    suite = loader.loadTestsFromModule(sys.modules["__main__"])
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    failed = len(result.failures) + len(result.errors)
+    print(f"{result.testsRun - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)

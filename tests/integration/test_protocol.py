@@ -1,0 +1,289 @@
+"""popbox serve on the wire: pipelining, STLS injection, limits, timeouts,
+locks after kill -9, SASL, APOP, reload, plaintext policy and shutdown."""
+
+import base64
+import hashlib
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import unittest
+
+from harness import POPBOX, Env, run_tests
+
+
+class Conn:
+    """A raw POP3 connection that reads exactly what the server sends."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.greeting = self.line()
+
+    def send(self, data: bytes):
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def cmd(self, text: str) -> bytes:
+        self.send(text.encode() + b"\r\n")
+        return self.line()
+
+    def multiline(self) -> list:
+        lines = []
+        while (line := self.line()) != b".":
+            lines.append(line)
+        return lines
+
+    def closed(self) -> bool:
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, socket.timeout):
+            return True
+
+    def login(self, user="alice", pw="alice-secret"):
+        assert self.cmd(f"USER {user}").startswith(b"+OK")
+        reply = self.cmd(f"PASS {pw}")
+        assert reply.startswith(b"+OK"), reply
+        return reply
+
+
+class ProtocolTest(unittest.TestCase):
+    env_args = {}
+
+    def setUp(self):
+        self.env = Env(**self.env_args)
+        for i in range(3):
+            self.env.deliver("alice", f"Subject: {i}\n\nbody {i}\n".encode())
+        self.server = self.env.start()
+
+    def tearDown(self):
+        self.env.close()
+
+    def test_pipelined_commands_answered_in_order(self):
+        c = Conn(self.server.pop3)
+        c.send(b"USER alice\r\nPASS alice-secret\r\nSTAT\r\nLIST 2\r\nUIDL 3\r\nNOOP\r\n"
+               b"RETR 1\r\nDELE 1\r\nSTAT\r\nQUIT\r\n")
+        self.assertEqual(c.line(), b"+OK")
+        self.assertTrue(c.line().startswith(b"+OK Logged in"))
+        self.assertEqual(c.line(), b"+OK 3 66")
+        self.assertEqual(c.line(), b"+OK 2 22")
+        self.assertTrue(c.line().startswith(b"+OK 3 "))
+        self.assertEqual(c.line(), b"+OK")
+        self.assertEqual(c.line(), b"+OK 22 octets")
+        self.assertEqual(c.multiline(), [b"Subject: 0", b"", b"body 0"])
+        self.assertEqual(c.line(), b"+OK Marked to be deleted.")
+        self.assertEqual(c.line(), b"+OK 2 44")
+        self.assertEqual(c.line(), b"+OK Logging out.")
+        self.assertTrue(c.closed())
+
+    def test_commands_are_case_insensitive(self):
+        c = Conn(self.server.pop3)
+        self.assertEqual(c.cmd("user alice"), b"+OK")
+        self.assertTrue(c.cmd("pAsS alice-secret").startswith(b"+OK"))
+        self.assertEqual(c.cmd("stat"), b"+OK 3 66")
+
+    def test_stls_discards_injected_plaintext(self):
+        c = Conn(self.server.pop3)
+        # The classic injection: a command in the same packet as STLS.
+        c.send(b"STLS\r\nUSER evil\r\n")
+        self.assertTrue(c.line().startswith(b"+OK"))
+        ctx = ssl.create_default_context(cafile=self.env.cert)
+        ctx.check_hostname = False
+        tls = ctx.wrap_socket(c.sock, server_hostname="pop.test")
+        tls.sendall(b"PASS alice-secret\r\n")
+        reply = tls.recv(4096)
+        self.assertTrue(reply.startswith(b"-ERR No user name given"), reply)
+        tls.sendall(b"CAPA\r\n")
+        time.sleep(0.2)
+        capa = tls.recv(4096)
+        self.assertNotIn(b"STLS", capa)
+
+    def test_overlong_line_gets_error_and_close(self):
+        c = Conn(self.server.pop3)
+        c.send(b"USER " + b"a" * 100000 + b"\r\n")
+        self.assertEqual(c.line(), b"-ERR Line too long.")
+        self.assertTrue(c.closed())
+        # The server is still there.
+        Conn(self.server.pop3).login()
+
+    def test_too_many_bad_commands_close(self):
+        c = Conn(self.server.pop3)
+        for _ in range(9):
+            self.assertEqual(c.cmd("XYZZY"), b"-ERR Unknown command.")
+        self.assertTrue(c.cmd("XYZZY").startswith(b"-ERR Too many bad commands"))
+        self.assertTrue(c.closed())
+
+    def test_bad_arguments(self):
+        c = Conn(self.server.pop3)
+        c.login()
+        for cmd in ("RETR", "RETR x", "RETR -1", "LIST 1 2", "TOP 1", "TOP 1 x", "DELE"):
+            self.assertTrue(c.cmd(cmd).startswith(b"-ERR"), cmd)
+        self.assertEqual(c.cmd("RETR 9"), b"-ERR There's no message 9.")
+
+    def test_sasl_plain_login_and_cancel(self):
+        c = Conn(self.server.pop3)
+        self.assertEqual(c.cmd("AUTH PLAIN"), b"+ ")
+        self.assertEqual(c.cmd("*"), b"-ERR Authentication cancelled.")
+        self.assertEqual(c.cmd("AUTH LOGIN"), b"+ VXNlcm5hbWU6")
+        self.assertEqual(c.cmd("@@@"), b"-ERR Invalid base64 data.")
+        token = base64.b64encode(b"\0alice\0alice-secret").decode()
+        self.assertTrue(c.cmd(f"AUTH PLAIN {token}").startswith(b"+OK Logged in"))
+        d = Conn(self.server.pop3)
+        self.assertEqual(d.cmd("AUTH LOGIN"), b"+ VXNlcm5hbWU6")
+        self.assertEqual(d.cmd(base64.b64encode(b"alice").decode()), b"+ UGFzc3dvcmQ6")
+        self.assertTrue(d.cmd(base64.b64encode(b"alice-secret").decode()).startswith(b"-ERR [IN-USE]"))
+
+    def test_failed_login_says_auth(self):
+        c = Conn(self.server.pop3)
+        c.cmd("USER alice")
+        self.assertEqual(c.cmd("PASS nope"), b"-ERR [AUTH] Authentication failed.")
+
+    def test_quit_in_authorization(self):
+        c = Conn(self.server.pop3)
+        self.assertEqual(c.cmd("QUIT"), b"+OK Logging out.")
+        self.assertTrue(c.closed())
+
+    def test_lock_is_gone_after_kill_9(self):
+        c = Conn(self.server.pop3)
+        c.login()
+        self.server.stop(signal.SIGKILL)
+        self.server = self.env.start()
+        Conn(self.server.pop3).login()
+
+    def test_sigterm_mid_session_deletes_nothing(self):
+        c = Conn(self.server.pop3)
+        c.login()
+        c.cmd("DELE 1")
+        self.assertEqual(self.server.stop(signal.SIGTERM), 0)
+        self.server = self.env.start()
+        d = Conn(self.server.pop3)
+        d.login()
+        self.assertEqual(d.cmd("STAT"), b"+OK 3 66")
+
+    def test_sighup_reloads_users(self):
+        with open(self.env.passwd, "a") as f:
+            f.write("carol:{PLAIN}carol-pw::::::\n")
+        self.server.kill(signal.SIGHUP)
+        deadline = time.time() + 5
+        while "what=users result=ok" not in self.server.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        c = Conn(self.server.pop3)
+        c.login("carol", "carol-pw")
+        self.assertEqual(c.cmd("STAT"), b"+OK 0 0")
+
+    def test_log_has_one_line_per_session_event(self):
+        c = Conn(self.server.pop3)
+        c.login()
+        c.cmd("RETR 1")
+        c.multiline()
+        c.cmd("QUIT")
+        time.sleep(0.2)
+        log = self.server.log_text()
+        self.assertRegex(log, r"event=login user=alice result=ok")
+        self.assertRegex(log, r"event=disconnect peer=127\.0\.0\.1:\d+ user=alice result=quit "
+                              r"commands=4 .*retr=1 retr_bytes=22")
+        self.assertNotIn("alice-secret", log)
+
+
+class IdleTimeoutTest(unittest.TestCase):
+    def test_idle_client_is_logged_out_without_deleting(self):
+        env = Env(idle_timeout="1s")
+        try:
+            env.deliver("alice", b"Subject: x\n\nx\n")
+            server = env.start()
+            c = Conn(server.pop3)
+            c.login()
+            c.cmd("DELE 1")
+            time.sleep(1.6)
+            self.assertTrue(c.closed())
+            time.sleep(0.2)  # the lock goes right after the socket
+            d = Conn(server.pop3)
+            d.login()
+            self.assertEqual(d.cmd("STAT"), b"+OK 1 17")
+            self.assertIn("result=timeout", server.log_text())
+        finally:
+            env.close()
+
+
+class PolicyTest(unittest.TestCase):
+    def test_plaintext_never_refuses_until_stls(self):
+        env = Env(allow_plaintext="never")
+        try:
+            server = env.start()
+            c = Conn(server.pop3)
+            self.assertEqual(c.cmd("USER alice"), b"-ERR [AUTH] Plaintext authentication "
+                             b"disallowed on non-secure (SSL/TLS) connections.")
+            self.assertTrue(c.cmd("AUTH PLAIN").startswith(b"-ERR [AUTH] Plaintext"))
+        finally:
+            env.close()
+
+    def test_apop(self):
+        env = Env(apop=True)
+        try:
+            env.deliver("alice", b"Subject: x\n\nx\n")
+            server = env.start()
+            c = Conn(server.pop3)
+            stamp = re.search(rb"<[^>]+>", c.greeting).group(0)
+            digest = hashlib.md5(stamp + b"alice-secret").hexdigest()
+            self.assertTrue(c.cmd(f"APOP alice {digest}").startswith(b"+OK Logged in"))
+            d = Conn(server.pop3)
+            self.assertTrue(d.cmd("APOP bob@example.com " + "0" * 32).startswith(b"-ERR [AUTH]"))
+        finally:
+            env.close()
+
+    def test_login_delay_and_expire_capabilities(self):
+        env = Env(extra_server='login_delay = "1h"\nexpire_days = 0')
+        try:
+            env.deliver("alice", b"Subject: x\n\nx\n")
+            server = env.start()
+            c = Conn(server.pop3)
+            c.send(b"CAPA\r\n")
+            c.line()
+            caps = c.multiline()
+            self.assertIn(b"LOGIN-DELAY 3600", caps)
+            self.assertIn(b"EXPIRE 0", caps)
+            c.login()
+            c.cmd("RETR 1")
+            c.multiline()
+            c.cmd("QUIT")
+            d = Conn(server.pop3)
+            d.cmd("USER alice")
+            self.assertTrue(d.cmd("PASS alice-secret").startswith(b"-ERR [LOGIN-DELAY]"))
+            # EXPIRE 0: the retrieved message is gone.
+            md = env.maildir("alice")
+            self.assertEqual(os.listdir(os.path.join(md, "cur")) + os.listdir(os.path.join(md, "new")), [])
+        finally:
+            env.close()
+
+
+class CheckTest(unittest.TestCase):
+    def test_check_accepts_good_and_names_bad_config(self):
+        env = Env()
+        try:
+            ok = subprocess.run([POPBOX, "check", "--config", env.config], capture_output=True)
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            with open(env.config, "a") as f:
+                f.write("[bogus]\n")
+            bad = subprocess.run([POPBOX, "check", "--config", env.config], capture_output=True)
+            self.assertEqual(bad.returncode, 78)  # EX_CONFIG
+            self.assertIn(b"unknown key 'bogus'", bad.stderr)
+            serve = subprocess.run([POPBOX, "serve", "--config", env.config], capture_output=True,
+                                   timeout=10)
+            self.assertEqual(serve.returncode, 78)
+        finally:
+            env.close()
+
+
+if __name__ == "__main__":
+    run_tests()
