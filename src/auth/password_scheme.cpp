@@ -347,9 +347,9 @@ std::optional<std::string> plaintext_password(std::string_view stored) {
   const StoredPassword sp = split_scheme(stored);
   const Lookup l = lookup_scheme(sp.scheme);
   if (l.scheme == nullptr || l.scheme->kind != Kind::plain || sp.data.empty()) return std::nullopt;
-  auto raw = decode(sp.data, l);
-  if (raw && raw->empty()) raw.reset();
-  return raw;
+  std::optional<std::string> raw = decode(sp.data, l);
+  if (!raw || raw->empty()) return std::nullopt;
+  return std::optional<std::string>(std::move(*raw));
 }
 
 bool verify_apop_digest(std::string_view plaintext, std::string_view timestamp,

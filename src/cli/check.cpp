@@ -5,7 +5,7 @@
 
 #include <iostream>
 
-#include "auth/authenticator.hpp"
+#include "auth/passwd_file.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
 #include "core/limits.hpp"
@@ -29,8 +29,11 @@ int run_check(const std::string& file) {
     ++problems;
   };
   try {
-    auth::Authenticator users(cfg.auth.passwd_file);
-    users.load();
+    auto users = auth::PasswdFile::load(cfg.auth.passwd_file);
+    for (const auto& w : users.warnings()) std::cerr << "warning: " << w << "\n";
+    if (users.entries().empty()) {
+      std::cerr << "warning: " << cfg.auth.passwd_file.string() << " has no users\n";
+    }
   } catch (const std::exception& e) {
     problem(e.what());
   }

@@ -1,6 +1,7 @@
 // The passwd-file editor behind `popbox user`: text edits that touch only
 // what they must, and file replacement that keeps mode, owner and atomicity.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -250,7 +251,7 @@ TEST_F(PasswdEditFile, ConcurrentEditorsLoseNothing) {
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 10; ++i)
-        add_user(file_, user("u" + std::to_string(t) + "_" + std::to_string(i)));
+        add_user(file_, user(fmt::format("u{}_{}", t, i)));
     });
   }
   for (auto& th : threads) th.join();
