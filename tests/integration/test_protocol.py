@@ -267,6 +267,68 @@ class PolicyTest(unittest.TestCase):
             env.close()
 
 
+class OperationTest(unittest.TestCase):
+    def test_sighup_reloads_certificate_without_dropping_sessions(self):
+        env = Env()
+        try:
+            server = env.start()
+            c = Conn(server.pop3)
+            c.login()
+
+            def served_cert():
+                raw = ssl.create_connection(("127.0.0.1", server.pop3s), timeout=5)
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                with ctx.wrap_socket(raw) as tls:
+                    return tls.getpeercert(binary_form=True)
+
+            before = served_cert()
+            from harness import make_cert
+            make_cert(env.cert, env.key, cn="renewed.test")
+            server.kill(signal.SIGHUP)
+            deadline = time.time() + 5
+            while "what=tls result=ok" not in server.log_text() and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertNotEqual(served_cert(), before)
+            self.assertEqual(c.cmd("STAT"), b"+OK 0 0")  # the old session lives on
+        finally:
+            env.close()
+
+    def test_max_connections(self):
+        env = Env(extra_server="max_connections = 2")
+        try:
+            server = env.start()
+            a, b = Conn(server.pop3), Conn(server.pop3)
+            c = socket.create_connection(("127.0.0.1", server.pop3), timeout=5)
+            self.assertTrue(c.recv(200).startswith(b"-ERR [SYS/TEMP] Too many connections"))
+            a.cmd("QUIT")
+            time.sleep(0.2)
+            Conn(server.pop3).cmd("QUIT")
+            b.cmd("QUIT")
+        finally:
+            env.close()
+
+    def test_user_verb_adds_argon2id_user_who_can_log_in(self):
+        env = Env()
+        try:
+            add = subprocess.run([POPBOX, "user", "add", "dave", "--file", env.passwd,
+                                  "--password-stdin"], input=b"dave pw\n", capture_output=True)
+            self.assertEqual(add.returncode, 0, add.stderr)
+            with open(env.passwd) as f:
+                self.assertIn("dave:{ARGON2ID}$argon2id$", f.read())
+            listed = subprocess.run([POPBOX, "user", "list", "--file", env.passwd],
+                                    capture_output=True, text=True)
+            self.assertEqual(listed.stdout.split(), ["alice", "bob@example.com", "dave"])
+            server = env.start()
+            Conn(server.pop3).login("dave", "dave pw")
+            dup = subprocess.run([POPBOX, "user", "add", "dave", "--file", env.passwd,
+                                  "--password-stdin"], input=b"x\n", capture_output=True)
+            self.assertEqual(dup.returncode, 65)  # EX_DATAERR
+        finally:
+            env.close()
+
+
 class CheckTest(unittest.TestCase):
     def test_check_accepts_good_and_names_bad_config(self):
         env = Env()
