@@ -1,0 +1,44 @@
+#pragma once
+// Writing one new message into a Maildir the crash-safe way: tmp/ -> write
+// -> fsync -> link/rename into new/ -> fsync new/. A message is either fully
+// in new/ or not there at all; shared by deliver, LMTP and fetch.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "store/unique_fd.hpp"
+
+namespace popbox::store {
+
+class MaildirWriter {
+ public:
+  /// Starts a message in `maildir` (its new/, cur/, tmp/ are created if
+  /// missing). Check ec before writing.
+  MaildirWriter(const std::string& maildir, std::error_code& ec);
+  ~MaildirWriter();  ///< removes the tmp/ file unless commit() succeeded
+  MaildirWriter(const MaildirWriter&) = delete;
+  MaildirWriter& operator=(const MaildirWriter&) = delete;
+
+  /// Appends bytes to the message.
+  std::error_code write(std::string_view data);
+  /// Makes the message durable and visible in new/; returns its file name.
+  std::error_code commit(std::string* name = nullptr);
+  /// Octets written so far.
+  std::uint64_t size() const noexcept { return size_; }
+
+ private:
+  std::string maildir_;
+  std::string unique_;  // the base name without the ,S= size
+  std::string tmp_path_;
+  detail::UniqueFd fd_;
+  std::uint64_t size_ = 0;
+  bool committed_ = false;
+};
+
+/// A new unique Maildir base name: "SECONDS.M<usec>P<pid>Q<n>.HOST" (the
+/// Dovecot style), unique across processes and within this one.
+std::string new_maildir_base();
+
+}  // namespace popbox::store
