@@ -152,6 +152,37 @@ void load_auth(Config& cfg, const toml::table& t) {
   a.failure_delay = get_duration(cfg, t, "failure_delay", a.failure_delay);
 }
 
+std::uint64_t get_size(const Config& cfg, const toml::table& t, std::string_view key,
+                       std::uint64_t fallback) {
+  const toml::node* n = t.get(key);
+  if (!n) return fallback;
+  std::optional<std::uint64_t> v;
+  if (n->is_integer() && *n->value<std::int64_t>() >= 0) {
+    v = static_cast<std::uint64_t>(*n->value<std::int64_t>());
+  } else if (n->is_string()) {
+    v = parse_size(*n->value<std::string>());
+  }
+  if (!v) fail(cfg, n, fmt::format("'{}' must be a size such as \"50M\" or a byte count", key));
+  return *v;
+}
+
+void load_quota(Config& cfg, const toml::table& t) {
+  only_keys(cfg, t, "[quota]", {"storage", "messages", "temporary"});
+  cfg.quota.storage = get_size(cfg, t, "storage", 0);
+  cfg.quota.messages = static_cast<std::uint64_t>(get_int(cfg, t, "messages", 0, 0, INT64_MAX));
+  cfg.quota.temporary = get_bool(cfg, t, "temporary", false);
+}
+
+void load_lmtp(Config& cfg, const toml::table& t) {
+  only_keys(cfg, t, "[lmtp]", {"listen", "unix", "max_message_size"});
+  cfg.lmtp.listen = get_endpoints(cfg, t, "listen", {});
+  cfg.lmtp.unix_path = get_string(cfg, t, "unix", "");
+  cfg.lmtp.max_message_size = get_size(cfg, t, "max_message_size", cfg.lmtp.max_message_size);
+  if (cfg.lmtp.max_message_size == 0) {
+    fail(cfg, t.get("max_message_size"), "'max_message_size' must be > 0");
+  }
+}
+
 }  // namespace
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
@@ -218,7 +249,8 @@ Config load(const std::filesystem::path& file) {
     throw ConfigError(
         fmt::format("{}:{}:{}: {}", file.string(), where.line, where.column, e.description()));
   }
-  only_keys(cfg, root, "the top level", {"server", "tls", "auth", "mail", "log"});
+  only_keys(cfg, root, "the top level",
+            {"server", "tls", "auth", "mail", "log", "quota", "lmtp", "deliver"});
   auto section = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);
     if (n && !n->is_table()) fail(cfg, n, fmt::format("'{}' must be a [{}] section", name, name));
@@ -236,8 +268,17 @@ Config load(const std::filesystem::path& file) {
   load_auth(cfg, section("auth") ? *section("auth") : empty);
   if (cfg.auth.passwd_file.empty()) fail(cfg, nullptr, "[auth] passwd_file is required");
   if (auto* m = section("mail")) {
-    only_keys(cfg, *m, "[mail]", {"maildir"});
+    only_keys(cfg, *m, "[mail]", {"maildir", "uidl_format"});
     cfg.mail.maildir = get_string(cfg, *m, "maildir", "");
+    cfg.mail.uidl_format = get_string(cfg, *m, "uidl_format", "popbox");
+    if (cfg.mail.uidl_format.empty()) fail(cfg, m->get("uidl_format"), "'uidl_format' is empty");
+  }
+  if (auto* q = section("quota")) load_quota(cfg, *q);
+  if (auto* l = section("lmtp")) load_lmtp(cfg, *l);
+  if (auto* d = section("deliver")) {
+    only_keys(cfg, *d, "[deliver]", {"return_path", "delivered_to"});
+    cfg.deliver.return_path = get_bool(cfg, *d, "return_path", true);
+    cfg.deliver.delivered_to = get_bool(cfg, *d, "delivered_to", true);
   }
   if (cfg.mail.maildir.empty()) fail(cfg, nullptr, "[mail] maildir is required");
   if (auto* l = section("log")) {

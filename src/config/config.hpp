@@ -52,6 +52,31 @@ struct AuthConfig {
 
 struct MailConfig {
   std::string maildir;  ///< path template: %u, %n, %d
+  /// UIDL format to emulate for messages without a recorded UIDL (issue 3):
+  /// "popbox" (the Maildir base name) or a Dovecot pop3_uidl_format such as
+  /// "%08Xu%08Xv".
+  std::string uidl_format = "popbox";
+};
+
+/// Default per-user limits; passwd-file extra fields override them
+/// (userdb_quota_rule=*:storage=100M, userdb_quota_rule2=*:messages=10000).
+struct QuotaConfig {
+  std::uint64_t storage = 0;   ///< bytes; 0 = unlimited
+  std::uint64_t messages = 0;  ///< 0 = unlimited
+  bool temporary = false;      ///< over quota is a temporary failure (452 / EX_TEMPFAIL)
+};
+
+/// LMTP listener inside `popbox serve` (RFC 2033).
+struct LmtpConfig {
+  std::vector<Endpoint> listen;
+  std::string unix_path;
+  std::uint64_t max_message_size = 50ull << 20;
+};
+
+/// Local delivery (`popbox deliver`, LMTP): headers added like Dovecot's LDA.
+struct DeliverConfig {
+  bool return_path = true;   ///< add Return-Path: <sender>
+  bool delivered_to = true;  ///< add Delivered-To: <recipient>
 };
 
 struct Config {
@@ -60,6 +85,9 @@ struct Config {
   TlsConfig tls;
   AuthConfig auth;
   MailConfig mail;
+  QuotaConfig quota;
+  LmtpConfig lmtp;
+  DeliverConfig deliver;
   std::string log_level = "info";
 };
 

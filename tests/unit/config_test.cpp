@@ -109,3 +109,27 @@ TEST(Config, ParsesDurationsSizesEndpoints) {
   EXPECT_FALSE(cfg::parse_endpoint("127.0.0.1:70000"));
   EXPECT_EQ(cfg::parse_endpoint("*:110")->host, "0.0.0.0");
 }
+
+TEST(Config, MailInSections) {
+  auto c = load_text(minimal + R"([lmtp]
+listen = ["127.0.0.1:2424"]
+unix = "/run/popbox/lmtp.sock"
+max_message_size = "50M"
+[quota]
+storage = "100M"
+messages = 10000
+temporary = true
+[deliver]
+delivered_to = false
+)");
+  EXPECT_EQ(c.lmtp.listen[0].port, 2424);
+  EXPECT_EQ(c.lmtp.unix_path, "/run/popbox/lmtp.sock");
+  EXPECT_EQ(c.lmtp.max_message_size, 50u << 20);
+  EXPECT_EQ(c.quota.storage, 100u << 20);
+  EXPECT_EQ(c.quota.messages, 10000u);
+  EXPECT_TRUE(c.quota.temporary);
+  EXPECT_TRUE(c.deliver.return_path);
+  EXPECT_FALSE(c.deliver.delivered_to);
+  EXPECT_EQ(c.mail.uidl_format, "popbox");
+  EXPECT_NE(load_error(minimal + "[quota]\nstorage = \"lots\"\n").find("size"), std::string::npos);
+}
