@@ -11,5 +11,6 @@ namespace popbox::cli {
 void add_serve(CLI::App& app, int& rc);
 void add_check(CLI::App& app, int& rc);
 void add_user(CLI::App& app, int& rc);
+void add_deliver(CLI::App& app, int& rc);
 
 }  // namespace popbox::cli
