@@ -1,0 +1,81 @@
+#pragma once
+// The LMTP server session (RFC 2033 with RFC 2920 PIPELINING, RFC 2034
+// ENHANCEDSTATUSCODES, RFC 1870 SIZE, RFC 6152 8BITMIME) as a pure state
+// machine: command lines in, replies and actions out. Recipient lookups,
+// the message body and the delivery are the driver's work.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lmtp/local_delivery.hpp"
+
+namespace popbox::lmtp {
+
+struct SessionOptions {
+  std::string hostname = "localhost";
+  std::uint64_t max_message_size = 50ull << 20;
+  bool quota_temporary = false;  ///< over quota answers 452 4.2.2 instead of 552 5.2.2
+};
+
+struct Step {
+  enum class Action {
+    none,             ///< write the output, read the next line
+    close,            ///< write the output, close
+    check_recipient,  ///< resolve `address` (blocking), then recipient_checked()
+    receive_data,     ///< write the output (354), read the dot-stuffed body, then data_received()
+    deliver,          ///< deliver the body to every accepted recipient, then delivered()
+  };
+  Step() = default;
+  Step(Action a) : action(a) {}  // NOLINT: implicit, so `return {Action::close};` reads well
+  Action action = Action::none;
+  std::string address;
+  std::uint64_t size_hint = 0;
+};
+
+class Session {
+ public:
+  explicit Session(SessionOptions options);
+
+  /// The 220 greeting.
+  void greeting(std::string& out) const;
+  /// Handles one command line (CRLF removed).
+  Step on_line(std::string_view line, std::string& out);
+  /// Answers a line that was too long; the connection should close.
+  Step on_line_too_long(std::string& out);
+  /// Reports the lookup of Action::check_recipient.
+  void recipient_checked(RcptStatus status, std::string& out);
+  /// Reports that the body of Action::receive_data has been read;
+  /// `too_big` when it passed max_message_size (it was discarded).
+  Step data_received(bool too_big, std::string& out);
+  /// Reports the per-recipient results of Action::deliver, in recipient
+  /// order: one reply each (RFC 2033 section 4.2).
+  void delivered(const std::vector<RcptStatus>& results, std::string& out);
+
+  const std::string& sender() const noexcept { return sender_; }
+  /// Accepted recipients of the current transaction, in order.
+  const std::vector<std::string>& recipients() const noexcept { return recipients_; }
+  std::uint64_t messages() const noexcept { return messages_; }
+
+ private:
+  Step cmd_lhlo(std::string_view args, std::string& out);
+  Step cmd_mail(std::string_view args, std::string& out);
+  Step cmd_rcpt(std::string_view args, std::string& out);
+  Step cmd_data(std::string_view args, std::string& out);
+  Step error(std::string_view reply, std::string& out);
+  void reset_transaction();
+  void status_reply(RcptStatus status, std::string_view address, bool at_rcpt, std::string& out);
+
+  SessionOptions options_;
+  bool greeted_ = false;
+  bool in_transaction_ = false;
+  std::string sender_;
+  std::uint64_t size_hint_ = 0;
+  std::string pending_rcpt_;
+  std::vector<std::string> recipients_;
+  int errors_ = 0;
+  std::uint64_t messages_ = 0;
+};
+
+}  // namespace popbox::lmtp

@@ -1,0 +1,125 @@
+#include <gtest/gtest.h>
+
+#include "lmtp/session.hpp"
+
+using popbox::lmtp::RcptStatus;
+using popbox::lmtp::Session;
+using popbox::lmtp::SessionOptions;
+using popbox::lmtp::Step;
+using Action = Step::Action;
+
+namespace {
+
+struct Harness {
+  explicit Harness(SessionOptions o = {}) : s(std::move(o)) {}
+  Step send(std::string_view line) {
+    out.clear();
+    return s.on_line(line, out);
+  }
+  Session s;
+  std::string out;
+};
+
+}  // namespace
+
+TEST(LmtpSession, FullTransactionWithOneReplyPerRecipient) {
+  SessionOptions o;
+  o.hostname = "mx.test";
+  o.max_message_size = 1000;
+  Harness h(o);
+  h.s.greeting(h.out);
+  EXPECT_EQ(h.out, "220 mx.test LMTP popbox ready\r\n");
+  h.send("LHLO client.test");
+  EXPECT_EQ(h.out,
+            "250-mx.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+            "250 SIZE 1000\r\n");
+  h.send("MAIL FROM:<sender@x.test> SIZE=100 BODY=8BITMIME");
+  EXPECT_EQ(h.out, "250 2.1.0 Ok\r\n");
+  Step step = h.send("RCPT TO:<alice@example.com>");
+  ASSERT_EQ(step.action, Action::check_recipient);
+  EXPECT_EQ(step.address, "alice@example.com");
+  EXPECT_EQ(step.size_hint, 100u);
+  h.out.clear();
+  h.s.recipient_checked(RcptStatus::ok, h.out);
+  EXPECT_EQ(h.out, "250 2.1.5 Ok\r\n");
+  h.send("rcpt to:<nobody@example.com>");
+  h.out.clear();
+  h.s.recipient_checked(RcptStatus::no_such_user, h.out);
+  EXPECT_EQ(h.out, "550 5.1.1 <nobody@example.com> User unknown\r\n");
+  h.send("RCPT TO:<bob>");
+  h.out.clear();
+  h.s.recipient_checked(RcptStatus::ok, h.out);
+  EXPECT_EQ(h.send("DATA").action, Action::receive_data);
+  EXPECT_EQ(h.out, "354 End data with <CR><LF>.<CR><LF>\r\n");
+  h.out.clear();
+  EXPECT_EQ(h.s.data_received(false, h.out).action, Action::deliver);
+  EXPECT_EQ(h.s.recipients(), (std::vector<std::string>{"alice@example.com", "bob"}));
+  EXPECT_EQ(h.s.sender(), "sender@x.test");
+  h.s.delivered({RcptStatus::ok, RcptStatus::over_quota}, h.out);
+  EXPECT_EQ(h.out, "250 2.0.0 <alice@example.com> Saved\r\n552 5.2.2 <bob> Mailbox full\r\n");
+  EXPECT_TRUE(h.s.recipients().empty());
+  EXPECT_EQ(h.send("QUIT").action, Action::close);
+  EXPECT_EQ(h.out, "221 2.0.0 mx.test closing connection\r\n");
+}
+
+TEST(LmtpSession, SequenceErrors) {
+  Harness h;
+  h.send("MAIL FROM:<a@b>");
+  EXPECT_EQ(h.out, "503 5.5.1 Send LHLO first\r\n");
+  h.send("EHLO x");
+  EXPECT_EQ(h.out, "500 5.5.1 This is LMTP: use LHLO\r\n");
+  h.send("LHLO x");
+  h.send("RCPT TO:<a@b>");
+  EXPECT_EQ(h.out, "503 5.5.1 MAIL first\r\n");
+  h.send("MAIL FROM:<>");
+  EXPECT_EQ(h.out, "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(h.s.sender(), "");
+  h.send("MAIL FROM:<a@b>");
+  EXPECT_EQ(h.out, "503 5.5.1 Nested MAIL command\r\n");
+  h.send("DATA");
+  EXPECT_EQ(h.out, "503 5.5.1 No valid recipients\r\n");
+  h.send("RCPT TO:<>");
+  EXPECT_EQ(h.out, "501 5.1.3 Bad recipient address syntax\r\n");
+  h.send("RCPT TO:alice");
+  EXPECT_EQ(h.out, "501 5.1.3 Bad recipient address syntax\r\n");
+  h.send("RSET");
+  EXPECT_EQ(h.out, "250 2.0.0 Ok\r\n");
+  h.send("MAIL FROM:<a@b> SIZE=999999999999");
+  EXPECT_EQ(h.out, "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+  h.send("MAIL FROM:<a@b> XYZ=1");
+  EXPECT_EQ(h.out, "555 5.5.4 Unsupported MAIL parameter\r\n");
+  h.send("FOO");
+  EXPECT_EQ(h.out, "500 5.5.2 Unknown command\r\n");
+}
+
+TEST(LmtpSession, TooBigBodyAnswersEveryRecipient) {
+  Harness h;
+  h.send("LHLO x");
+  h.send("MAIL FROM:<a@b>");
+  for (const char* r : {"RCPT TO:<u1>", "RCPT TO:<u2>"}) {
+    h.send(r);
+    h.s.recipient_checked(RcptStatus::ok, h.out);
+  }
+  h.send("DATA");
+  h.out.clear();
+  EXPECT_EQ(h.s.data_received(true, h.out).action, Action::none);
+  EXPECT_EQ(h.out,
+            "552 5.3.4 Message size exceeds fixed maximum message size\r\n"
+            "552 5.3.4 Message size exceeds fixed maximum message size\r\n");
+}
+
+TEST(LmtpSession, TemporaryQuotaAndFailures) {
+  SessionOptions o;
+  o.quota_temporary = true;
+  Harness h(o);
+  h.send("LHLO x");
+  h.send("MAIL FROM:<a@b>");
+  h.send("RCPT TO:<full@x>");
+  h.out.clear();
+  h.s.recipient_checked(RcptStatus::over_quota, h.out);
+  EXPECT_EQ(h.out, "452 4.2.2 <full@x> Mailbox full, try again later\r\n");
+  h.send("RCPT TO:<broken@x>");
+  h.out.clear();
+  h.s.recipient_checked(RcptStatus::temp_failure, h.out);
+  EXPECT_EQ(h.out, "451 4.3.0 <broken@x> Temporary failure, try again later\r\n");
+}
