@@ -14,6 +14,7 @@
 #include "core/log.hpp"
 #include "net/blocking.hpp"
 #include "net/server_state.hpp"
+#include "net/watched_socket.hpp"
 #include "pop3/session.hpp"
 
 namespace popbox::net {
@@ -79,71 +80,20 @@ const char* outcome_name(pop3::LoginOutcome o) {
 
 }  // namespace
 
-/// State of one connection shared by its coroutine and its watchdog.
-class Connection {
+/// State of one POP3 connection shared by its coroutine and its watchdog.
+class Connection final : public WatchedSocket<tcp::socket> {
  public:
   Connection(tcp::socket s, ServerState& st, ConnectionSet& set)
-      : socket(std::move(s)), timer(socket.get_executor()), state(st), set_(set) {
-    set_.live.insert(this);
-  }
-  ~Connection() { set_.live.erase(this); }
+      : WatchedSocket(std::move(s), set), state(st) {}
 
-  /// Sets the deadline of the current read or write to `d` from now.
-  void arm(steady_clock::duration d) {
-    deadline = steady_clock::now() + d;
-    // The watchdog re-checks the deadline when it wakes; wake it early if
-    // the new deadline comes before the one it sleeps towards.
-    if (deadline < timer.expiry()) timer.cancel();
-  }
-  void close() {
-    std::error_code ignored;
-    socket.close(ignored);
-  }
-
-  tcp::socket socket;
-  asio::steady_timer timer;
   ServerState& state;
-  steady_clock::time_point deadline = steady_clock::time_point::max();
-  bool idle = false;  // waiting for the client's next command
-  bool stop_requested = false;
-  bool timed_out = false;
-  bool finished = false;
   std::uint64_t id = 0;
   std::string peer;
   std::string apop_timestamp;
   std::uint64_t bytes_in = 0, bytes_out = 0;
-
- private:
-  ConnectionSet& set_;
 };
 
-void ConnectionSet::request_stop() {
-  for (Connection* c : live) {
-    c->stop_requested = true;
-    if (c->idle) c->close();
-  }
-}
-
-void ConnectionSet::close_all() {
-  for (Connection* c : live) c->close();
-}
-
 namespace {
-
-// Closes the socket when the deadline passes: every read and write of the
-// connection is bounded, and a silent peer cannot hold a session forever.
-asio::awaitable<void> watchdog(std::shared_ptr<Connection> conn) {
-  while (!conn->finished) {
-    conn->timer.expires_at(conn->deadline);
-    co_await conn->timer.async_wait(use_tuple);
-    if (conn->finished) break;
-    if (steady_clock::now() >= conn->deadline) {
-      conn->timed_out = true;
-      conn->close();
-      break;
-    }
-  }
-}
 
 enum class Outcome { closed, start_tls };
 
@@ -370,7 +320,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   core::log_info(fmt::format("session={} event=connect peer={} tls={}", conn->id, conn->peer,
                              implicit_tls ? "implicit" : "no"));
   conn->arm(st.cfg.server.idle_timeout);
-  asio::co_spawn(conn->socket.get_executor(), watchdog(conn), asio::detached);
+  Connection::start_watchdog(conn);
 
   pop3::Session session(session_options(st, *conn, implicit_tls, loopback));
   core::LineReader reader(limits::max_line);
@@ -417,9 +367,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   // Release the maildrop lock before the socket: a reconnecting client must
   // not see [IN-USE] from its own previous session.
   driver.mailbox.reset();
-  conn->finished = true;
-  conn->timer.cancel();
-  conn->close();
+  conn->finish();
 }
 
 }  // namespace popbox::net

@@ -5,22 +5,11 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-#include <unordered_set>
 
 namespace popbox::net {
 
 struct ServerState;
-class Connection;
-
-/// The live connections of one event thread, so shutdown can reach them.
-/// Only touched from that thread.
-struct ConnectionSet {
-  std::unordered_set<Connection*> live;
-  /// Closes idle connections now; busy ones close when their command is done.
-  void request_stop();
-  /// Closes every connection now.
-  void close_all();
-};
+struct ConnectionSet;
 
 /// Serves one accepted connection until it ends. `implicit_tls`: the
 /// connection came in on a POP3S port and starts with a TLS handshake.

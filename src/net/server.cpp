@@ -13,6 +13,7 @@
 #include "net/blocking.hpp"
 #include "net/pop3_connection.hpp"
 #include "net/server_state.hpp"
+#include "net/watched_socket.hpp"
 #include "store/maildir_store.hpp"
 
 namespace popbox::net {
