@@ -26,6 +26,11 @@ class LineReader {
   }
   /// Bytes received but not yet returned as lines.
   std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+  /// Those bytes themselves (for a body that follows a command, as in
+  /// LMTP DATA); valid until the next call to feed() or consume().
+  std::string_view buffered_data() const noexcept { return std::string_view(buf_).substr(pos_); }
+  /// Marks the first `n` buffered bytes as used.
+  void consume(std::size_t n) noexcept { pos_ += n < buffered() ? n : buffered(); }
 
  private:
   std::size_t max_line_;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <asio.hpp>
@@ -10,7 +12,9 @@
 
 #include "core/limits.hpp"
 #include "core/log.hpp"
+#include "lmtp/local_delivery.hpp"
 #include "net/blocking.hpp"
+#include "net/lmtp_connection.hpp"
 #include "net/pop3_connection.hpp"
 #include "net/server_state.hpp"
 #include "net/watched_socket.hpp"
@@ -21,9 +25,15 @@ namespace popbox::net {
 using asio::ip::tcp;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
+enum class Proto { pop3, pop3s, lmtp };
+
+const char* proto_name(Proto p) {
+  return p == Proto::pop3 ? "pop3" : p == Proto::pop3s ? "pop3s" : "lmtp";
+}
+
 struct Listener {
   tcp::acceptor acceptor;
-  bool implicit_tls;
+  Proto proto;
 };
 
 struct Server::Impl {
@@ -32,6 +42,8 @@ struct Server::Impl {
                                    : std::max(1u, std::thread::hardware_concurrency())),
         state(cfg, std::make_unique<store::MaildirStore>(cfg.mail.maildir),
               std::max(4u, 2 * threads)),
+        mail_paths(cfg.mail.maildir),
+        delivery(state.cfg, state.auth, mail_paths),
         sets(threads) {
     for (unsigned i = 0; i < threads; ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
@@ -39,27 +51,37 @@ struct Server::Impl {
     }
   }
 
-  void bind(const config::Endpoint& ep, bool implicit_tls);
+  void bind(const config::Endpoint& ep, Proto proto);
+  void bind_unix(const std::string& path);
   asio::awaitable<void> accept_loop(Listener& l);
+  asio::awaitable<void> accept_unix_loop();
+  /// Counts a new connection; false (and nothing counted) when at the limit.
+  bool admit();
+  /// Runs `session` on context `index`, keeping the connection count.
+  template <class Awaitable>
+  void spawn(std::size_t index, Awaitable session);
   asio::awaitable<void> signal_loop();
   asio::awaitable<void> shutdown();
   void reload();
 
   unsigned threads;
   ServerState state;
+  store::MaildirStore mail_paths;  // for LMTP recipients' Maildir paths
+  lmtp::LocalDelivery delivery;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<ConnectionSet> sets;  // one per context, touched only on its thread
   std::vector<std::unique_ptr<Listener>> listeners;
+  std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor;
   std::size_t next_context = 0;
 };
 
-void Server::Impl::bind(const config::Endpoint& ep, bool implicit_tls) {
+void Server::Impl::bind(const config::Endpoint& ep, Proto proto) {
   std::error_code ec;
   auto address = asio::ip::make_address(ep.host, ec);
   if (ec) throw std::runtime_error(fmt::format("invalid listen address '{}'", ep.host));
   tcp::endpoint endpoint(address, ep.port);
-  auto l = std::make_unique<Listener>(Listener{tcp::acceptor(*contexts[0]), implicit_tls});
+  auto l = std::make_unique<Listener>(Listener{tcp::acceptor(*contexts[0]), proto});
   auto& a = l->acceptor;
   std::string where = fmt::format("{}:{}", ep.host, ep.port);
   if (a.open(endpoint.protocol(), ec) || a.set_option(tcp::acceptor::reuse_address(true), ec) ||
@@ -67,9 +89,8 @@ void Server::Impl::bind(const config::Endpoint& ep, bool implicit_tls) {
     throw std::runtime_error(fmt::format("cannot listen on {}: {}", where, ec.message()));
   }
   auto bound = a.local_endpoint();
-  core::log_info(fmt::format("event=listening proto={} address={}:{}",
-                             implicit_tls ? "pop3s" : "pop3", bound.address().to_string(),
-                             bound.port()));
+  core::log_info(fmt::format("event=listening proto={} address={}:{}", proto_name(proto),
+                             bound.address().to_string(), bound.port()));
   listeners.push_back(std::move(l));
 }
 
@@ -85,28 +106,77 @@ asio::awaitable<void> Server::Impl::accept_loop(Listener& l) {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    if (state.connections.load() >= state.cfg.server.max_connections) {
-      if (!l.implicit_tls) {
-        static constexpr std::string_view busy =
-            "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
+    if (!admit()) {
+      if (l.proto != Proto::pop3s) {
+        std::string_view busy = l.proto == Proto::pop3
+                                    ? "-ERR [SYS/TEMP] Too many connections, try again later.\r\n"
+                                    : "421 4.3.2 Too many connections, try again later\r\n";
         std::error_code ignored;
         socket.non_blocking(true, ignored);
         socket.write_some(asio::buffer(busy), ignored);
       }
       continue;
     }
-    ++state.connections;
-    asio::co_spawn(
-        *contexts[index], serve_pop3(std::move(socket), l.implicit_tls, state, sets[index]),
-        [this](std::exception_ptr e) {
-          --state.connections;
-          if (!e) return;
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            core::log_error(fmt::format("event=session_crashed error=\"{}\"", ex.what()));
-          }
-        });
+    if (l.proto == Proto::lmtp) {
+      spawn(index, serve_lmtp(std::move(socket), state, sets[index], delivery));
+    } else {
+      spawn(index, serve_pop3(std::move(socket), l.proto == Proto::pop3s, state, sets[index]));
+    }
+  }
+}
+
+bool Server::Impl::admit() {
+  if (state.connections.fetch_add(1) >= state.cfg.server.max_connections) {
+    --state.connections;
+    return false;
+  }
+  return true;
+}
+
+template <class Awaitable>
+void Server::Impl::spawn(std::size_t index, Awaitable session) {
+  asio::co_spawn(*contexts[index], std::move(session), [this](std::exception_ptr e) {
+    --state.connections;
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      core::log_error(fmt::format("event=session_crashed error=\"{}\"", ex.what()));
+    }
+  });
+}
+
+void Server::Impl::bind_unix(const std::string& path) {
+  using asio::local::stream_protocol;
+  // A socket file left by a previous run would make bind() fail; remove it
+  // only if it is a socket, never a regular file someone put there.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  unix_acceptor = std::make_unique<stream_protocol::acceptor>(*contexts[0]);
+  std::error_code ec;
+  stream_protocol::endpoint endpoint(path);
+  if (unix_acceptor->open(endpoint.protocol(), ec) || unix_acceptor->bind(endpoint, ec) ||
+      unix_acceptor->listen(asio::socket_base::max_listen_connections, ec)) {
+    throw std::runtime_error(fmt::format("cannot listen on {}: {}", path, ec.message()));
+  }
+  // Group read/write, like Dovecot's lmtp listener: the MTA's group gets in.
+  ::chmod(path.c_str(), 0660);
+  core::log_info(fmt::format("event=listening proto=lmtp address=unix:{}", path));
+}
+
+asio::awaitable<void> Server::Impl::accept_unix_loop() {
+  for (;;) {
+    std::size_t index = next_context++ % contexts.size();
+    auto [ec, socket] = co_await unix_acceptor->async_accept(*contexts[index], use_tuple);
+    if (state.stopping) break;
+    if (ec) {
+      core::log_warn(fmt::format("event=accept_failed error=\"{}\"", ec.message()));
+      asio::steady_timer pause(unix_acceptor->get_executor(), std::chrono::milliseconds(100));
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    if (!admit()) continue;
+    spawn(index, serve_lmtp(std::move(socket), state, sets[index], delivery));
   }
 }
 
@@ -152,6 +222,11 @@ asio::awaitable<void> Server::Impl::shutdown() {
     std::error_code ignored;
     l->acceptor.close(ignored);
   }
+  if (unix_acceptor) {
+    std::error_code ignored;
+    unix_acceptor->close(ignored);
+    ::unlink(state.cfg.lmtp.unix_path.c_str());
+  }
   for (std::size_t i = 0; i < contexts.size(); ++i) {
     asio::post(*contexts[i], [set = &sets[i]] { set->request_stop(); });
   }
@@ -180,8 +255,10 @@ Server::Server(config::Config cfg) {
   auto& st = impl_->state;
   st.auth.load();
   if (st.cfg.tls.enabled) st.tls.set(make_tls_context(st.cfg.tls));
-  for (const auto& ep : st.cfg.server.listen) impl_->bind(ep, false);
-  for (const auto& ep : st.cfg.server.listen_tls) impl_->bind(ep, true);
+  for (const auto& ep : st.cfg.server.listen) impl_->bind(ep, Proto::pop3);
+  for (const auto& ep : st.cfg.server.listen_tls) impl_->bind(ep, Proto::pop3s);
+  for (const auto& ep : st.cfg.lmtp.listen) impl_->bind(ep, Proto::lmtp);
+  if (!st.cfg.lmtp.unix_path.empty()) impl_->bind_unix(st.cfg.lmtp.unix_path);
 }
 
 Server::~Server() = default;
@@ -191,6 +268,9 @@ int Server::run() {
   auto& impl = *impl_;
   for (auto& l : impl.listeners) {
     asio::co_spawn(*impl.contexts[0], impl.accept_loop(*l), asio::detached);
+  }
+  if (impl.unix_acceptor) {
+    asio::co_spawn(*impl.contexts[0], impl.accept_unix_loop(), asio::detached);
   }
   asio::co_spawn(*impl.contexts[0], impl.signal_loop(), asio::detached);
   std::vector<std::thread> threads;

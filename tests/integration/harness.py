@@ -48,7 +48,8 @@ class Env:
     """A temporary installation: users, Maildirs, certificate, config."""
 
     def __init__(self, users=None, apop=False, allow_plaintext="loopback",
-                 idle_timeout="10m", failure_delay="50ms", extra_server="", tls=True):
+                 idle_timeout="10m", failure_delay="50ms", extra_server="", tls=True,
+                 extra_sections="", user_extra=None):
         self.dir = tempfile.mkdtemp(prefix="popbox-it-")
         os.chmod(self.dir, 0o755)
         self.mail_root = os.path.join(self.dir, "mail")
@@ -56,7 +57,8 @@ class Env:
         self.passwd = os.path.join(self.dir, "users.passwd")
         with open(self.passwd, "w") as f:
             for user, pw in self.users.items():
-                f.write(f"{user}:{{PLAIN}}{pw}::::::\n")
+                extra = (user_extra or {}).get(user, "")
+                f.write(f"{user}:{{PLAIN}}{pw}::::::{extra}\n")
         self.cert = os.path.join(self.dir, "cert.pem")
         self.key = os.path.join(self.dir, "key.pem")
         if tls:
@@ -72,6 +74,7 @@ class Env:
                 f'[auth]\npasswd_file = "{self.passwd}"\nallow_plaintext = "{allow_plaintext}"\n'
                 f'apop = {"true" if apop else "false"}\nfailure_delay = "{failure_delay}"\n'
                 f'[mail]\nmaildir = "{self.mail_root}/%d/%n/Maildir"\n'
+                f"{extra_sections}"
             )
         self.server = None
 
@@ -119,9 +122,13 @@ class Server:
             text = self.log_text()
             plain = re.findall(r"proto=pop3 address=[\d.]+:(\d+)", text)
             tls = re.findall(r"proto=pop3s address=[\d.]+:(\d+)", text)
-            if plain and (tls or "listen_tls" not in open(config).read()):
+            lmtp = re.findall(r"proto=lmtp address=[\d.]+:(\d+)", text)
+            conf = open(config).read()
+            wants_lmtp = re.search(r"\[lmtp\][^\[]*listen\s*=", conf) is not None
+            if plain and (tls or "listen_tls" not in conf) and (lmtp or not wants_lmtp):
                 self.pop3 = int(plain[0])
                 self.pop3s = int(tls[0]) if tls else None
+                self.lmtp = int(lmtp[0]) if lmtp else None
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError("popbox serve exited:\n" + text)
