@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   popbox::cli::add_serve(app, rc);
   popbox::cli::add_check(app, rc);
   popbox::cli::add_user(app, rc);
+  popbox::cli::add_fetch(app, rc);
   popbox::cli::add_deliver(app, rc);
   try {
     app.parse(argc, argv);

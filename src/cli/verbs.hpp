@@ -11,6 +11,7 @@ namespace popbox::cli {
 void add_serve(CLI::App& app, int& rc);
 void add_check(CLI::App& app, int& rc);
 void add_user(CLI::App& app, int& rc);
+void add_fetch(CLI::App& app, int& rc);
 void add_deliver(CLI::App& app, int& rc);
 
 }  // namespace popbox::cli

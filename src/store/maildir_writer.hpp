@@ -27,6 +27,11 @@ class MaildirWriter {
   std::error_code commit(std::string* name = nullptr);
   /// Octets written so far.
   std::uint64_t size() const noexcept { return size_; }
+  /// The message's unique base name, chosen before anything is written:
+  /// the file becomes new/<base>,S=<size>, and keeps <base> as its prefix
+  /// when a reader moves it to cur/ and adds flags. Lets a caller record
+  /// the name first and find the message again after a crash.
+  const std::string& base_name() const noexcept { return unique_; }
 
  private:
   std::string maildir_;

@@ -1,0 +1,139 @@
+// Delivery to an MDA command: the message (LF line ends) on its stdin,
+// delivered when the command exits 0.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "client/delivery.hpp"
+#include "client/line_ends.hpp"
+#include "store/unique_fd.hpp"
+
+extern char** environ;
+
+namespace popbox::client {
+namespace {
+
+class MdaDelivery final : public Delivery {
+ public:
+  MdaDelivery(const std::string& command, Failure& failure) : command_(command) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+      failure = fail(fetch_errc::cant_create, fmt::format("mda: pipe: {}", std::strerror(errno)));
+      return;
+    }
+    store::detail::UniqueFd read_end(fds[0]);
+    pipe_.reset(fds[1]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, read_end.get(), STDIN_FILENO);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // Its own process group: an aborted delivery kills the whole command
+    // (a shell and its children) before it can see a cut-short message.
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF);
+    const char* argv[] = {"/bin/sh", "-c", command_.c_str(), nullptr};
+    int rc = posix_spawn(&pid_, "/bin/sh", &actions, &attr, const_cast<char**>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      pid_ = -1;
+      failure = fail(fetch_errc::cant_create,
+                     fmt::format("mda: cannot start /bin/sh: {}", std::strerror(rc)));
+    }
+  }
+
+  ~MdaDelivery() override {
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
+      pipe_.reset();
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+
+  std::string token() const override { return {}; }
+
+  Failure write(std::string_view data) override {
+    buf_.clear();
+    crlf_.convert(data, buf_);
+    return write_all(buf_);
+  }
+
+  Failure commit() override {
+    buf_.clear();
+    crlf_.finish(buf_);
+    if (auto f = write_all(buf_)) return f;
+    pipe_.reset();
+    int status = 0;
+    pid_t pid = std::exchange(pid_, -1);
+    while (::waitpid(pid, &status, 0) < 0) {
+      if (errno != EINTR) return fail(fetch_errc::io, "mda: waitpid failed");
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+    if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL) {
+      return fail(fetch_errc::temporary,
+                  fmt::format("mda \"{}\" exited with EX_TEMPFAIL", command_));
+    }
+    if (WIFEXITED(status)) {
+      return fail(fetch_errc::io,
+                  fmt::format("mda \"{}\" exited with status {}", command_, WEXITSTATUS(status)));
+    }
+    return fail(fetch_errc::io, fmt::format("mda \"{}\" was killed by signal {}", command_,
+                                            WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  }
+
+ private:
+  Failure write_all(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::write(pipe_.get(), data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return fail(fetch_errc::io, fmt::format("mda \"{}\": {} (did it exit early?)", command_,
+                                                std::strerror(errno)));
+      }
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+  }
+
+  std::string command_;
+  store::detail::UniqueFd pipe_;
+  pid_t pid_ = -1;
+  CrlfToLf crlf_;
+  std::string buf_;
+};
+
+class MdaDeliverer final : public Deliverer {
+ public:
+  explicit MdaDeliverer(std::string command) : command_(std::move(command)) {}
+  Recovered recover(const Intent&) override { return Recovered::unknown; }
+  std::unique_ptr<Delivery> begin(const std::string&, const Intent*, std::int64_t,
+                                  Failure& failure) override {
+    auto d = std::make_unique<MdaDelivery>(command_, failure);
+    if (failure) return nullptr;
+    return d;
+  }
+
+ private:
+  std::string command_;
+};
+
+}  // namespace
+
+std::unique_ptr<Deliverer> make_mda_deliverer(const Target& target) {
+  return std::make_unique<MdaDeliverer>(target.command);
+}
+
+}  // namespace popbox::client

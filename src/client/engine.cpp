@@ -1,0 +1,250 @@
+// The fetch logic of one account run.
+#include "client/engine.hpp"
+
+#include <fmt/format.h>
+
+namespace popbox::client {
+
+Engine::Engine(const AccountConfig& account, StateDb& db, Deliverer& deliverer, Console& console,
+               Console::Counters& counters, EngineOptions options)
+    : account_(account),
+      db_(db),
+      deliverer_(deliverer),
+      console_(console),
+      counters_(counters),
+      options_(options) {}
+
+Failure Engine::db_error(std::string_view what) {
+  return fail(fetch_errc::state, fmt::format("state database: {}: {}", what, db_.last_error()));
+}
+
+Failure Engine::prepare() {
+  if (db_.load(state_)) return db_error("reading");
+  std::vector<Intent> intents;
+  if (db_.intents(intents)) return db_error("reading intents");
+  for (const Intent& intent : intents) {
+    if (intent.target != account_.deliver.spec) {
+      console_.warn(
+          fmt::format("{}: message {} was being delivered to \"{}\" when a run was "
+                      "interrupted; the target changed, it is fetched again",
+                      account_.name, intent.uidl, intent.target));
+      if (!options_.dry_run && db_.drop_intent(intent.uidl)) return db_error("dropping an intent");
+      continue;
+    }
+    switch (deliverer_.recover(intent)) {
+      case Recovered::delivered:
+        // The message reached the target but was not recorded: record it
+        // now instead of downloading it a second time.
+        state_[intent.uidl] = {intent.started_at, !account_.keep};
+        ++stats_.recovered;
+        if (!options_.dry_run && db_.record(intent.uidl, intent.started_at, !account_.keep)) {
+          return db_error("recording a recovered message");
+        }
+        break;
+      case Recovered::resume:
+        resume_[intent.uidl] = intent;
+        break;
+      case Recovered::unknown:
+        console_.warn(
+            fmt::format("{}: message {} was handed to {} when a run was interrupted; "
+                        "it is delivered again and may arrive twice",
+                        account_.name, intent.uidl, account_.deliver.spec));
+        [[fallthrough]];
+      case Recovered::not_delivered:
+        if (!options_.dry_run && db_.drop_intent(intent.uidl))
+          return db_error("dropping an intent");
+        break;
+    }
+  }
+  return {};
+}
+
+Failure Engine::on_event(Session& session, const Session::Event& ev) {
+  using K = Session::EventKind;
+  switch (ev.kind) {
+    case K::listing:
+      return on_listing(session);
+    case K::body_begin:
+      return on_body_begin(ev.message);
+    case K::body_data:
+      if (auto f = delivery_->write(ev.data)) return f;
+      // The token moves if resuming had to copy a partial mbox message.
+      if (delivery_->token() != delivery_token_) {
+        delivery_token_ = delivery_->token();
+        const ListEntry* e = by_number_.at(ev.message);
+        if (db_.set_intent({e->uidl, account_.deliver.spec, delivery_token_, delivery_started_})) {
+          return db_error("recording an intent");
+        }
+      }
+      stats_.bytes += ev.data.size();
+      counters_.bytes_done += ev.data.size();
+      console_.tick();
+      return {};
+    case K::body_end:
+      return on_body_end(session, ev.message);
+    case K::retr_failed: {
+      ++stats_.retr_failed;
+      const ListEntry* e = by_number_.at(ev.message);
+      console_.warn(fmt::format("{}: message {} (UIDL {}) could not be retrieved: {}",
+                                account_.name, ev.message, e->uidl, ev.data));
+      return {};
+    }
+    case K::deleted:
+      deleted_.push_back(by_number_.at(ev.message)->uidl);
+      return {};
+    case K::dele_failed:
+      console_.warn(fmt::format("{}: DELE {} refused: {}", account_.name, ev.message, ev.data));
+      return {};
+    case K::closed:
+      return on_closed(ev);
+    case K::none:
+    case K::start_tls:
+    case K::failed:
+      break;
+  }
+  return {};
+}
+
+Failure Engine::on_listing(Session& session) {
+  listing_ = session.listing();
+  for (const auto& e : listing_) by_number_[e.number] = &e;
+  stats_.on_server = listing_.size();
+  PlanOptions po;
+  po.keep = account_.keep;
+  po.keep_days = account_.keep_days;
+  po.now = options_.now;
+  po.max_size = account_.max_size;
+  po.accept_new_uidls = options_.accept_new_uidls;
+  Plan plan = make_plan(listing_, state_, po);
+  if (plan.uidls_changed) {
+    after_quit_ = fail(
+        fetch_errc::uidls_changed,
+        fmt::format("none of the {} messages on the server has a UIDL seen before, although {} "
+                    "were recorded: the server probably changed its UIDLs. Nothing was fetched "
+                    "or deleted; run again with --accept-new-uidls to download them all",
+                    listing_.size(), state_.size()));
+    session.quit();
+    return {};
+  }
+  report_plan(plan, listing_);
+  stats_.too_large = plan.too_large.size();
+  if (options_.dry_run) {
+    session.quit();
+    return {};
+  }
+  // Drop the resume intents of messages no longer on the server.
+  for (auto it = resume_.begin(); it != resume_.end();) {
+    bool present = std::any_of(listing_.begin(), listing_.end(),
+                               [&](const ListEntry& e) { return e.uidl == it->first; });
+    if (!present && db_.drop_intent(it->first)) return db_error("dropping an intent");
+    it = present ? std::next(it) : resume_.erase(it);
+  }
+  if (db_.forget(plan.forget)) return db_error("forgetting vanished messages");
+  for (const auto& uidl : plan.forget) state_.erase(uidl);
+  std::vector<std::string> newly_pending;
+  for (std::size_t i : plan.remove) {
+    auto& row = state_[listing_[i].uidl];
+    if (!row.pending_delete) newly_pending.push_back(listing_[i].uidl);
+    row.pending_delete = true;
+  }
+  // Pending deletes are persisted before DELE: a run cut short sends them
+  // again next time.
+  if (db_.mark_pending(newly_pending)) return db_error("marking deletions");
+  for (std::size_t i : plan.remove) session.remove(listing_[i].number);
+  for (std::size_t i : plan.fetch) {
+    session.retrieve(listing_[i].number);
+    counters_.messages_total += 1;
+    counters_.bytes_total += listing_[i].size;
+  }
+  session.quit();
+  return {};
+}
+
+void Engine::report_plan(const Plan& plan, const std::vector<ListEntry>& listing) {
+  for (std::size_t i : plan.too_large) {
+    console_.warn(
+        fmt::format("{}: message {} (UIDL {}) has {} bytes, over max_size; it stays on "
+                    "the server",
+                    account_.name, listing[i].number, listing[i].uidl, listing[i].size));
+  }
+  for (std::size_t i : plan.duplicates) {
+    console_.warn(fmt::format("{}: the server lists UIDL {} twice; message {} is left alone",
+                              account_.name, listing[i].uidl, listing[i].number));
+  }
+  if (!options_.dry_run) return;
+  std::uint64_t bytes = 0;
+  for (std::size_t i : plan.fetch) bytes += listing[i].size;
+  console_.info(
+      fmt::format("{}: would download {} message{} ({} bytes), delete {}, leave {} too "
+                  "large",
+                  account_.name, plan.fetch.size(), plan.fetch.size() == 1 ? "" : "s", bytes,
+                  plan.remove.size(), plan.too_large.size()));
+  for (std::size_t i : plan.fetch) {
+    console_.info(fmt::format("  download {} uidl={} size={}", listing[i].number, listing[i].uidl,
+                              listing[i].size));
+  }
+  for (std::size_t i : plan.remove) {
+    console_.info(fmt::format("  delete {} uidl={}", listing[i].number, listing[i].uidl));
+  }
+}
+
+Failure Engine::on_body_begin(std::size_t number) {
+  const ListEntry* e = by_number_.at(number);
+  auto it = resume_.find(e->uidl);
+  const Intent* resume = it == resume_.end() ? nullptr : &it->second;
+  delivery_started_ = resume ? resume->started_at : options_.now;
+  Failure f;
+  delivery_ = deliverer_.begin(e->uidl, resume, delivery_started_, f);
+  if (f) return f;
+  delivery_token_ = delivery_->token();
+  // The intent is durable before a byte reaches the target.
+  if (db_.set_intent({e->uidl, account_.deliver.spec, delivery_token_, delivery_started_})) {
+    return db_error("recording an intent");
+  }
+  return {};
+}
+
+Failure Engine::on_body_end(Session& session, std::size_t number) {
+  const ListEntry* e = by_number_.at(number);
+  if (auto f = delivery_->commit()) return f;
+  if (auto note = delivery_->note(); !note.empty()) {
+    console_.warn(fmt::format("{}: message {}: {}", account_.name, e->uidl, note));
+  }
+  delivery_.reset();
+  resume_.erase(e->uidl);
+  // Durable in the target, now recorded; only then may DELE go out.
+  bool pending = !account_.keep;
+  if (db_.record(e->uidl, options_.now, pending)) return db_error("recording a message");
+  state_[e->uidl] = {options_.now, pending};
+  ++stats_.fetched;
+  counters_.messages_done += 1;
+  console_.tick();
+  if (pending) session.remove(number);
+  return {};
+}
+
+Failure Engine::on_closed(const Session::Event& ev) {
+  if (!ev.ok) {
+    console_.warn(
+        fmt::format("{}: the server answered QUIT with \"{}\"; its deletions stay "
+                    "pending for the next run",
+                    account_.name, ev.data));
+  } else {
+    if (db_.forget(deleted_)) return db_error("forgetting deleted messages");
+    stats_.deleted = deleted_.size();
+  }
+  if (after_quit_) return after_quit_;
+  if (stats_.retr_failed > 0) {
+    return fail(fetch_errc::temporary,
+                fmt::format("{} message{} could not be retrieved", stats_.retr_failed,
+                            stats_.retr_failed == 1 ? "" : "s"));
+  }
+  return {};
+}
+
+void Engine::finish() {
+  delivery_.reset();
+  deliverer_.finish();
+}
+
+}  // namespace popbox::client

@@ -1,0 +1,77 @@
+#pragma once
+// The fetch logic of one account run, between the pure POP3 session and
+// the disk: it plans from the listing, streams each message into the
+// target, records it, and only then asks for its deletion. It does no
+// network I/O; the connection coroutine feeds it the session's events.
+//
+// Per message:  intent (SQLite commit) -> write -> durable in target ->
+//               record as delivered (SQLite commit) -> DELE -> QUIT.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "client/console.hpp"
+#include "client/delivery.hpp"
+#include "client/fetch_config.hpp"
+#include "client/plan.hpp"
+#include "client/session.hpp"
+#include "client/state_db.hpp"
+
+namespace popbox::client {
+
+struct EngineOptions {
+  bool dry_run = false;
+  bool accept_new_uidls = false;
+  std::int64_t now = 0;  ///< unix time (POPBOX_FETCH_NOW in tests)
+};
+
+/// What one account run did, for its summary line.
+struct EngineStats {
+  std::uint64_t fetched = 0, bytes = 0, deleted = 0, too_large = 0, recovered = 0;
+  std::uint64_t retr_failed = 0, on_server = 0;
+};
+
+class Engine {
+ public:
+  Engine(const AccountConfig& account, StateDb& db, Deliverer& deliverer, Console& console,
+         Console::Counters& counters, EngineOptions options);
+
+  /// Settles intents left by an interrupted run (before connecting).
+  Failure prepare();
+  /// Handles one session event; a failure ends the connection at once
+  /// (without QUIT: nothing not yet recorded can be deleted).
+  Failure on_event(Session& session, const Session::Event& ev);
+  /// Ends the run: the target's own goodbye (LMTP QUIT).
+  void finish();
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  Failure on_listing(Session& session);
+  Failure on_body_begin(std::size_t number);
+  Failure on_body_end(Session& session, std::size_t number);
+  Failure on_closed(const Session::Event& ev);
+  void report_plan(const Plan& plan, const std::vector<ListEntry>& listing);
+  Failure db_error(std::string_view what);
+
+  const AccountConfig& account_;
+  StateDb& db_;
+  Deliverer& deliverer_;
+  Console& console_;
+  Console::Counters& counters_;
+  EngineOptions options_;
+  StateMap state_;
+  std::unordered_map<std::string, Intent> resume_;  // mbox intents, settled on download
+  std::unordered_map<std::size_t, const ListEntry*> by_number_;
+  std::vector<ListEntry> listing_;
+  std::unique_ptr<Delivery> delivery_;
+  std::string delivery_token_;
+  std::int64_t delivery_started_ = 0;
+  std::vector<std::string> deleted_;  // DELE +OK this session
+  Failure after_quit_;                // reported once the session has ended
+  EngineStats stats_;
+};
+
+}  // namespace popbox::client

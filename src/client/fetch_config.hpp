@@ -1,0 +1,50 @@
+#pragma once
+// The `popbox fetch` configuration: a TOML file of [[account]] tables (its
+// own format, separate from the server config). Every key is described in
+// docs/fetch.md; unknown keys are errors.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/target.hpp"
+#include "client/types.hpp"
+
+namespace popbox::client {
+
+struct AccountConfig {
+  std::string name;  ///< [A-Za-z0-9._-]+, unique; names the state files
+  std::string host;
+  std::uint16_t port = 995;  ///< default 995 for implicit TLS, 110 otherwise
+  TlsMode tls = TlsMode::implicit;
+  std::string ca_file;      ///< empty: the system trust store
+  std::string fingerprint;  ///< base64 SHA-256 of the server's SubjectPublicKeyInfo, or empty
+  std::string user;
+  std::optional<std::string> password;
+  std::optional<std::string> password_command;
+  AuthMech auth = AuthMech::automatic;
+  bool keep = true;
+  int keep_days = 0;  ///< with keep: delete this many days after download; 0 = never
+  Target deliver;
+  std::optional<std::uint64_t> max_size;
+  std::string state_dir;
+  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  std::string where;  ///< "file:line" of the [[account]] header, for messages
+};
+
+struct FetchConfig {
+  std::filesystem::path source;
+  std::vector<AccountConfig> accounts;
+};
+
+/// Reads and validates a fetch config; throws config::ConfigError naming
+/// file:line:column and the problem. `home` expands "~" in paths.
+FetchConfig load_fetch_config(const std::filesystem::path& file, const std::string& home);
+
+/// The user's home directory ($HOME, else the password database).
+std::string home_dir();
+
+}  // namespace popbox::client

@@ -1,0 +1,162 @@
+// Running the accounts of a fetch.
+#include "client/fetch_run.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sysexits.h>
+
+#include <asio.hpp>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "client/auth.hpp"
+#include "client/connection.hpp"
+#include "client/credentials.hpp"
+#include "client/delivery.hpp"
+#include "client/engine.hpp"
+#include "client/error.hpp"
+#include "client/state_db.hpp"
+#include "store/unique_fd.hpp"
+
+namespace popbox::client {
+namespace {
+
+// One account at a time: an exclusive flock on state_dir/NAME.lock, gone
+// when the process dies.
+Failure lock_account(const AccountConfig& a, store::detail::UniqueFd& fd) {
+  std::string path = a.state_dir + "/" + a.name + ".lock";
+  fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) {
+    return fail(fetch_errc::state, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return fail(fetch_errc::temporary,
+                fmt::format("another popbox fetch is working on this account (lock {})", path));
+  }
+  return {};
+}
+
+Failure run_account(const AccountConfig& a, const FetchOptions& o, Console& console,
+                    EngineStats& stats) {
+  Console::Counters& counters = console.counters();
+  std::error_code ec;
+  std::filesystem::create_directories(a.state_dir, ec);
+  if (ec) {
+    return fail(fetch_errc::state,
+                fmt::format("cannot create state_dir {}: {}", a.state_dir, ec.message()));
+  }
+  store::detail::UniqueFd lock;
+  if (auto f = lock_account(a, lock)) return f;
+  std::string error;
+  auto db = StateDb::open(a.state_dir + "/" + a.name + ".sqlite", error);
+  if (!db) return fail(fetch_errc::state, fmt::format("state database {}", error));
+  if (a.tls == TlsMode::none) {
+    console.warn(
+        fmt::format("{}: tls = \"none\": the password and the mail cross the network "
+                    "unencrypted",
+                    a.name));
+  }
+  SessionOptions so;
+  if (auto f = account_secret(a, o.home, so.secret)) return f;
+  so.tls = a.tls;
+  so.auth = a.auth;
+  so.user = a.user;
+  so.host = a.host;
+  so.port = a.port;
+  Session session(std::move(so));
+  auto deliverer = make_deliverer(a.deliver, a.timeout);
+  EngineOptions eo;
+  eo.dry_run = o.dry_run;
+  eo.accept_new_uidls = o.accept_new_uidls;
+  eo.now = o.now;
+  Engine engine(a, *db, *deliverer, console, counters, eo);
+  if (auto f = engine.prepare()) return f;
+
+  counters.active = true;
+  asio::io_context io;
+  Failure result;
+  auto task = run_connection(a, session, engine);
+  auto done = [&result](std::exception_ptr e, Failure f) {
+    result = std::move(f);
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        result = fail(fetch_errc::protocol, fmt::format("unexpected error: {}", ex.what()));
+      }
+    }
+  };
+  asio::co_spawn(io, std::move(task), std::move(done));
+  io.run();
+  counters.active = false;
+  engine.finish();
+  stats = engine.stats();
+  return result;
+}
+
+std::string summary(const AccountConfig& a, const EngineStats& s, double seconds) {
+  std::string line =
+      fmt::format("{}: fetched {} message{} ({}) in {:.2f} s", a.name, s.fetched,
+                  s.fetched == 1 ? "" : "s", human_bytes(static_cast<double>(s.bytes)), seconds);
+  if (s.deleted) line += fmt::format(", deleted {}", s.deleted);
+  if (s.too_large) line += fmt::format(", {} too large left on the server", s.too_large);
+  if (s.recovered) line += fmt::format(", {} recovered from an interrupted run", s.recovered);
+  if (seconds > 0 && s.fetched > 0) {
+    line += fmt::format(" ({:.0f} msg/s)", static_cast<double>(s.fetched) / seconds);
+  }
+  return line;
+}
+
+}  // namespace
+
+int run_fetch(const FetchConfig& config, const FetchOptions& o, Console& console) {
+  std::vector<const AccountConfig*> selected;
+  for (const auto& a : config.accounts) {
+    if (o.accounts.empty() ||
+        std::find(o.accounts.begin(), o.accounts.end(), a.name) != o.accounts.end()) {
+      selected.push_back(&a);
+    }
+  }
+  for (const auto& name : o.accounts) {
+    bool known = std::any_of(config.accounts.begin(), config.accounts.end(),
+                             [&](const AccountConfig& a) { return a.name == name; });
+    if (!known) {
+      console.error(
+          fmt::format("popbox fetch: no account named \"{}\" in {}", name, config.source.string()));
+      return EX_CONFIG;
+    }
+  }
+  std::vector<Failure> results(selected.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < selected.size();) {
+      const AccountConfig& a = *selected[i];
+      auto started = std::chrono::steady_clock::now();
+      EngineStats stats;
+      results[i] = run_account(a, o, console, stats);
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      if (results[i]) {
+        console.error(fmt::format("popbox fetch: {}: {}", a.name, results[i].message));
+      }
+      if (!results[i] || stats.fetched > 0) console.info(summary(a, stats, seconds));
+    }
+  };
+  unsigned threads =
+      std::max(1u, std::min<unsigned>(o.jobs, static_cast<unsigned>(selected.size())));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  console.finish();
+  for (const auto& r : results) {
+    if (r) return exit_code(r.code);
+  }
+  return EX_OK;
+}
+
+}  // namespace popbox::client

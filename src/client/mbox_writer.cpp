@@ -1,0 +1,192 @@
+// mbox append with locking, quoting and crash resume.
+#include "client/mbox_writer.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <thread>
+
+namespace popbox::client {
+namespace {
+
+constexpr int lock_attempts = 300;  // 100 ms apart: 30 s
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+}  // namespace
+
+std::string mbox_from_line(std::int64_t unix_time) {
+  std::time_t t = static_cast<std::time_t>(unix_time);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
+  return fmt::format("From MAILER-DAEMON {}\n", buf);
+}
+
+MboxWriter::MboxWriter(const std::string& path, std::int64_t from_time,
+                       std::optional<std::uint64_t> resume, Failure& failure)
+    : path_(path) {
+  failure = {};
+  fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd_) {
+    failure = fail(fetch_errc::cant_create, fmt::format("mbox {}: {}", path, errno_text()));
+    return;
+  }
+  // flock excludes our other threads and flock users; fcntl excludes the
+  // MUAs and LDAs that use POSIX locks. Both are dropped by the kernel if
+  // the process dies.
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  bool locked = false;
+  for (int i = 0; i < lock_attempts && !locked; ++i) {
+    if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) {
+      if (::fcntl(fd_.get(), F_SETLK, &fl) == 0) {
+        locked = true;
+        break;
+      }
+      ::flock(fd_.get(), LOCK_UN);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!locked) {
+    failure = fail(fetch_errc::temporary, fmt::format("mbox {}: still locked after 30 s", path));
+    fd_.reset();
+    return;
+  }
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) {
+    failure = fail(fetch_errc::io, fmt::format("mbox {}: {}", path, errno_text()));
+    return;
+  }
+  size_at_open_ = static_cast<std::uint64_t>(st.st_size);
+  start_ = size_at_open_;
+  if (resume && *resume < size_at_open_) {
+    // Something was written at the recorded offset: compare first.
+    start_ = *resume;
+    verifying_ = true;
+  } else if (resume && *resume > size_at_open_) {
+    note_ = fmt::format("the mbox shrank below the recorded offset {}; appending again", *resume);
+  }
+  pos_ = start_;
+  failure = emit(mbox_from_line(from_time));
+}
+
+MboxWriter::~MboxWriter() {
+  if (fd_) {
+    // An abandoned message (dropped connection, failed write) that ends the
+    // file is ours alone under the lock: remove it. After a kill -9 this
+    // does not run; resuming deals with what is left.
+    if (!committed_ && pos_ >= size_at_open_ && pos_ > start_) {
+      if (::ftruncate(fd_.get(), static_cast<off_t>(start_)) == 0) ::fsync(fd_.get());
+    }
+    struct flock fl {};
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    ::fcntl(fd_.get(), F_SETLK, &fl);
+    ::flock(fd_.get(), LOCK_UN);
+  }
+}
+
+Failure MboxWriter::write(std::string_view data) {
+  lf_.clear();
+  quoted_.clear();
+  crlf_.convert(data, lf_);
+  quoter_.quote(lf_, quoted_);
+  return emit(quoted_);
+}
+
+Failure MboxWriter::commit() {
+  lf_.clear();
+  quoted_.clear();
+  crlf_.finish(lf_);
+  quoter_.quote(lf_, quoted_);
+  quoter_.finish(quoted_);
+  // The wire form always ends in a line break; the blank line separates
+  // this message from the next "From " line.
+  quoted_.push_back('\n');
+  if (auto f = emit(quoted_)) return f;
+  if (verifying_) note_ = "the message was already complete in the mbox";
+  if (::fsync(fd_.get()) != 0) {
+    return fail(fetch_errc::io, fmt::format("mbox {}: fsync: {}", path_, errno_text()));
+  }
+  committed_ = true;
+  return {};
+}
+
+Failure MboxWriter::emit(std::string_view bytes) {
+  if (verifying_) {
+    if (auto f = verify(bytes)) return f;
+  }
+  return pwrite_all(bytes);
+}
+
+// Compares `bytes` with the file at pos_, consuming the matching prefix.
+// At the end of the file the rest is simply appended (a cut-short copy is
+// completed). On a mismatch the file holds foreign data after a partial
+// copy: the matched part is copied to the end and writing goes on there.
+Failure MboxWriter::verify(std::string_view& bytes) {
+  std::array<char, 64 * 1024> buf;
+  while (!bytes.empty() && verifying_) {
+    if (pos_ >= size_at_open_) {
+      verifying_ = false;
+      note_ = "completed a message cut short by an interrupted run";
+      break;
+    }
+    std::size_t n = static_cast<std::size_t>(
+        std::min<std::uint64_t>({bytes.size(), buf.size(), size_at_open_ - pos_}));
+    ssize_t got = ::pread(fd_.get(), buf.data(), n, static_cast<off_t>(pos_));
+    if (got <= 0)
+      return fail(fetch_errc::io, fmt::format("mbox {}: read: {}", path_, errno_text()));
+    std::size_t k = 0;
+    while (k < static_cast<std::size_t>(got) && buf[k] == bytes[k]) ++k;
+    pos_ += k;
+    bytes.remove_prefix(k);
+    if (k < static_cast<std::size_t>(got)) {
+      verifying_ = false;
+      note_ = fmt::format(
+          "a partial copy from an interrupted run stays at offset {} (other mail follows it); "
+          "appended a complete copy",
+          start_);
+      std::uint64_t matched = pos_ - start_;
+      std::uint64_t from = start_;
+      start_ = pos_ = size_at_open_;
+      for (std::uint64_t done = 0; done < matched;) {
+        std::size_t m =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), matched - done));
+        if (::pread(fd_.get(), buf.data(), m, static_cast<off_t>(from + done)) !=
+            static_cast<ssize_t>(m)) {
+          return fail(fetch_errc::io, fmt::format("mbox {}: read: {}", path_, errno_text()));
+        }
+        if (auto f = pwrite_all(std::string_view(buf.data(), m))) return f;
+        done += m;
+      }
+    }
+  }
+  return {};
+}
+
+Failure MboxWriter::pwrite_all(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t n = ::pwrite(fd_.get(), bytes.data(), bytes.size(), static_cast<off_t>(pos_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(fetch_errc::io, fmt::format("mbox {}: write: {}", path_, errno_text()));
+    }
+    pos_ += static_cast<std::uint64_t>(n);
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace popbox::client

@@ -1,0 +1,73 @@
+#pragma once
+// The UIDL state of one account in SQLite (WAL, synchronous=FULL): which
+// messages were downloaded and when, which deletions are still to be sent,
+// and the delivery intent of the message being written (crash recovery).
+// A commit is durable when a call returns without error.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "client/plan.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace popbox::client {
+
+/// "Delivering UIDL u to target t as token k": written before the message
+/// is, removed in the commit that records it as delivered.
+struct Intent {
+  std::string uidl;
+  std::string target;  ///< the `deliver` spec at the time
+  std::string token;   ///< maildir: the file's base name; mbox: the offset
+  std::int64_t started_at = 0;
+};
+
+class StateDb {
+ public:
+  /// Opens or creates the database; nullptr with `error` set on failure.
+  static std::unique_ptr<StateDb> open(const std::string& path, std::string& error);
+  ~StateDb();
+  StateDb(const StateDb&) = delete;
+  StateDb& operator=(const StateDb&) = delete;
+
+  /// Reads every UIDL row into `out`.
+  std::error_code load(StateMap& out);
+  /// Records `uidl` as delivered at `at` and drops its intent, in one commit.
+  std::error_code record(const std::string& uidl, std::int64_t at, bool pending_delete);
+  /// Records many rows in one commit (imports, tests).
+  std::error_code record_batch(const std::vector<std::pair<std::string, StateRow>>& rows);
+  /// Marks rows as waiting for a confirmed DELE, in one commit.
+  std::error_code mark_pending(const std::vector<std::string>& uidls);
+  /// Removes rows (deleted on the server, or gone), in one commit.
+  std::error_code forget(const std::vector<std::string>& uidls);
+  /// Stores (replaces) the intent for intent.uidl, durably.
+  std::error_code set_intent(const Intent& intent);
+  /// Reads every intent left by an interrupted run.
+  std::error_code intents(std::vector<Intent>& out);
+  /// Removes the intent for `uidl`.
+  std::error_code drop_intent(const std::string& uidl);
+  /// Number of UIDL rows.
+  std::size_t count();
+  /// SQLite's message for the last error.
+  const std::string& last_error() const { return error_; }
+
+ private:
+  explicit StateDb(sqlite3* db) : db_(db) {}
+  std::error_code exec(const char* sql);
+  std::error_code failed();
+  sqlite3_stmt* prepare(sqlite3_stmt*& cache, const char* sql);
+
+  sqlite3* db_;
+  std::string error_;
+  sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* drop_intent_ = nullptr;
+  sqlite3_stmt* set_pending_ = nullptr;
+  sqlite3_stmt* forget_ = nullptr;
+  sqlite3_stmt* set_intent_ = nullptr;
+};
+
+}  // namespace popbox::client
