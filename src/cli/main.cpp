@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   popbox::cli::add_user(app, rc);
   popbox::cli::add_fetch(app, rc);
   popbox::cli::add_deliver(app, rc);
+  popbox::cli::add_bench(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
