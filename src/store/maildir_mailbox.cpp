@@ -7,6 +7,8 @@
 
 #include "store/maildir_index.hpp"
 #include "store/maildir_name.hpp"
+#include "store/maildir_uidls.hpp"
+#include "store/x_uidl.hpp"
 
 namespace popbox::store {
 namespace {
@@ -30,9 +32,15 @@ bool vanished(const std::error_code& ec) {
 }  // namespace
 
 std::unique_ptr<MaildirMailbox> MaildirMailbox::load(const std::string& path, std::error_code& ec) {
+  return load(path, ec, MaildirOptions{});
+}
+
+std::unique_ptr<MaildirMailbox> MaildirMailbox::load(const std::string& path, std::error_code& ec,
+                                                     const MaildirOptions& options) {
   ec.clear();
   std::unique_ptr<MaildirMailbox> box(new MaildirMailbox());
   box->path_ = path;
+  box->options_ = options;
   if ((ec = detail::open_maildir(path, box->dirs_))) return nullptr;
   box->lock_ = detail::MaildropLock::acquire(box->dirs_.root.get(), ec);
   if (ec) return nullptr;
@@ -46,6 +54,8 @@ std::error_code MaildirMailbox::build_snapshot() {
           detail::scan_maildir(dirs_.new_dir.get(), dirs_.cur_dir.get(), files, &duplicates_)) {
     return ec;
   }
+  UidlSources uidl;
+  if (auto ec = read_uidl_sources(files, uidl)) return ec;
 
   detail::IndexRead index = detail::read_index(dirs_.root.get());
   using State = detail::IndexRead::State;
@@ -95,39 +105,37 @@ std::error_code MaildirMailbox::build_snapshot() {
   std::vector<char> buf;
   entries_.clear();
   entries_.reserve(order.size());
+  std::vector<std::size_t> file_of_entry;  // scan index of each entry
+  file_of_entry.reserve(order.size());
   for (std::size_t i : order) {
     Entry e;
     e.file = std::move(files[i]);
-    if (cached[i] != unknown) {
+    detail::HeaderCollector header;
+    bool want_header = uidl.wants_x_uidl(i);
+    bool measured = cached[i] == unknown;
+    if (!measured) {
       e.crlf_size = cached[i];
       ++stats_.sizes_from_index;
     } else {
       if (buf.empty()) buf.resize(measure_block);
-      auto ec = detail::measure_file(dirs_.fd(e.file.dir), e.file, e.crlf_size, buf);
+      auto ec = detail::measure_file(dirs_.fd(e.file.dir), e.file, e.crlf_size, buf,
+                                     want_header ? &header : nullptr);
       changed = true;
       if (ec && vanished(ec)) continue;
       if (ec) return ec;
       ++stats_.sizes_measured;
     }
+    if (want_header) {
+      auto ec = look_for_x_uidl(i, e.file, measured ? &header : nullptr, uidl);
+      if (ec && vanished(ec)) continue;
+      if (ec) return ec;
+    }
     entries_.push_back(std::move(e));
+    file_of_entry.push_back(i);
   }
+  choose_uidls(uidl, file_of_entry);
 
-  std::vector<std::string_view> bases;
-  std::vector<std::string> uidls;
-  bases.reserve(entries_.size());
-  uidls.reserve(entries_.size());
-  for (const auto& e : entries_) {
-    bases.push_back(e.file.base());
-    uidls.push_back(detail::uidl_of_base(e.file.base()));
-  }
-  detail::make_uidls_unique(bases, uidls);
-  messages_.clear();
-  messages_.reserve(entries_.size());
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
-    messages_.push_back(MessageInfo{std::move(uidls[i]), entries_[i].crlf_size});
-  }
-
-  if (changed) {
+  if (changed && options_.mode != MaildirOptions::Mode::dry_run) {
     write_index_now(stats_.index_write_error);
     stats_.index_written = !stats_.index_write_error;
   }

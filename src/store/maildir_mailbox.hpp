@@ -11,8 +11,32 @@
 #include "store/maildir_layout.hpp"
 #include "store/maildir_scan.hpp"
 #include "store/maildrop_lock.hpp"
+#include "store/uidl_assign.hpp"
+#include "store/uidl_format.hpp"
 
 namespace popbox::store {
+
+/// How MaildirMailbox::load treats UIDLs (docs/uidl.md).
+struct MaildirOptions {
+  enum class Mode : std::uint8_t {
+    serve,    ///< a POP3 session: adopt while allowed, record, end adoption
+    import,   ///< `popbox uidl import`: adopt and record, report; adoption stays open
+    dry_run,  ///< like import, but writes nothing at all
+  };
+  Mode mode = Mode::serve;
+  /// The format Dovecot showed UIDLs in; null means Dovecot 2.x's default.
+  std::shared_ptr<const UidlFormat> uidl_format;
+};
+
+/// Per message, for `popbox uidl import` (modes import and dry_run only).
+struct UidlReportEntry {
+  std::string base;
+  UidlSource source = UidlSource::name;           ///< what decided the UIDL popbox shows
+  UidlSource previous_source = UidlSource::name;  ///< earlier server that knew it (name: none)
+  std::string previous;                           ///< the UIDL that server showed, "" if none
+  bool rejected = false;                          ///< previous is not a valid UIDL
+  bool renamed = false;                           ///< popbox added a suffix to keep it unique
+};
 
 /// How the snapshot was built; for tests, benchmarks and logs.
 struct MaildirOpenStats {
@@ -23,6 +47,15 @@ struct MaildirOpenStats {
   std::size_t index_entries_dropped = 0;  ///< index entries whose file is gone
   bool index_written = false;             ///< a new index was written at open
   std::error_code index_write_error;      ///< why writing it failed (not fatal)
+
+  bool adoption_open = false;         ///< popbox-uidls allowed adopting at open
+  std::size_t uidls_recorded = 0;     ///< UIDLs taken from popbox-uidls
+  std::size_t uidls_adopted = 0;      ///< UIDLs taken from an earlier server now
+  std::size_t uidls_rejected = 0;     ///< earlier servers' values unusable as UIDLs
+  std::size_t uidls_renamed = 0;      ///< UIDLs suffixed to stay unique
+  std::size_t uidls_written = 0;      ///< entries added to popbox-uidls
+  std::size_t source_bad_lines = 0;   ///< malformed lines in the UIDL files read
+  std::error_code uidls_write_error;  ///< why recording failed (not fatal)
 };
 
 /// The Maildir Mailbox. Holds the maildrop lock and descriptors of the Maildir
@@ -32,6 +65,11 @@ class MaildirMailbox final : public Mailbox {
   /// Opens the Maildir at `path` (created if missing), locks it, and takes
   /// the snapshot. ec: store_errc::in_use when locked elsewhere, else errno.
   static std::unique_ptr<MaildirMailbox> load(const std::string& path, std::error_code& ec);
+  /// Same, with `options` (mode and UIDL format). ec also reports a UIDL file
+  /// (popbox-uidls, or an earlier server's while adoption is open) that
+  /// exists but cannot be read: showing UIDLs without it could change them.
+  static std::unique_ptr<MaildirMailbox> load(const std::string& path, std::error_code& ec,
+                                              const MaildirOptions& options);
 
   /// The messages in session order (message number = index + 1).
   const std::vector<MessageInfo>& messages() const override { return messages_; }
@@ -49,6 +87,9 @@ class MaildirMailbox final : public Mailbox {
   const MaildirOpenStats& stats() const noexcept { return stats_; }
   /// The Maildir directory.
   const std::string& path() const noexcept { return path_; }
+  /// Where each message's UIDL came from, in session order; filled in the
+  /// import and dry_run modes only.
+  const std::vector<UidlReportEntry>& uidl_report() const noexcept { return report_; }
 
  private:
   struct Entry {
@@ -57,8 +98,15 @@ class MaildirMailbox final : public Mailbox {
     bool removed = false;  // unlinked by commit, or found gone
   };
 
+  struct UidlSources;  // what earlier servers left, see maildir_uidls.cpp
+
   MaildirMailbox() = default;
   std::error_code build_snapshot();
+  std::error_code read_uidl_sources(const std::vector<detail::ScannedFile>& files,
+                                    UidlSources& src);
+  std::error_code look_for_x_uidl(std::size_t file, const detail::ScannedFile& f,
+                                  const detail::HeaderCollector* measured, UidlSources& src);
+  void choose_uidls(UidlSources& src, const std::vector<std::size_t>& file_of_entry);
   void write_index_now(std::error_code& write_error);
   std::error_code relocate();
   std::error_code remove_duplicates(std::string_view base);
@@ -72,6 +120,8 @@ class MaildirMailbox final : public Mailbox {
   std::vector<detail::ScannedFile> duplicates_;
   std::vector<MessageInfo> messages_;
   MaildirOpenStats stats_;
+  MaildirOptions options_;
+  std::vector<UidlReportEntry> report_;
 };
 
 }  // namespace popbox::store

@@ -20,15 +20,25 @@ bool is_size_hint(std::string_view field) noexcept {
   return std::all_of(field.begin() + 2, field.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-bool is_uidl_text(std::string_view s) noexcept {
+bool all_distinct(const std::vector<std::string>& uidls,
+                  std::span<const std::string_view> reserved = {}) {
+  std::unordered_set<std::string_view> seen(reserved.begin(), reserved.end());
+  seen.reserve(uidls.size() + reserved.size());
+  for (const auto& u : uidls) {
+    if (!seen.insert(u).second) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_valid_uidl(std::string_view s) noexcept {
   if (s.empty() || s.size() > limits::max_uidl) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
     auto u = static_cast<unsigned char>(c);
     return u >= 0x21 && u <= 0x7E;
   });
 }
-
-}  // namespace
 
 std::string_view base_of(std::string_view name) noexcept {
   return name.substr(0, name.find(':'));
@@ -73,7 +83,7 @@ std::string uidl_of_base(std::string_view base) {
     first = false;
     start = end + 1;
   }
-  if (is_uidl_text(stripped)) return stripped;
+  if (is_valid_uidl(stripped)) return stripped;
   return hash_uidl(base);
 }
 
@@ -97,30 +107,35 @@ std::string hash_uidl(std::string_view base) {
 void make_uidls_unique(const std::vector<std::string_view>& bases,
                        std::vector<std::string>& uidls) {
   assert(bases.size() == uidls.size());
-  std::unordered_map<std::string_view, std::size_t> seen;
-  seen.reserve(uidls.size());
-  bool collision = false;
-  for (std::size_t i = 0; i < uidls.size() && !collision; ++i) {
-    collision = !seen.emplace(uidls[i], i).second;
-  }
-  if (!collision) return;  // the normal case: nothing to do, stays O(n)
-
-  // Visit in base order so the winner of a group does not depend on the
-  // session order (which an index loss may change).
+  if (all_distinct(uidls)) return;  // the normal case stays O(n)
+  // Base order, so the winner of a group does not depend on the session
+  // order (which an index loss may change).
   std::vector<std::size_t> order(uidls.size());
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),
             [&](std::size_t a, std::size_t b) { return bases[a] < bases[b]; });
+  make_uidls_unique_in_order(order, bases, uidls);
+}
+
+std::size_t make_uidls_unique_in_order(std::span<const std::size_t> priority,
+                                       const std::vector<std::string_view>& bases,
+                                       std::vector<std::string>& uidls, std::vector<bool>* renamed,
+                                       std::span<const std::string_view> reserved) {
+  assert(bases.size() == uidls.size() && priority.size() == uidls.size());
+  if (all_distinct(uidls, reserved)) return 0;  // the normal case: nothing to do, stays O(n)
+
   // Every plain UIDL stays reserved, so a suffix never takes the UIDL that
   // another message gets from its own name.
-  std::unordered_map<std::string, std::size_t> count;  // plain UIDL -> messages using it
-  for (const auto& u : uidls) ++count[u];
-  std::unordered_set<std::string> taken;
-  for (const auto& [u, n] : count) taken.insert(u);
-  std::unordered_set<std::string> kept;  // groups whose winner is chosen
-  for (std::size_t i : order) {
+  std::unordered_set<std::string> taken(uidls.begin(), uidls.end());
+  std::unordered_set<std::string> kept;  // claimed UIDLs
+  for (auto r : reserved) {
+    taken.emplace(r);
+    kept.emplace(r);
+  }
+  std::size_t changed = 0;
+  for (std::size_t i : priority) {
     const std::string plain = uidls[i];
-    if (count[plain] == 1 || kept.insert(plain).second) continue;
+    if (kept.insert(plain).second) continue;  // the first claim wins
     std::string candidate;
     for (unsigned n = 2; candidate.empty() || taken.contains(candidate); ++n) {
       candidate = plain + "-" + std::to_string(n);
@@ -134,8 +149,12 @@ void make_uidls_unique(const std::vector<std::string_view>& bases,
       }
     }
     taken.insert(candidate);
+    kept.insert(candidate);
     uidls[i] = std::move(candidate);
+    if (renamed != nullptr) (*renamed)[i] = true;
+    ++changed;
   }
+  return changed;
 }
 
 }  // namespace popbox::store::detail

@@ -13,6 +13,7 @@
 #include "core/dot_codec.hpp"
 #include "store/maildir_name.hpp"
 #include "store/unique_fd.hpp"
+#include "store/x_uidl.hpp"
 
 namespace popbox::store::detail {
 namespace {
@@ -114,7 +115,7 @@ std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& o
 }
 
 std::error_code measure_file(int dir_fd, ScannedFile& file, std::uint64_t& crlf_size,
-                             std::span<char> buf) {
+                             std::span<char> buf, HeaderCollector* header) {
   UniqueFd fd(::openat(dir_fd, file.name.c_str(),
                        O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
   if (!fd) return last_error();
@@ -131,8 +132,11 @@ std::error_code measure_file(int dir_fd, ScannedFile& file, std::uint64_t& crlf_
       return last_error();
     }
     if (n == 0) break;
-    sizer.add(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    std::string_view block(buf.data(), static_cast<std::size_t>(n));
+    sizer.add(block);
+    if (header != nullptr && !header->complete()) header->add(block);
   }
+  if (header != nullptr) header->finish();
   crlf_size = sizer.total();
   return {};
 }

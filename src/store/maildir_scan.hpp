@@ -10,6 +10,8 @@
 
 namespace popbox::store::detail {
 
+class HeaderCollector;
+
 /// The two Maildir directories that hold messages.
 enum class Subdir : std::uint8_t { new_dir, cur_dir };
 
@@ -40,9 +42,10 @@ std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& o
 
 /// Reads the file and returns its RETR size (core::CrlfSizer) in `crlf_size`;
 /// refreshes file.file_size and file.mtime_ns from the opened file so they
-/// describe the bytes that were measured. `buf` is scratch space.
+/// describe the bytes that were measured. `buf` is scratch space. When
+/// `header` is given it also receives the message's header section.
 std::error_code measure_file(int dir_fd, ScannedFile& file, std::uint64_t& crlf_size,
-                             std::span<char> buf);
+                             std::span<char> buf, HeaderCollector* header = nullptr);
 
 /// Nanoseconds since the epoch of a timespec.
 std::int64_t to_ns(std::int64_t sec, long nsec) noexcept;

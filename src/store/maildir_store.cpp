@@ -4,12 +4,19 @@
 
 namespace popbox::store {
 
-MaildirStore::MaildirStore(std::string path_template) : template_(std::move(path_template)) {}
+MaildirStore::MaildirStore(std::string path_template)
+    : template_(std::move(path_template)), uidl_format_(std::make_shared<const UidlFormat>()) {}
+
+MaildirStore::MaildirStore(std::string path_template, std::string_view uidl_format)
+    : template_(std::move(path_template)),
+      uidl_format_(std::make_shared<const UidlFormat>(uidl_format)) {}
 
 std::unique_ptr<Mailbox> MaildirStore::open(const std::string& user, std::error_code& ec) {
   std::string path = template_.expand(user, ec);
   if (ec) return nullptr;
-  return MaildirMailbox::load(path, ec);
+  MaildirOptions options;
+  options.uidl_format = uidl_format_;
+  return MaildirMailbox::load(path, ec, options);
 }
 
 std::string MaildirStore::maildir_path(std::string_view user, std::error_code& ec) const {

@@ -9,6 +9,7 @@
 
 #include "store/mailbox.hpp"
 #include "store/path_template.hpp"
+#include "store/uidl_format.hpp"
 
 namespace popbox::store {
 
@@ -17,7 +18,11 @@ namespace popbox::store {
 class MaildirStore final : public Store {
  public:
   /// Throws std::invalid_argument for an unusable template (startup error).
+  /// UIDLs Dovecot left are read in its default format ("%08Xu%08Xv").
   explicit MaildirStore(std::string path_template);
+  /// Same, with `[mail] uidl_format` ("popbox" or a Dovecot
+  /// pop3_uidl_format); throws std::invalid_argument for an unusable one.
+  MaildirStore(std::string path_template, std::string_view uidl_format);
 
   /// Opens the maildrop of `user` (created if missing) and locks it
   /// exclusively. ec: store_errc::bad_path for a user name that cannot map to
@@ -28,8 +33,12 @@ class MaildirStore final : public Store {
   /// ec = store_errc::bad_path (for logs and the `check` verb).
   std::string maildir_path(std::string_view user, std::error_code& ec) const;
 
+  /// The UIDL format sessions use.
+  const std::shared_ptr<const UidlFormat>& uidl_format() const noexcept { return uidl_format_; }
+
  private:
   PathTemplate template_;
+  std::shared_ptr<const UidlFormat> uidl_format_;
 };
 
 }  // namespace popbox::store
