@@ -38,7 +38,7 @@ class Reader {
         start_ = pos + 2;
         break;
       }
-      co_await more();
+      begin -= co_await more();
     }
     std::size_t size = start_ - begin;
     start_ += 3;
@@ -46,15 +46,19 @@ class Reader {
   }
 
  private:
-  asio::awaitable<void> more() {
+  // Reads more bytes; returns how far the buffer's contents moved down.
+  asio::awaitable<std::size_t> more() {
+    std::size_t moved = 0;
     if (start_ > 0 && start_ * 2 > buf_.size()) {
       buf_.erase(0, start_);
+      moved = start_;
       start_ = 0;
     }
     char chunk[64 * 1024];
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(chunk), use_tuple);
     if (ec) throw std::system_error(ec);
     buf_.append(chunk, n);
+    co_return moved;
   }
 
   Stream& stream_;
