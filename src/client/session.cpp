@@ -73,6 +73,7 @@ std::size_t Session::receive(std::string_view in, Event& ev) {
   ev = Event{};
   if (body_end_pending_) {
     body_end_pending_ = false;
+    in_flight_.pop_front();
     ev.kind = EventKind::body_end;
     ev.message = body_message_;
     return 0;
@@ -117,6 +118,7 @@ std::size_t Session::take_body(std::string_view in, Event& ev) {
     reading_ = Reading::status;
     decoder_ = core::DotDecoder();
     if (body_.empty()) {
+      in_flight_.pop_front();  // the RETR is answered with its body_end
       ev.kind = EventKind::body_end;
       ev.message = body_message_;
       return used;
@@ -209,13 +211,15 @@ void Session::on_transaction_status(bool ok, std::string_view line, Event& ev) {
       reading_ = Reading::lines;  // popped at the terminating "."
       return;
     case Cmd::retr:
-      in_flight_.pop_front();
       ev.message = p.message;
       if (ok) {
+        // In flight until the body ends: without PIPELINING the next
+        // command must wait for the whole reply.
         reading_ = Reading::body;
         body_message_ = p.message;
         ev.kind = EventKind::body_begin;
       } else {
+        in_flight_.pop_front();
         ev.kind = EventKind::retr_failed;
         ev.data = text_;
       }
