@@ -58,6 +58,12 @@ LoginResult login_blocking(ServerState& st, const pop3::Credentials& creds,
   std::error_code ec;
   auto mailbox = st.store->open(creds.user, ec);
   if (ec == store::store_errc::in_use) return {LoginOutcome::in_use, nullptr, ""};
+  // Problems an operator must fix are permanent for the client (RFC 3206):
+  // retrying will not help until then.
+  if (ec == store::store_errc::bad_path || ec == std::errc::permission_denied ||
+      ec == std::errc::operation_not_permitted || ec == std::errc::not_a_directory) {
+    return {LoginOutcome::perm_failure, nullptr, ec.message()};
+  }
   if (ec || !mailbox) return {LoginOutcome::temp_failure, nullptr, ec.message()};
   return {LoginOutcome::ok, std::move(mailbox), ""};
 }
@@ -72,6 +78,8 @@ const char* outcome_name(pop3::LoginOutcome o) {
       return "in_use";
     case pop3::LoginOutcome::login_delay:
       return "login_delay";
+    case pop3::LoginOutcome::perm_failure:
+      return "perm_failure";
     case pop3::LoginOutcome::temp_failure:
       break;
   }

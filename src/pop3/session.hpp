@@ -34,7 +34,14 @@ struct Credentials {
 };
 
 /// The outcome of checking credentials and opening the maildrop.
-enum class LoginOutcome { ok, bad_credentials, in_use, login_delay, temp_failure };
+enum class LoginOutcome {
+  ok,
+  bad_credentials,
+  in_use,
+  login_delay,
+  temp_failure,  ///< [SYS/TEMP]: retrying later may work
+  perm_failure,  ///< [SYS/PERM]: the maildrop is unusable until an operator acts
+};
 
 /// What the driver must do after feeding the session.
 struct Step {

@@ -189,6 +189,9 @@ Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageI
     case LoginOutcome::temp_failure:
       reply(out, "-ERR [SYS/TEMP] Temporary server failure, try again later.");
       break;
+    case LoginOutcome::perm_failure:
+      reply(out, "-ERR [SYS/PERM] The maildrop cannot be opened; contact the administrator.");
+      break;
     case LoginOutcome::bad_credentials:
       ++stats_.auth_failures;
       if (stats_.auth_failures >= static_cast<std::uint64_t>(limits::max_auth_failures)) {

@@ -144,6 +144,15 @@ class ProtocolTest(unittest.TestCase):
         self.assertEqual(d.cmd(base64.b64encode(b"alice").decode()), b"+ UGFzc3dvcmQ6")
         self.assertTrue(d.cmd(base64.b64encode(b"alice-secret").decode()).startswith(b"-ERR [IN-USE]"))
 
+    def test_unusable_maildrop_says_sys_perm(self):
+        md = os.path.dirname(self.env.maildir("bob@example.com"))
+        os.makedirs(os.path.dirname(md), exist_ok=True)
+        with open(md, "w") as f:
+            f.write("a file where the user's directory should be")
+        c = Conn(self.server.pop3)
+        c.cmd("USER bob@example.com")
+        self.assertTrue(c.cmd("PASS bob secret").startswith(b"-ERR [SYS/PERM]"))
+
     def test_failed_login_says_auth(self):
         c = Conn(self.server.pop3)
         c.cmd("USER alice")

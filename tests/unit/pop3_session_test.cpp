@@ -288,6 +288,11 @@ TEST(Session, LoginFailuresUseResponseCodes) {
   EXPECT_EQ(h.out, "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n");
   h.send("PASS x");
   EXPECT_EQ(h.out, "-ERR No user name given (USER first).\r\n");
+  h.send("USER alice");
+  h.send("PASS x");
+  h.out.clear();
+  h.session.login_done(LoginOutcome::perm_failure, nullptr, h.out);
+  EXPECT_EQ(h.out, "-ERR [SYS/PERM] The maildrop cannot be opened; contact the administrator.\r\n");
   for (int i = 0; i < 2; ++i) {
     h.send("USER alice");
     h.send("PASS x");
