@@ -21,6 +21,10 @@ inline constexpr std::size_t max_command = 255;
 /// Default deadline of every read and write (the `timeout` key).
 inline constexpr std::chrono::seconds default_timeout{60};
 
+/// Messages written to a Maildir before one directory fsync and one SQLite
+/// commit make them durable and recorded together (their DELEs follow).
+inline constexpr std::size_t maildir_batch = 32;
+
 /// Deadline of the TLS handshake.
 inline constexpr std::chrono::seconds tls_handshake_timeout{30};
 

@@ -161,6 +161,10 @@ asio::awaitable<Failure> connect(const AccountConfig& a, Link& link) {
     co_return fail(fetch_errc::unavailable,
                    fmt::format("cannot connect to {}:{}: {}", a.host, a.port, cec.message()));
   }
+  // Commands are small and pipelined: do not let Nagle hold them back
+  // waiting for an ACK the server delays.
+  std::error_code ignored;
+  link.socket.set_option(tcp::no_delay(true), ignored);
   co_return Failure{};
 }
 

@@ -1,14 +1,17 @@
 #pragma once
 // Delivery targets of `popbox fetch`: Maildir, mbox, an MDA command, LMTP.
-// One Deliverer per account run hands out one Delivery per message. Each
-// Delivery is durable when commit() returns without failure; only then is
-// the message recorded, and only after that deleted on the server.
+// One Deliverer per account run hands out one Delivery per message. A
+// message is durable when its commit() and the Deliverer's next sync()
+// return without failure (Maildir batches the directory fsync; the other
+// targets are durable at commit()); only then is it recorded, and only
+// after that deleted on the server.
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client/error.hpp"
 #include "client/state_db.hpp"
@@ -25,7 +28,7 @@ class Delivery {
   virtual std::string token() const = 0;
   /// Adds message bytes in wire form (un-stuffed, CRLF line ends).
   virtual Failure write(std::string_view data) = 0;
-  /// Makes the message durable in the target.
+  /// Completes the message in the target (durable once sync() returns).
   virtual Failure commit() = 0;
   /// What resuming an interrupted delivery found, for the log (or empty).
   virtual std::string note() const { return {}; }
@@ -42,12 +45,21 @@ enum class Recovered {
 class Deliverer {
  public:
   virtual ~Deliverer() = default;
-  /// Checks an intent left by an interrupted run.
-  virtual Recovered recover(const Intent& intent) = 0;
-  /// Starts delivering message `uidl`; `resume` is its intent from an
-  /// interrupted run, if the target resumes. `now` dates the message.
-  virtual std::unique_ptr<Delivery> begin(const std::string& uidl, const Intent* resume,
-                                          std::int64_t now, Failure& failure) = 0;
+  /// Checks the intents left by an interrupted run, one answer each.
+  virtual std::vector<Recovered> recover(const std::vector<Intent>& intents) = 0;
+  /// How many committed messages may wait for one sync() (1: no batching).
+  virtual std::size_t batch() const { return 1; }
+  /// A token for a message still to come, so its intent can be recorded
+  /// ahead of time (batching targets); empty otherwise.
+  virtual std::string reserve() { return {}; }
+  /// Starts delivering message `uidl`: `token` is the one reserved for it
+  /// (or empty), `resume` its intent from an interrupted run if the target
+  /// resumes. `now` dates the message.
+  virtual std::unique_ptr<Delivery> begin(const std::string& uidl, const std::string& token,
+                                          const Intent* resume, std::int64_t now,
+                                          Failure& failure) = 0;
+  /// Makes every message committed since the last sync() durable.
+  virtual Failure sync() { return {}; }
   /// Ends the run (LMTP: QUIT).
   virtual void finish() {}
 };

@@ -170,9 +170,11 @@ class LmtpDeliverer final : public Deliverer {
       : target_(target),
         conn_(target_, timeout),
         recipient_(target.recipient.empty() ? local_user() : target.recipient) {}
-  Recovered recover(const Intent&) override { return Recovered::unknown; }
-  std::unique_ptr<Delivery> begin(const std::string&, const Intent*, std::int64_t,
-                                  Failure& failure) override {
+  std::vector<Recovered> recover(const std::vector<Intent>& intents) override {
+    return std::vector<Recovered>(intents.size(), Recovered::unknown);
+  }
+  std::unique_ptr<Delivery> begin(const std::string&, const std::string&, const Intent*,
+                                  std::int64_t, Failure& failure) override {
     if (!conn_.connected()) {
       failure = conn_.connect();
       if (failure) return nullptr;

@@ -118,9 +118,11 @@ class MdaDelivery final : public Delivery {
 class MdaDeliverer final : public Deliverer {
  public:
   explicit MdaDeliverer(std::string command) : command_(std::move(command)) {}
-  Recovered recover(const Intent&) override { return Recovered::unknown; }
-  std::unique_ptr<Delivery> begin(const std::string&, const Intent*, std::int64_t,
-                                  Failure& failure) override {
+  std::vector<Recovered> recover(const std::vector<Intent>& intents) override {
+    return std::vector<Recovered>(intents.size(), Recovered::unknown);
+  }
+  std::unique_ptr<Delivery> begin(const std::string&, const std::string&, const Intent*,
+                                  std::int64_t, Failure& failure) override {
     auto d = std::make_unique<MdaDelivery>(command_, failure);
     if (failure) return nullptr;
     return d;

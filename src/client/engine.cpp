@@ -22,24 +22,29 @@ Failure Engine::prepare() {
   if (db_.load(state_)) return db_error("reading");
   std::vector<Intent> intents;
   if (db_.intents(intents)) return db_error("reading intents");
+  std::vector<Intent> same_target;
   for (const Intent& intent : intents) {
-    if (intent.target != account_.deliver.spec) {
-      console_.warn(
-          fmt::format("{}: message {} was being delivered to \"{}\" when a run was "
-                      "interrupted; the target changed, it is fetched again",
-                      account_.name, intent.uidl, intent.target));
-      if (!options_.dry_run && db_.drop_intent(intent.uidl)) return db_error("dropping an intent");
+    if (intent.target == account_.deliver.spec) {
+      same_target.push_back(intent);
       continue;
     }
-    switch (deliverer_.recover(intent)) {
+    console_.warn(
+        fmt::format("{}: message {} was being delivered to \"{}\" when a run was "
+                    "interrupted; the target changed, it is fetched again",
+                    account_.name, intent.uidl, intent.target));
+    if (!options_.dry_run && db_.drop_intent(intent.uidl)) return db_error("dropping an intent");
+  }
+  std::vector<Recovered> verdicts = deliverer_.recover(same_target);
+  std::vector<std::pair<std::string, StateRow>> found;
+  for (std::size_t i = 0; i < same_target.size(); ++i) {
+    const Intent& intent = same_target[i];
+    switch (verdicts[i]) {
       case Recovered::delivered:
         // The message reached the target but was not recorded: record it
         // now instead of downloading it a second time.
-        state_[intent.uidl] = {intent.started_at, !account_.keep};
+        found.push_back({intent.uidl, {intent.started_at, !account_.keep}});
+        state_[intent.uidl] = found.back().second;
         ++stats_.recovered;
-        if (!options_.dry_run && db_.record(intent.uidl, intent.started_at, !account_.keep)) {
-          return db_error("recording a recovered message");
-        }
         break;
       case Recovered::resume:
         resume_[intent.uidl] = intent;
@@ -55,6 +60,9 @@ Failure Engine::prepare() {
           return db_error("dropping an intent");
         break;
     }
+  }
+  if (!options_.dry_run && !found.empty() && db_.record_batch(found)) {
+    return db_error("recording recovered messages");
   }
   return {};
 }
@@ -87,7 +95,8 @@ Failure Engine::on_event(Session& session, const Session::Event& ev) {
       const ListEntry* e = by_number_.at(ev.message);
       console_.warn(fmt::format("{}: message {} (UIDL {}) could not be retrieved: {}",
                                 account_.name, ev.message, e->uidl, ev.data));
-      return {};
+      answered(session);
+      return std::exchange(batch_failure_, {});
     }
     case K::deleted:
       deleted_.push_back(by_number_.at(ev.message)->uidl);
@@ -151,10 +160,16 @@ Failure Engine::on_listing(Session& session) {
   // again next time.
   if (db_.mark_pending(newly_pending)) return db_error("marking deletions");
   for (std::size_t i : plan.remove) session.remove(listing_[i].number);
+  fetch_order_ = plan.fetch;
   for (std::size_t i : plan.fetch) {
     session.retrieve(listing_[i].number);
     counters_.messages_total += 1;
     counters_.bytes_total += listing_[i].size;
+  }
+  // A batching target names the first messages now: their intents are
+  // durable before the first byte arrives.
+  if (deliverer_.batch() > 1) {
+    if (db_.record_batch({}, reserve_intents())) return db_error("recording intents");
   }
   session.quit();
   return {};
@@ -188,16 +203,34 @@ void Engine::report_plan(const Plan& plan, const std::vector<ListEntry>& listing
   }
 }
 
+std::vector<Intent> Engine::reserve_intents() {
+  std::vector<Intent> out;
+  // Messages already begun have their intent; name the ones still to come.
+  reserved_upto_ = std::max(reserved_upto_, answered_);
+  std::size_t end = std::min(fetch_order_.size(), reserved_upto_ + deliverer_.batch());
+  for (; reserved_upto_ < end; ++reserved_upto_) {
+    const std::string& uidl = listing_[fetch_order_[reserved_upto_]].uidl;
+    std::string token = deliverer_.reserve();
+    tokens_[uidl] = token;
+    out.push_back({uidl, account_.deliver.spec, token, options_.now});
+  }
+  return out;
+}
+
 Failure Engine::on_body_begin(std::size_t number) {
   const ListEntry* e = by_number_.at(number);
   auto it = resume_.find(e->uidl);
   const Intent* resume = it == resume_.end() ? nullptr : &it->second;
   delivery_started_ = resume ? resume->started_at : options_.now;
+  auto reserved = tokens_.find(e->uidl);
+  std::string token = reserved == tokens_.end() ? std::string() : reserved->second;
   Failure f;
-  delivery_ = deliverer_.begin(e->uidl, resume, delivery_started_, f);
+  delivery_ = deliverer_.begin(e->uidl, token, resume, delivery_started_, f);
   if (f) return f;
   delivery_token_ = delivery_->token();
-  // The intent is durable before a byte reaches the target.
+  if (reserved != tokens_.end() && delivery_token_ == token) return {};
+  // Not named ahead: the intent is made durable now, before a byte
+  // reaches the target.
   if (db_.set_intent({e->uidl, account_.deliver.spec, delivery_token_, delivery_started_})) {
     return db_error("recording an intent");
   }
@@ -212,14 +245,37 @@ Failure Engine::on_body_end(Session& session, std::size_t number) {
   }
   delivery_.reset();
   resume_.erase(e->uidl);
-  // Durable in the target, now recorded; only then may DELE go out.
+  tokens_.erase(e->uidl);
+  unrecorded_.push_back({number, e->uidl});
+  answered(session);
+  return std::exchange(batch_failure_, {});
+}
+
+void Engine::answered(Session& session) {
+  ++answered_;
+  if (unrecorded_.size() >= deliverer_.batch() || answered_ == fetch_order_.size()) {
+    batch_failure_ = flush(&session);
+  }
+}
+
+// Durable in the target, now recorded; only then may DELE go out.
+Failure Engine::flush(Session* session) {
+  if (unrecorded_.empty()) return {};
+  if (auto f = deliverer_.sync()) return f;
   bool pending = !account_.keep;
-  if (db_.record(e->uidl, options_.now, pending)) return db_error("recording a message");
-  state_[e->uidl] = {options_.now, pending};
-  ++stats_.fetched;
-  counters_.messages_done += 1;
+  std::vector<std::pair<std::string, StateRow>> rows;
+  for (const auto& u : unrecorded_) rows.push_back({u.uidl, {options_.now, pending}});
+  std::vector<Intent> next;
+  if (session && deliverer_.batch() > 1) next = reserve_intents();
+  if (db_.record_batch(rows, next)) return db_error("recording messages");
+  for (const auto& u : unrecorded_) {
+    state_[u.uidl] = {options_.now, pending};
+    ++stats_.fetched;
+    counters_.messages_done += 1;
+    if (pending && session) session->remove(u.number);
+  }
+  unrecorded_.clear();
   console_.tick();
-  if (pending) session.remove(number);
   return {};
 }
 
@@ -242,9 +298,11 @@ Failure Engine::on_closed(const Session::Event& ev) {
   return {};
 }
 
-void Engine::finish() {
-  delivery_.reset();
+Failure Engine::finish() {
+  delivery_.reset();  // a message cut short is abandoned
+  Failure f = flush(nullptr);
   deliverer_.finish();
+  return f;
 }
 
 }  // namespace popbox::client

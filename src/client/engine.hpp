@@ -6,6 +6,8 @@
 //
 // Per message:  intent (SQLite commit) -> write -> durable in target ->
 //               record as delivered (SQLite commit) -> DELE -> QUIT.
+// A Maildir batches: intents for the next messages and the records of the
+// last ones share one commit, after one directory fsync.
 
 #include <cstdint>
 #include <memory>
@@ -44,8 +46,9 @@ class Engine {
   /// Handles one session event; a failure ends the connection at once
   /// (without QUIT: nothing not yet recorded can be deleted).
   Failure on_event(Session& session, const Session::Event& ev);
-  /// Ends the run: the target's own goodbye (LMTP QUIT).
-  void finish();
+  /// Ends the run: records messages already durable in the target (also
+  /// after a lost connection), then the target's goodbye (LMTP QUIT).
+  Failure finish();
   const EngineStats& stats() const { return stats_; }
 
  private:
@@ -53,6 +56,9 @@ class Engine {
   Failure on_body_begin(std::size_t number);
   Failure on_body_end(Session& session, std::size_t number);
   Failure on_closed(const Session::Event& ev);
+  Failure flush(Session* session);
+  std::vector<Intent> reserve_intents();
+  void answered(Session& session);
   void report_plan(const Plan& plan, const std::vector<ListEntry>& listing);
   Failure db_error(std::string_view what);
 
@@ -69,8 +75,18 @@ class Engine {
   std::unique_ptr<Delivery> delivery_;
   std::string delivery_token_;
   std::int64_t delivery_started_ = 0;
-  std::vector<std::string> deleted_;  // DELE +OK this session
-  Failure after_quit_;                // reported once the session has ended
+  std::vector<std::size_t> fetch_order_;  // listing indices, in RETR order
+  std::size_t reserved_upto_ = 0;         // fetch_order_ entries with a reserved token
+  std::size_t answered_ = 0;              // RETRs answered (delivered or refused)
+  std::unordered_map<std::string, std::string> tokens_;  // uidl -> reserved token
+  struct Unrecorded {
+    std::size_t number;
+    std::string uidl;
+  };
+  std::vector<Unrecorded> unrecorded_;  // durable after the next sync, not yet recorded
+  Failure batch_failure_;               // flush failure seen while answering
+  std::vector<std::string> deleted_;    // DELE +OK this session
+  Failure after_quit_;                  // reported once the session has ended
   EngineStats stats_;
 };
 

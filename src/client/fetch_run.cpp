@@ -93,7 +93,8 @@ Failure run_account(const AccountConfig& a, const FetchOptions& o, Console& cons
   asio::co_spawn(io, std::move(task), std::move(done));
   io.run();
   counters.active = false;
-  engine.finish();
+  Failure finished = engine.finish();
+  if (!result) result = std::move(finished);
   stats = engine.stats();
   return result;
 }

@@ -124,16 +124,29 @@ std::error_code StateDb::record(const std::string& uidl, std::int64_t at, bool p
   return {};
 }
 
-std::error_code StateDb::record_batch(const std::vector<std::pair<std::string, StateRow>>& rows) {
+std::error_code StateDb::record_batch(const std::vector<std::pair<std::string, StateRow>>& rows,
+                                      const std::vector<Intent>& next_intents) {
   auto* ins = prepare(insert_,
                       "INSERT OR REPLACE INTO uidl(uidl, downloaded_at, pending_delete) "
                       "VALUES(?1, ?2, ?3)");
-  if (!ins || exec("BEGIN IMMEDIATE")) return failed();
+  auto* drop = prepare(drop_intent_, "DELETE FROM intent WHERE uidl = ?1");
+  auto* add = prepare(set_intent_,
+                      "INSERT OR REPLACE INTO intent(uidl, target, token, started_at) "
+                      "VALUES(?1, ?2, ?3, ?4)");
+  if (!ins || !drop || !add || exec("BEGIN IMMEDIATE")) return failed();
   for (const auto& [uidl, row] : rows) {
     bind_text(ins, 1, uidl);
     sqlite3_bind_int64(ins, 2, row.downloaded_at);
     sqlite3_bind_int(ins, 3, row.pending_delete ? 1 : 0);
-    if (!step_done(ins)) return failed();
+    bind_text(drop, 1, uidl);
+    if (!step_done(ins) || !step_done(drop)) return failed();
+  }
+  for (const Intent& i : next_intents) {
+    bind_text(add, 1, i.uidl);
+    bind_text(add, 2, i.target);
+    bind_text(add, 3, i.token);
+    sqlite3_bind_int64(add, 4, i.started_at);
+    if (!step_done(add)) return failed();
   }
   return exec("COMMIT") ? failed() : std::error_code();
 }

@@ -38,8 +38,10 @@ class StateDb {
   std::error_code load(StateMap& out);
   /// Records `uidl` as delivered at `at` and drops its intent, in one commit.
   std::error_code record(const std::string& uidl, std::int64_t at, bool pending_delete);
-  /// Records many rows in one commit (imports, tests).
-  std::error_code record_batch(const std::vector<std::pair<std::string, StateRow>>& rows);
+  /// Records many rows as delivered, drops their intents and stores
+  /// `next_intents` (for messages still to come), all in one commit.
+  std::error_code record_batch(const std::vector<std::pair<std::string, StateRow>>& rows,
+                               const std::vector<Intent>& next_intents = {});
   /// Marks rows as waiting for a confirmed DELE, in one commit.
   std::error_code mark_pending(const std::vector<std::string>& uidls);
   /// Removes rows (deleted on the server, or gone), in one commit.

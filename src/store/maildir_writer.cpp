@@ -111,4 +111,38 @@ std::error_code MaildirWriter::commit(std::string* name) {
   return {};
 }
 
+// Additions for callers that name messages ahead and batch the directory
+// fsync (popbox fetch).
+
+MaildirWriter::MaildirWriter(const std::string& maildir, const std::string& base,
+                             std::error_code& ec)
+    : MaildirWriter(maildir, ec) {
+  if (ec) return;
+  // Give up the generated name for the chosen one.
+  ::unlink(tmp_path_.c_str());
+  unique_ = base;
+  tmp_path_ = maildir_ + "/tmp/" + unique_;
+  fd_.reset(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd_) {
+    ec = errno_code();
+    tmp_path_.clear();
+  }
+}
+
+std::error_code MaildirWriter::commit_deferred(std::string* name) {
+  if (::fsync(fd_.get()) != 0) return errno_code();
+  if (::close(fd_.release()) != 0) return errno_code();
+  std::string final_name = unique_ + ",S=" + std::to_string(size_);
+  std::string new_path = maildir_ + "/new/" + final_name;
+  if (::link(tmp_path_.c_str(), new_path.c_str()) != 0) return errno_code();
+  committed_ = true;
+  ::unlink(tmp_path_.c_str());
+  if (name) *name = final_name;
+  return {};
+}
+
+std::error_code sync_new_dir(const std::string& maildir) {
+  return fsync_dir(maildir + "/new");
+}
+
 }  // namespace popbox::store

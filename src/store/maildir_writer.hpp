@@ -21,10 +21,20 @@ class MaildirWriter {
   MaildirWriter(const MaildirWriter&) = delete;
   MaildirWriter& operator=(const MaildirWriter&) = delete;
 
+  /// Like the constructor above, but with a base name the caller chose
+  /// earlier (see base_name()), e.g. one recorded before the message was
+  /// written so that a crash can be recovered from. It must be unique.
+  MaildirWriter(const std::string& maildir, const std::string& base, std::error_code& ec);
+
   /// Appends bytes to the message.
   std::error_code write(std::string_view data);
   /// Makes the message durable and visible in new/; returns its file name.
   std::error_code commit(std::string* name = nullptr);
+  /// Like commit(), but leaves the fsync of new/ to the caller: the file
+  /// is durable and visible in new/, its directory entry becomes durable
+  /// with the next sync_new_dir(). Lets a caller make a batch of messages
+  /// durable with one directory fsync.
+  std::error_code commit_deferred(std::string* name = nullptr);
   /// Octets written so far.
   std::uint64_t size() const noexcept { return size_; }
   /// The message's unique base name, chosen before anything is written:
@@ -41,6 +51,9 @@ class MaildirWriter {
   std::uint64_t size_ = 0;
   bool committed_ = false;
 };
+
+/// fsyncs `maildir`/new: makes the entries of commit_deferred() durable.
+std::error_code sync_new_dir(const std::string& maildir);
 
 /// A new unique Maildir base name: "SECONDS.M<usec>P<pid>Q<n>.HOST" (the
 /// Dovecot style), unique across processes and within this one.
