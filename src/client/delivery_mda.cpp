@@ -75,33 +75,44 @@ class MdaDelivery final : public Delivery {
     buf_.clear();
     crlf_.finish(buf_);
     if (auto f = write_all(buf_)) return f;
+    return reap(false);
+  }
+
+ private:
+  // Closes the pipe and waits for the command: its exit status decides.
+  Failure reap(bool cut_short) {
     pipe_.reset();
     int status = 0;
     pid_t pid = std::exchange(pid_, -1);
     while (::waitpid(pid, &status, 0) < 0) {
       if (errno != EINTR) return fail(fetch_errc::io, "mda: waitpid failed");
     }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
     if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL) {
       return fail(fetch_errc::temporary,
                   fmt::format("mda \"{}\" exited with EX_TEMPFAIL", command_));
     }
-    if (WIFEXITED(status)) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
       return fail(fetch_errc::io,
                   fmt::format("mda \"{}\" exited with status {}", command_, WEXITSTATUS(status)));
     }
-    return fail(fetch_errc::io, fmt::format("mda \"{}\" was killed by signal {}", command_,
-                                            WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+    if (WIFSIGNALED(status)) {
+      return fail(fetch_errc::io,
+                  fmt::format("mda \"{}\" was killed by signal {}", command_, WTERMSIG(status)));
+    }
+    if (cut_short) {
+      return fail(fetch_errc::io,
+                  fmt::format("mda \"{}\" exited before reading the whole message", command_));
+    }
+    return {};
   }
 
- private:
   Failure write_all(std::string_view data) {
     while (!data.empty()) {
       ssize_t n = ::write(pipe_.get(), data.data(), data.size());
       if (n < 0) {
         if (errno == EINTR) continue;
-        return fail(fetch_errc::io, fmt::format("mda \"{}\": {} (did it exit early?)", command_,
-                                                std::strerror(errno)));
+        if (errno == EPIPE) return reap(true);  // the exit status says why
+        return fail(fetch_errc::io, fmt::format("mda \"{}\": {}", command_, std::strerror(errno)));
       }
       data.remove_prefix(static_cast<std::size_t>(n));
     }

@@ -67,7 +67,8 @@ Failure run_account(const AccountConfig& a, const FetchOptions& o, Console& cons
   so.user = a.user;
   so.host = a.host;
   so.port = a.port;
-  Session session(std::move(so));
+  Session session(so);
+  wipe(so.secret);  // the session keeps its own copy until the login is done
   auto deliverer = make_deliverer(a.deliver, a.timeout);
   EngineOptions eo;
   eo.dry_run = o.dry_run;

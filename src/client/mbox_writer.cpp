@@ -79,7 +79,9 @@ MboxWriter::MboxWriter(const std::string& path, std::int64_t from_time,
     note_ = fmt::format("the mbox shrank below the recorded offset {}; appending again", *resume);
   }
   pos_ = start_;
-  failure = emit(mbox_from_line(from_time));
+  // Written with the first bytes of the message: the caller records the
+  // offset as its intent before anything reaches the file.
+  from_line_ = mbox_from_line(from_time);
 }
 
 MboxWriter::~MboxWriter() {
@@ -125,6 +127,11 @@ Failure MboxWriter::commit() {
 }
 
 Failure MboxWriter::emit(std::string_view bytes) {
+  if (!from_line_.empty()) {
+    std::string line = std::move(from_line_);
+    from_line_.clear();
+    if (auto f = emit(line)) return f;
+  }
   if (verifying_) {
     if (auto f = verify(bytes)) return f;
   }

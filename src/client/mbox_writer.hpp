@@ -54,6 +54,7 @@ class MboxWriter {
   bool committed_ = false;
   CrlfToLf crlf_;
   FromQuoter quoter_;
+  std::string from_line_;  // not yet written
   std::string lf_, quoted_;
   std::string note_;
 };
