@@ -70,14 +70,15 @@ std::error_code MaildirMailbox::build_snapshot() {
   std::vector<bool> placed(files.size(), false);
   std::vector<std::size_t> order;
   order.reserve(files.size());
+  detail::BaseFinder finder(files);
   for (const auto& ie : index.entries) {
-    const detail::ScannedFile* f = find_by_base(files, ie.base);
-    if (f == nullptr) {
+    std::size_t i = finder.find(ie.base);
+    if (i == detail::BaseFinder::npos) {
       ++stats_.index_entries_dropped;
       changed = true;
       continue;
     }
-    auto i = static_cast<std::size_t>(f - files.data());
+    const detail::ScannedFile* f = &files[i];
     if (placed[i]) {  // listed twice: not an index we wrote; first one wins
       changed = true;
       continue;

@@ -76,6 +76,14 @@ std::error_code stat_entry(int dir_fd, std::string_view name, Subdir sub, Scanne
 
 }  // namespace
 
+std::size_t BaseFinder::find(std::string_view base) noexcept {
+  if (next_ < files_.size() && files_[next_].base() == base) return next_++;
+  auto it = std::lower_bound(files_.begin(), files_.end(), base, BaseLess{});
+  if (it == files_.end() || it->base() != base) return npos;
+  next_ = static_cast<std::size_t>(it - files_.begin()) + 1;
+  return next_ - 1;
+}
+
 std::int64_t to_ns(std::int64_t sec, long nsec) noexcept {
   return sec * 1'000'000'000 + static_cast<std::int64_t>(nsec);
 }

@@ -33,6 +33,23 @@ struct BaseLess {
   bool operator()(std::string_view a, const ScannedFile& b) const noexcept { return a < b.base(); }
 };
 
+/// Finds files by BASE in the sorted output of scan_maildir. Lookups in
+/// (nearly) BASE order, as index and record entries mostly are, cost O(1);
+/// others a binary search.
+class BaseFinder {
+ public:
+  /// `files` must outlive the finder and stay sorted by BASE.
+  explicit BaseFinder(const std::vector<ScannedFile>& files) noexcept : files_(files) {}
+  /// The position of the file with `base`, or npos.
+  std::size_t find(std::string_view base) noexcept;
+
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+ private:
+  const std::vector<ScannedFile>& files_;
+  std::size_t next_ = 0;  // where the following lookup is tried first
+};
+
 /// Lists the regular files of new/ and cur/ (dotfiles skipped), one per BASE:
 /// when a crash left a message in both, the cur/ copy wins. Files that vanish
 /// while listing are skipped. `out` is sorted by BASE; the files that lost

@@ -15,13 +15,6 @@ namespace {
 
 using Mode = MaildirOptions::Mode;
 
-// Index of the scanned file with BASE `base`, or npos.
-std::size_t find_file(const std::vector<detail::ScannedFile>& files, std::string_view base) {
-  auto it = std::lower_bound(files.begin(), files.end(), base, detail::BaseLess{});
-  if (it == files.end() || it->base() != base) return std::string::npos;
-  return static_cast<std::size_t>(it - files.begin());
-}
-
 bool is_enoent(const std::error_code& ec) {
   return ec == std::errc::no_such_file_or_directory;
 }
@@ -44,9 +37,10 @@ std::error_code MaildirMailbox::read_uidl_sources(const std::vector<detail::Scan
   stats_.adoption_open = src.adopt;
 
   src.recorded_of.assign(files.size(), {});
+  detail::BaseFinder finder(files);
   for (const auto& e : src.recorded.entries) {
-    std::size_t i = find_file(files, e.base);
-    if (i == std::string::npos) {
+    std::size_t i = finder.find(e.base);
+    if (i == detail::BaseFinder::npos) {
       src.gone.push_back(e.uidl);  // shown once: never again for another message
     } else if (src.recorded_of[i].empty()) {
       src.recorded_of[i] = e.uidl;
@@ -65,9 +59,10 @@ std::error_code MaildirMailbox::read_uidl_sources(const std::vector<detail::Scan
     if (auto list = detail::parse_dovecot_uidlist(text)) {
       stats_.source_bad_lines += list->bad_lines;
       const UidlFormat& format = options_.uidl_format ? *options_.uidl_format : default_format();
+      detail::BaseFinder dovecot_finder(files);
       for (const auto& rec : list->records) {  // a later line for a BASE wins
-        std::size_t i = find_file(files, rec.base);
-        if (i == std::string::npos) continue;
+        std::size_t i = dovecot_finder.find(rec.base);
+        if (i == detail::BaseFinder::npos) continue;
         src.previous_of[i] = detail::dovecot_uidl(*list, rec, format);
         src.previous_source_of[i] = UidlSource::dovecot;
       }
@@ -80,9 +75,12 @@ std::error_code MaildirMailbox::read_uidl_sources(const std::vector<detail::Scan
   if (!ec) {
     if (auto list = detail::parse_courier_sizelist(text)) {
       stats_.source_bad_lines += list->bad_lines;
+      detail::BaseFinder courier_finder(files);
       for (const auto& rec : list->records) {
-        std::size_t i = find_file(files, rec.base);
-        if (i == std::string::npos || src.previous_source_of[i] == UidlSource::dovecot) continue;
+        std::size_t i = courier_finder.find(rec.base);
+        if (i == detail::BaseFinder::npos || src.previous_source_of[i] == UidlSource::dovecot) {
+          continue;
+        }
         src.previous_of[i] = rec.uidl;
         src.previous_source_of[i] = UidlSource::courier;
       }
