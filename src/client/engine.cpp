@@ -20,6 +20,9 @@ Failure Engine::db_error(std::string_view what) {
 
 Failure Engine::prepare() {
   if (db_.load(state_)) return db_error("reading");
+  // A dry run touches neither the state nor the target: intents wait for
+  // a real run.
+  if (options_.dry_run) return {};
   std::vector<Intent> intents;
   if (db_.intents(intents)) return db_error("reading intents");
   std::vector<Intent> same_target;
@@ -32,7 +35,7 @@ Failure Engine::prepare() {
         fmt::format("{}: message {} was being delivered to \"{}\" when a run was "
                     "interrupted; the target changed, it is fetched again",
                     account_.name, intent.uidl, intent.target));
-    if (!options_.dry_run && db_.drop_intent(intent.uidl)) return db_error("dropping an intent");
+    if (db_.drop_intent(intent.uidl)) return db_error("dropping an intent");
   }
   std::vector<Recovered> verdicts = deliverer_.recover(same_target);
   std::vector<std::pair<std::string, StateRow>> found;
@@ -56,12 +59,11 @@ Failure Engine::prepare() {
                         account_.name, intent.uidl, account_.deliver.spec));
         [[fallthrough]];
       case Recovered::not_delivered:
-        if (!options_.dry_run && db_.drop_intent(intent.uidl))
-          return db_error("dropping an intent");
+        if (db_.drop_intent(intent.uidl)) return db_error("dropping an intent");
         break;
     }
   }
-  if (!options_.dry_run && !found.empty() && db_.record_batch(found)) {
+  if (!found.empty() && db_.record_batch(found)) {
     return db_error("recording recovered messages");
   }
   return {};
@@ -169,7 +171,8 @@ Failure Engine::on_listing(Session& session) {
   // A batching target names the first messages now: their intents are
   // durable before the first byte arrives.
   if (deliverer_.batch() > 1) {
-    if (db_.record_batch({}, reserve_intents())) return db_error("recording intents");
+    std::vector<Intent> first = reserve_intents();
+    if (!first.empty() && db_.record_batch({}, first)) return db_error("recording intents");
   }
   session.quit();
   return {};

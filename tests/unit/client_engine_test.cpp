@@ -1,0 +1,250 @@
+// The engine's order of things, with a recording fake target: intents are
+// durable before a message is written, a message is durable before it is
+// recorded, and recorded before its DELE is sent; interrupted runs recover.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "client/engine.hpp"
+
+using namespace popbox::client;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/popbox-engine-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string path;
+};
+
+// Logs every call; checks the state database at each durability point.
+class FakeTarget final : public Deliverer {
+ public:
+  FakeTarget(StateDb& db, std::size_t batch) : db_(db), batch_(batch) {}
+
+  class Message final : public Delivery {
+   public:
+    Message(FakeTarget& t, std::string uidl, std::string token)
+        : t_(t), uidl_(std::move(uidl)), token_(std::move(token)) {}
+    std::string token() const override { return token_; }
+    Failure write(std::string_view data) override {
+      body_.append(data);
+      return {};
+    }
+    Failure commit() override {
+      t_.log.push_back("commit " + uidl_ + " [" + body_ + "]");
+      t_.committed.push_back(uidl_);
+      return t_.fail_commit ? fail(fetch_errc::io, "disk full") : Failure{};
+    }
+
+   private:
+    FakeTarget& t_;
+    std::string uidl_, token_, body_;
+  };
+
+  std::vector<Recovered> recover(const std::vector<Intent>& intents) override {
+    std::vector<Recovered> out;
+    for (const auto& i : intents) {
+      log.push_back("recover " + i.uidl + " " + i.token);
+      out.push_back(i.token == "on-disk" ? Recovered::delivered : Recovered::not_delivered);
+    }
+    return out;
+  }
+  std::size_t batch() const override { return batch_; }
+  std::string reserve() override {
+    return batch_ > 1 ? "T" + std::to_string(++tokens_) : std::string();
+  }
+  std::unique_ptr<Delivery> begin(const std::string& uidl, const std::string& token, const Intent*,
+                                  std::int64_t, Failure&) override {
+    // The intent for this message is durable before anything is written.
+    std::vector<Intent> in;
+    EXPECT_FALSE(db_.intents(in));
+    bool found = false;
+    for (const auto& i : in) found |= i.uidl == uidl && i.token == token && !token.empty();
+    if (batch_ > 1) {
+      EXPECT_TRUE(found) << uidl;
+    }
+    log.push_back("begin " + uidl + " " + token);
+    return std::make_unique<Message>(*this, uidl, token.empty() ? "M" + uidl : token);
+  }
+  Failure sync() override {
+    // Nothing of this batch is recorded before it is durable.
+    StateMap m;
+    EXPECT_FALSE(db_.load(m));
+    for (const auto& u : committed) EXPECT_FALSE(m.contains(u)) << u;
+    log.push_back("sync");
+    committed.clear();
+    return {};
+  }
+
+  std::vector<std::string> log, committed;
+  bool fail_commit = false;
+
+ private:
+  StateDb& db_;
+  std::size_t batch_;
+  int tokens_ = 0;
+};
+
+struct Rig {
+  // A fresh state in a temporary directory, or the one at `db_path`.
+  explicit Rig(std::size_t batch, bool keep = false, EngineOptions o = {false, false, 1000},
+               const std::string& db_path = "") {
+    std::string error;
+    db = StateDb::open(db_path.empty() ? dir.path + "/s.sqlite" : db_path, error);
+    account.name = "t";
+    account.keep = keep;
+    account.deliver.spec = "fake:";
+    target = std::make_unique<FakeTarget>(*db, batch);
+    engine = std::make_unique<Engine>(account, *db, *target, console, console.counters(), o);
+  }
+
+  // Runs a session against scripted server replies; returns the commands
+  // sent, each prefixed with the fake's log length at that time.
+  std::string run(std::string_view server, Failure* failure = nullptr) {
+    SessionOptions so;
+    so.tls = TlsMode::none;
+    so.user = "u";
+    so.secret = "p";
+    Session s(so);
+    std::string sent;
+    auto pump = [&] {
+      sent += s.output();
+      s.output_done();
+    };
+    pump();
+    Session::Event ev;
+    do {
+      server.remove_prefix(s.receive(server, ev));
+      if (ev.kind == Session::EventKind::failed) break;
+      if (ev.kind != Session::EventKind::none) {
+        Failure f = engine->on_event(s, ev);
+        if (f) {
+          if (failure) *failure = f;
+          break;
+        }
+      }
+      pump();
+    } while (!server.empty() || ev.kind != Session::EventKind::none);
+    Failure f = engine->finish();
+    if (failure && !*failure) *failure = f;
+    return sent;
+  }
+
+  StateMap state() {
+    StateMap m;
+    db->load(m);
+    return m;
+  }
+
+  TempDir dir;
+  std::unique_ptr<StateDb> db;
+  AccountConfig account;
+  Console console{false, true};
+  std::unique_ptr<FakeTarget> target;
+  std::unique_ptr<Engine> engine;
+};
+
+const std::string login = "+OK\r\n+OK\r\nUSER\r\nPIPELINING\r\n.\r\n+OK\r\n+OK\r\n";
+const std::string three =
+    "+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n3 3\r\n.\r\n"
+    "+OK\r\nA\r\n.\r\n+OK\r\nB\r\n.\r\n+OK\r\nC\r\n.\r\n";
+
+}  // namespace
+
+TEST(Engine, BatchedDeliveryRecordsAfterSyncAndDeletesAfterRecording) {
+  Rig rig(2);
+  ASSERT_FALSE(rig.engine->prepare());
+  std::string sent = rig.run(login + three + "+OK\r\n+OK\r\n+OK\r\n+OK\r\n");
+  EXPECT_EQ(rig.target->log, (std::vector<std::string>{"begin a T1", "commit a [A\r\n]",
+                                                       "begin b T2", "commit b [B\r\n]", "sync",
+                                                       "begin c T3", "commit c [C\r\n]", "sync"}));
+  EXPECT_EQ(sent,
+            "CAPA\r\nUSER u\r\nPASS p\r\nUIDL\r\nLIST\r\nRETR 1\r\nRETR 2\r\nRETR 3\r\n"
+            "DELE 1\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n");
+  EXPECT_TRUE(rig.state().empty());  // deleted: QUIT confirmed, rows gone
+  std::vector<Intent> in;
+  rig.db->intents(in);
+  EXPECT_TRUE(in.empty());
+  EXPECT_EQ(rig.engine->stats().fetched, 3u);
+  EXPECT_EQ(rig.engine->stats().deleted, 3u);
+}
+
+TEST(Engine, KeepModeRecordsWithoutDeleting) {
+  Rig rig(1, /*keep=*/true);
+  ASSERT_FALSE(rig.engine->prepare());
+  std::string sent = rig.run(login + three + "+OK\r\n");
+  EXPECT_EQ(sent.find("DELE"), std::string::npos);
+  StateMap m = rig.state();
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m["a"].downloaded_at, 1000);
+  EXPECT_FALSE(m["a"].pending_delete);
+}
+
+TEST(Engine, LostConnectionStillRecordsWhatIsDurableAndKeepsDeletesPending) {
+  Rig rig(32);
+  ASSERT_FALSE(rig.engine->prepare());
+  // Two bodies arrive, then the connection ends (no more bytes).
+  std::string sent = rig.run(login + three.substr(0, three.find("+OK\r\nC")));
+  EXPECT_EQ(sent.find("DELE"), std::string::npos);  // batch not flushed while connected
+  StateMap m = rig.state();
+  ASSERT_EQ(m.size(), 2u);  // finish() recorded them
+  EXPECT_TRUE(m["a"].pending_delete);
+  EXPECT_TRUE(m["b"].pending_delete);
+  // The next run deletes them first and fetches only c.
+  Rig next(32, false, {false, false, 2000}, rig.dir.path + "/s.sqlite");
+  ASSERT_FALSE(next.engine->prepare());
+  std::string again = next.run(login +
+                               "+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n3 3\r\n.\r\n"
+                               "+OK\r\n+OK\r\n+OK\r\nC\r\n.\r\n+OK\r\n+OK\r\n");
+  EXPECT_EQ(again,
+            "CAPA\r\nUSER u\r\nPASS p\r\nUIDL\r\nLIST\r\nDELE 1\r\nDELE 2\r\nRETR 3\r\n"
+            "DELE 3\r\nQUIT\r\n");
+  EXPECT_TRUE(next.state().empty());
+}
+
+TEST(Engine, RecoveryRecordsWhatReachedTheTarget) {
+  Rig rig(1);
+  ASSERT_FALSE(rig.db->set_intent({"a", "fake:", "on-disk", 500}));
+  ASSERT_FALSE(rig.db->set_intent({"b", "fake:", "lost", 500}));
+  ASSERT_FALSE(rig.db->set_intent({"c", "other:", "x", 500}));
+  ASSERT_FALSE(rig.engine->prepare());
+  EXPECT_EQ(rig.engine->stats().recovered, 1u);
+  StateMap m = rig.state();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m["a"].downloaded_at, 500);
+  std::vector<Intent> in;
+  rig.db->intents(in);
+  EXPECT_TRUE(in.empty());
+  // a is deleted (delete mode) instead of downloaded again.
+  std::string sent = rig.run(login + three.substr(0, three.find("+OK\r\nA")) +
+                             "+OK\r\n+OK\r\nB\r\n.\r\n+OK\r\nC\r\n.\r\n+OK\r\n+OK\r\n+OK\r\n");
+  EXPECT_EQ(sent.substr(sent.find("LIST\r\n") + 6),
+            "DELE 1\r\nRETR 2\r\nRETR 3\r\nDELE 2\r\nDELE 3\r\nQUIT\r\n");
+}
+
+TEST(Engine, DeliveryFailureStopsBeforeRecordingOrDeleting) {
+  Rig rig(1);
+  rig.target->fail_commit = true;
+  ASSERT_FALSE(rig.engine->prepare());
+  Failure f;
+  std::string sent = rig.run(login + three, &f);
+  EXPECT_EQ(f.code, make_error_code(fetch_errc::io));
+  EXPECT_EQ(sent.find("DELE"), std::string::npos);
+  EXPECT_TRUE(rig.state().empty());
+}
+
+TEST(Engine, DryRunChangesNothing) {
+  Rig rig(2, false, {true, false, 1000});
+  ASSERT_FALSE(rig.db->set_intent({"a", "fake:", "on-disk", 500}));
+  ASSERT_FALSE(rig.engine->prepare());
+  std::string sent = rig.run(login + three.substr(0, three.find("+OK\r\nA")) + "+OK\r\n");
+  EXPECT_EQ(sent.substr(sent.find("LIST\r\n") + 6), "QUIT\r\n");
+  EXPECT_TRUE(rig.state().empty());
+  EXPECT_TRUE(rig.target->log.empty());
+}
