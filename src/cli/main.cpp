@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   popbox::cli::add_fetch(app, rc);
   popbox::cli::add_deliver(app, rc);
   popbox::cli::add_bench(app, rc);
+  popbox::cli::add_uidl(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

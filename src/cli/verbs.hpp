@@ -14,5 +14,6 @@ void add_user(CLI::App& app, int& rc);
 void add_fetch(CLI::App& app, int& rc);
 void add_deliver(CLI::App& app, int& rc);
 void add_bench(CLI::App& app, int& rc);
+void add_uidl(CLI::App& app, int& rc);
 
 }  // namespace popbox::cli

@@ -36,6 +36,9 @@ struct UidlReportEntry {
   std::string previous;                           ///< the UIDL that server showed, "" if none
   bool rejected = false;                          ///< previous is not a valid UIDL
   bool renamed = false;                           ///< popbox added a suffix to keep it unique
+  /// The message's X-UIDL header, if any: what Dovecot showed instead when
+  /// it ran with pop3_reuse_xuidl = yes (popbox cannot know that).
+  std::string x_uidl;
 };
 
 /// How the snapshot was built; for tests, benchmarks and logs.

@@ -50,6 +50,7 @@ std::error_code MaildirMailbox::read_uidl_sources(const std::vector<detail::Scan
 
   src.previous_of.assign(files.size(), {});
   src.previous_source_of.assign(files.size(), UidlSource::name);
+  if (!src.serve) src.x_uidl_of.assign(files.size(), {});
   std::string text;
   // Dovecot first: a Maildir it served may still hold an old Courier file.
   std::error_code ec =
@@ -100,7 +101,9 @@ std::error_code MaildirMailbox::look_for_x_uidl(std::size_t file, const detail::
   } else if (auto ec = detail::read_x_uidl(dirs_.fd(f.dir), f.name, value)) {
     return ec;
   }
-  if (value && !value->empty()) {
+  if (!value || value->empty()) return {};
+  if (!src.serve) src.x_uidl_of[file] = *value;
+  if (src.previous_of[file].empty()) {  // Dovecot and Courier come first
     src.previous_of[file] = std::move(*value);
     src.previous_source_of[file] = UidlSource::x_uidl;
   }
@@ -131,8 +134,8 @@ void MaildirMailbox::choose_uidls(UidlSources& src, const std::vector<std::size_
     stats_.uidls_renamed += chosen.renamed[k];
     if (!src.serve) {
       report_.push_back({std::string(candidates[k].base), s, candidates[k].adopted_from,
-                         std::string(candidates[k].adopted), chosen.rejected[k],
-                         chosen.renamed[k]});
+                         std::string(candidates[k].adopted), chosen.rejected[k], chosen.renamed[k],
+                         src.x_uidl_of[file_of_entry[k]]});
     }
     messages_.push_back(MessageInfo{std::move(chosen.uidls[k]), entries_[k].crlf_size});
   }

@@ -21,11 +21,13 @@ struct MaildirMailbox::UidlSources {
   std::vector<std::string_view> gone;          ///< recorded UIDLs of absent messages
   std::vector<std::string> previous_of;        ///< what an earlier server showed
   std::vector<UidlSource> previous_source_of;  ///< which server; name if none
+  std::vector<std::string> x_uidl_of;          ///< reports only: the X-UIDL header
 
-  /// True when file `i`'s X-UIDL header should be read: nothing else is
-  /// known about what an earlier server showed, and it matters.
+  /// True when file `i`'s X-UIDL header should be read: a report wants
+  /// every one; a session only while nothing else is known about it.
   bool wants_x_uidl(std::size_t i) const {
-    return need_previous && previous_of[i].empty() && (!serve || recorded_of[i].empty());
+    if (!serve) return true;
+    return need_previous && previous_of[i].empty() && recorded_of[i].empty();
   }
 };
 

@@ -49,7 +49,7 @@ class Env:
 
     def __init__(self, users=None, apop=False, allow_plaintext="loopback",
                  idle_timeout="10m", failure_delay="50ms", extra_server="", tls=True,
-                 extra_sections="", user_extra=None):
+                 extra_sections="", user_extra=None, mail_extra=""):
         self.dir = tempfile.mkdtemp(prefix="popbox-it-")
         os.chmod(self.dir, 0o755)
         self.mail_root = os.path.join(self.dir, "mail")
@@ -73,7 +73,7 @@ class Env:
                 f"{tls_section}"
                 f'[auth]\npasswd_file = "{self.passwd}"\nallow_plaintext = "{allow_plaintext}"\n'
                 f'apop = {"true" if apop else "false"}\nfailure_delay = "{failure_delay}"\n'
-                f'[mail]\nmaildir = "{self.mail_root}/%d/%n/Maildir"\n'
+                f'[mail]\nmaildir = "{self.mail_root}/%d/%n/Maildir"\n{mail_extra}'
                 f"{extra_sections}"
             )
         self.server = None
