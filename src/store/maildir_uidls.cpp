@@ -152,7 +152,9 @@ void MaildirMailbox::choose_uidls(UidlSources& src, const std::vector<std::size_
   const int root = dirs_.root.get();
   std::error_code ec;
   if (src.adopt) {
-    bool close = src.serve;
+    // A session that showed UIDLs ends adoption. An empty maildrop showed
+    // nothing: mail copied in from the old server later is still adopted.
+    bool close = src.serve && n > 0;
     if (!close && added.empty()) return;
     auto all = src.recorded.entries;
     all.insert(all.end(), added.begin(), added.end());

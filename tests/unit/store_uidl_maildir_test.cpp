@@ -129,6 +129,15 @@ TEST_F(UidlMaildirTest, AUidlShownOnceNeverChanges) {
   EXPECT_EQ(uidls(*open_box()), (std::vector<std::string>{"a.host", "b.host", "c.host"}));
 }
 
+TEST_F(UidlMaildirTest, EmptyMaildirKeepsAdoptionOpen) {
+  // A user logs in before the old server's Maildir is copied in.
+  EXPECT_TRUE(open_box()->messages().empty());
+  EXPECT_FALSE(test::exists(file(detail::uidls_file_name)));
+  dovecot_maildir();
+  EXPECT_EQ(uidls(*open_box()), dovecot_uidls);
+  EXPECT_TRUE(detail::parse_recorded_uidls(read_file(file(detail::uidls_file_name))).closed);
+}
+
 TEST_F(UidlMaildirTest, SourcePrecedence) {
   deliver("new/m1", "X-UIDL: x1\n\n", 1);
   deliver("new/m2", "X-UIDL: x2\n\n", 2);
