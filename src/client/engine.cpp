@@ -264,7 +264,12 @@ void Engine::answered(Session& session) {
 // Durable in the target, now recorded; only then may DELE go out.
 Failure Engine::flush(Session* session) {
   if (unrecorded_.empty()) return {};
-  if (auto f = deliverer_.sync()) return f;
+  if (auto f = deliverer_.sync()) {
+    // Some of the batch may not be in the target: record none of it. The
+    // intents let the next run find the ones that are.
+    unrecorded_.clear();
+    return f;
+  }
   bool pending = !account_.keep;
   std::vector<std::pair<std::string, StateRow>> rows;
   for (const auto& u : unrecorded_) rows.push_back({u.uidl, {options_.now, pending}});

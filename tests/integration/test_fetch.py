@@ -424,7 +424,8 @@ class Crash(unittest.TestCase):
                 f.write(b"Subject: message %d\nMessage-ID: <%d@crash.test>\n\nbody %d\n" % (i, i, i))
         self.env.start()
         self.config = os.path.join(self.env.dir, "fetch.toml")
-        self.rng = random.Random(int(os.environ.get("POPBOX_SEED", time.time())))
+        self.seed = int(os.environ.get("POPBOX_SEED", time.time()))
+        self.rng = random.Random(self.seed)
 
     def tearDown(self):
         self.env.close()
@@ -437,7 +438,7 @@ class Crash(unittest.TestCase):
             p.send_signal(signal.SIGKILL)
             p.wait()
         r = fetch_retrying(self.config)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.returncode, 0, f"POPBOX_SEED={self.seed}: {r.stderr}")
 
     def test_maildir_exactly_once_under_sigkill(self):
         out = os.path.join(self.env.dir, "out")
@@ -445,7 +446,7 @@ class Crash(unittest.TestCase):
         self.kill_loop(15, 1.2)
         got = maildir_files(out)
         subjects = sorted(int(g.split(b"\n")[0].split()[-1]) for g in got)
-        self.assertEqual(subjects, list(range(self.count)))  # each exactly once
+        self.assertEqual(subjects, list(range(self.count)), f"POPBOX_SEED={self.seed}")
         self.assertEqual(server_count(self.env), 0)
 
     def test_mbox_exactly_once_under_sigkill(self):
@@ -459,7 +460,7 @@ class Crash(unittest.TestCase):
             text = f.read()
         entries = text.split(b"\nFrom MAILER-DAEMON ")
         subjects = sorted(int(e.split(b"Subject: message ")[1].split(b"\n")[0]) for e in entries)
-        self.assertEqual(subjects, list(range(300)))
+        self.assertEqual(subjects, list(range(300)), f"POPBOX_SEED={self.seed}")
         self.assertTrue(text.endswith(b"\n\n"))
         self.assertEqual(server_count(self.env), 0)
 

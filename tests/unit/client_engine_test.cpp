@@ -79,11 +79,13 @@ class FakeTarget final : public Deliverer {
     for (const auto& u : committed) EXPECT_FALSE(m.contains(u)) << u;
     log.push_back("sync");
     committed.clear();
+    if (fail_sync) return fail(fetch_errc::io, "fsync failed");
     return {};
   }
 
   std::vector<std::string> log, committed;
   bool fail_commit = false;
+  bool fail_sync = false;
 
  private:
   StateDb& db_;
@@ -247,4 +249,18 @@ TEST(Engine, DryRunChangesNothing) {
   EXPECT_EQ(sent.substr(sent.find("LIST\r\n") + 6), "QUIT\r\n");
   EXPECT_TRUE(rig.state().empty());
   EXPECT_TRUE(rig.target->log.empty());
+}
+
+TEST(Engine, FailedSyncRecordsNothingOfTheBatch) {
+  Rig rig(2);
+  rig.target->fail_sync = true;
+  ASSERT_FALSE(rig.engine->prepare());
+  Failure f;
+  std::string sent = rig.run(login + three, &f);
+  EXPECT_EQ(f.code, make_error_code(fetch_errc::io));
+  EXPECT_EQ(sent.find("DELE"), std::string::npos);
+  EXPECT_TRUE(rig.state().empty());  // not even by finish()
+  std::vector<Intent> in;
+  rig.db->intents(in);
+  EXPECT_EQ(in.size(), 2u);  // the next run checks the target for a and b
 }
