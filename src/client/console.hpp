@@ -23,6 +23,7 @@ class Console {
     std::atomic<bool> active{false};
   };
 
+  /// `progress`: draw the bar; `quiet`: errors only.
   Console(bool progress, bool quiet) : progress_(progress), quiet_(quiet) {}
 
   /// Counters for a new account (stable address for the whole run).

@@ -38,6 +38,8 @@ struct EngineStats {
 
 class Engine {
  public:
+  /// An engine for one run of `account`, recording in `db`, delivering to
+  /// `deliverer`, reporting to `console` and `counters`.
   Engine(const AccountConfig& account, StateDb& db, Deliverer& deliverer, Console& console,
          Console::Counters& counters, EngineOptions options);
 

@@ -61,8 +61,10 @@ class Session {
     Failure failure;
   };
 
+  /// A session about to read the server's greeting (after the TLS
+  /// handshake for implicit TLS).
   explicit Session(SessionOptions options);
-  ~Session();
+  ~Session();  ///< wipes the secret
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -110,7 +112,6 @@ class Session {
   // Framing: one status/listing line, or body bytes through the DotDecoder.
   std::size_t take_line(std::string_view in, Event& ev);
   std::size_t take_body(std::string_view in, Event& ev);
-  void on_line(std::string_view line, Event& ev);
   void on_status(std::string_view line, Event& ev);
   void on_multiline(std::string_view line, Event& ev);
   void on_transaction_status(bool ok, std::string_view line, Event& ev);
