@@ -8,7 +8,9 @@
 // password the cheap pure functions (split_scheme, scheme_supported,
 // cost_class, plaintext_password) must not crash, and verify_password() runs
 // for the digest schemes ("fast" cost class) only: crypt and Argon2 with
-// fuzzed parameters could legitimately take seconds or gigabytes.
+// fuzzed parameters could legitimately take seconds or gigabytes. The
+// extra fields go through the Dovecot quota-rule parser the LMTP delivery
+// uses (store::quota_from_extra).
 
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +20,7 @@
 
 #include "auth/passwd_file.hpp"
 #include "auth/password_scheme.hpp"
+#include "store/quota.hpp"
 #include "fuzz_common.hpp"
 
 using popbox::fuzz::escaped;
@@ -57,6 +60,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)popbox::auth::verify_password(e.password, "");
       (void)popbox::auth::dummy_hash_like(e.password);
     }
+    std::string quota_error;
+    auto quota = popbox::store::quota_from_extra(e.extra, {1024, 10}, &quota_error);
+    FUZZ_CHECK(quota.has_value() || !quota_error.empty(), "quota rule refused without a reason");
     if (auto plain = popbox::auth::plaintext_password(e.password)) {
       FUZZ_CHECK(popbox::auth::verify_password(e.password, *plain),
                  "PLAIN password does not verify against itself: " + escaped(e.password));

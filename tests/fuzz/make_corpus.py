@@ -135,6 +135,13 @@ PASSWD = {
         b"i:{LDAP-MD5}" + b64(hashlib.md5(b"pw").digest()) + b"\nj:{sha1}\nk:{\n"
     ),
     "no_final_newline": b"alice:{PLAIN}secret0:::::",
+    "quota_rules": (
+        b"a:{PLAIN}x:::::: userdb_quota_rule=*:storage=1G userdb_quota_rule2=*:messages=1000\n"
+        b"b:{PLAIN}x:::::: quota_rule=*:bytes=512M:ignore quota_rule=Trash:storage=+10%\n"
+        b"c:{PLAIN}x:::::: userdb_quota_rule=*:storage=99999999999999999999T\n"
+        b"d:{PLAIN}x:::::: userdb_quota_rule=*\ne:{PLAIN}x:::::: userdb_quota_rule=*:noenforcing:"
+        b"messages=x\n"
+    ),
 }
 
 # ---- fuzz_config: a TOML file.
@@ -171,7 +178,79 @@ CONFIG = {
     "size_value": b"64K",
 }
 
+# ---- fuzz_pop3_client: 3 header bytes (options, engine, block size) + what
+# the server sends. options: bits 0-1 TLS (0 implicit, 1 starttls, 2 none),
+# bits 2-4 mechanism (0 auto, 1 user, 2 plain, 3 login, 4 apop, 5 xoauth2,
+# 6 oauthbearer), 0x20 pipeline window 2. engine: 1 delete after RETR,
+# 2 quit without retrieving.
+def client(opts: int, engine: int, block: int, replies) -> bytes:
+    return bytes([opts, engine, block]) + b"".join(r + b"\r\n" for r in replies)
+
+
+CAPA_FULL = [b"+OK Capability list follows", b"TOP", b"UIDL", b"USER", b"PIPELINING",
+             b"SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER", b"RESP-CODES", b"STLS", b"."]
+LISTING = [b"+OK", b"1 uid-one", b"2 uid-two", b".", b"+OK 2 messages", b"1 52", b"2 18", b"."]
+CLIENT = {
+    "implicit_auto_plain_retr_dele": client(0x00, 1, 0, [
+        b"+OK POP3 ready <1896.697170952@pop.test>", *CAPA_FULL, b"+OK Logged in.", *LISTING,
+        b"+OK 52 octets", b"Subject: one", b"", b"..dotted line", b"body", b".", b"+OK deleted",
+        b"+OK 18 octets", b"Subject: two", b"", b".", b"-ERR [SYS/TEMP] cannot delete",
+        b"+OK bye"]),
+    "implicit_user_pass_no_capa": client(0x04, 0, 0, [
+        b"+OK hello", b"-ERR unknown command", b"+OK", b"+OK", b"+OK", b"1 a", b".",
+        b"+OK", b"1 5", b".", b"-ERR [IN-USE] message locked", b"-ERR quit failed"]),
+    "starttls_then_login_mechanism": client(0x0d, 0, 1, [
+        b"+OK ready", *CAPA_FULL, b"+OK begin TLS", *CAPA_FULL[:-2], b".",
+        b"+ VXNlcm5hbWU6", b"+ UGFzc3dvcmQ6", b"+OK welcome", b"+OK", b".", b"+OK 0", b".",
+        b"+OK bye"]),
+    "starttls_refused": client(0x01, 0, 0, [b"+OK ready", b"+OK", b"USER", b".", b"-ERR no TLS"]),
+    "no_tls_apop": client(0x12, 2, 0, [
+        b"+OK ready <123.456@host>", b"-ERR", b"+OK maildrop locked", *LISTING, b"+OK"]),
+    "xoauth2_error_json": client(0x14, 0, 0, [
+        b"+OK", *CAPA_FULL, b"+ ", b"+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIn0=",
+        b"-ERR [AUTH] invalid token"]),
+    "oauthbearer_ok_pipelined": client(0x38, 1, 7, [
+        b"+OK", *CAPA_FULL, b"+ ", b"+OK", *LISTING, b"+OK 52 octets", b"x", b".",
+        b"+OK", b"+OK 18 octets", b"y", b".", b"+OK", b"+OK"]),
+    "greeting_refused": client(0x00, 0, 0, [b"-ERR [SYS/TEMP] too busy"]),
+    "garbage_and_bare_lf": bytes([0x00, 0, 3]) + b"+OK hi\n+OK\nSASL PLAIN\n.\n+OK\n"
+        b"+OK\n1 u\n1 v\n.\n+OK\n.\n",
+    "body_split_terminator": client(0x00, 0, 2, [
+        b"+OK", b"-ERR", b"+OK", b"+OK", b"7 x", b".", b"+OK", b"7 3", b".", b"+OK",
+        b"a", b".b", b"..", b".", b"+OK"]),
+}
+
+# ---- fuzz_lmtp_session: 2 header bytes (lookup/options, delivery result) +
+# what the LMTP client sends. A recipient ending in a digit d gets lookup
+# result d % 4 (0 ok, 1 unknown, 2 over quota, 3 temporary), except '1'-'3',
+# which get byte 0 & 3. Byte 0: 4 quota temporary, 8 max_message_size 64.
+def lmtp(opts: int, result: int, lines) -> bytes:
+    return bytes([opts, result]) + b"".join(l + b"\r\n" for l in lines)
+
+
+LMTP = {
+    "two_recipients": lmtp(0, 0, [
+        b"LHLO mx.example.com", b"MAIL FROM:<sender@example.org> SIZE=120 BODY=8BITMIME",
+        b"RCPT TO:<alice@example.com>", b"RCPT TO:<bob@example.com5>", b"RCPT TO:<carol8>",
+        b"DATA", b"From: sender@example.org", b"Subject: hi", b"", b"..dot", b"body", b".",
+        b"QUIT"]),
+    "errors_and_rset": lmtp(0x05, 3, [
+        b"HELO x", b"MAIL FROM:<a>", b"LHLO", b"LHLO x", b"RCPT TO:<b>", b"MAIL FROM:a",
+        b"MAIL FROM:<>", b"MAIL FROM:<x>", b"RCPT TO:<>", b"RCPT TO:<a b>", b"RCPT TO:<c1> X=1",
+        b"DATA", b"DATA x", b"RSET", b"NOOP", b"VRFY a", b"BDAT 10", b"EHLO x", b"QUIT"]),
+    "size_limits": lmtp(0x0a, 2, [
+        b"LHLO x", b"MAIL FROM:<a> SIZE=99999999999999999999", b"MAIL FROM:<a> SIZE=65",
+        b"MAIL FROM:<a> SIZE=10 BODY=7BIT", b"RCPT TO:<u2>", b"RCPT TO:<u0>", b"DATA",
+        b"x" * 100, b".", b"MAIL FROM:<b>", b"RCPT TO:<v0>", b"DATA", b"short", b".",
+        b"QUIT"]),
+    "pipelined_bare_lf": bytes([0, 1]) + b"LHLO a\nMAIL FROM:<s>\nRCPT TO:<r0>\nDATA\n"
+        b"line\n.\nQUIT\n",
+    "hangup_in_body": lmtp(0, 0, [b"LHLO a", b"MAIL FROM:<s>", b"RCPT TO:<r0>", b"DATA", b"part"]),
+}
+
 if __name__ == "__main__":
+    write("fuzz_lmtp_session", LMTP)
+    write("fuzz_pop3_client", CLIENT)
     write("fuzz_session", SESSION)
     write("fuzz_dot_codec", DOT)
     write("fuzz_passwd_file", PASSWD)
