@@ -2,6 +2,7 @@
 // (precedence, rejection, uniqueness) that decide what gets recorded.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,23 @@ TEST(UidlRecord, EveryTruncationKeepsOnlyWholeLines) {
     for (std::size_t i = 0; i < parsed.entries.size(); ++i) {
       EXPECT_EQ(parsed.entries[i].base, entries[i].base);
       EXPECT_EQ(parsed.entries[i].uidl, entries[i].uidl);
+    }
+  }
+}
+
+TEST(UidlRecord, RandomBytesNeverCrash) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> len(0, 300), byte(0, 255);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text = round % 2 ? "popbox-uidls 1\n" : "";
+    int n = len(rng);
+    for (int i = 0; i < n; ++i) {
+      text += static_cast<char>(round % 3 ? byte(rng) : "u %0A1 \nclosed"[byte(rng) % 13]);
+    }
+    auto parsed = parse_recorded_uidls(text);
+    for (const auto& e : parsed.entries) {
+      // Whatever survives parsing formats back to the same line.
+      EXPECT_EQ(parse_recorded_uidls(format_recorded_uidl(e.base, e.uidl)).entries.size(), 1u);
     }
   }
 }

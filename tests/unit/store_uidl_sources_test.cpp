@@ -181,5 +181,20 @@ TEST(CourierSizelist, EveryTruncationIsSafe) {
   }
 }
 
+TEST(CourierSizelist, RandomBytesNeverCrash) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> len(0, 200), byte(0, 255);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text = round % 2 ? "/3 5 9\n" : "";
+    int n = len(rng);
+    for (int i = 0; i < n; ++i) {
+      text += static_cast<char>(round % 3 ? byte(rng) : " :/0123456789\nab"[byte(rng) % 16]);
+    }
+    auto list = parse_courier_sizelist(text);
+    if (!list) continue;
+    for (const auto& r : list->records) EXPECT_EQ(r.uidl.rfind("UID", 0), 0u);
+  }
+}
+
 }  // namespace
 }  // namespace popbox::store::detail
