@@ -71,17 +71,23 @@ class Driver {
                             what, ec.message()));
   }
 
+  // Writes the commands the session has ready, if any.
+  template <class Stream>
+  asio::awaitable<Failure> write_pending(Stream& stream) {
+    std::string_view out = session_.output();
+    if (out.empty()) co_return Failure{};
+    link_.arm(account_.timeout);
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
+    if (ec) co_return transport_failure("writing", ec);
+    session_.output_done();
+    co_return Failure{};
+  }
+
   // Moves bytes until the session ends, fails, or asks for STLS.
   template <class Stream>
   asio::awaitable<DriveResult> run(Stream& stream) {
     for (;;) {
-      std::string_view out = session_.output();
-      if (!out.empty()) {
-        link_.arm(account_.timeout);
-        auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
-        if (ec) co_return DriveResult{transport_failure("writing", ec)};
-        session_.output_done();
-      }
+      if (auto f = co_await write_pending(stream)) co_return DriveResult{f};
       if (session_.finished()) co_return DriveResult{};
       link_.arm(account_.timeout);
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf_), use_tuple);
@@ -106,6 +112,10 @@ class Driver {
             co_return DriveResult{{}, true};
           default:
             if (auto f = engine_.on_event(session_, ev)) co_return DriveResult{f};
+            // Refill the pipeline at once (a RETR slot freed, DELEs
+            // queued) rather than after the whole block: the server keeps
+            // sending while the engine waits for the disk.
+            if (auto f = co_await write_pending(stream)) co_return DriveResult{f};
             break;
         }
       } while (!in.empty() || ev.kind != Session::EventKind::none);

@@ -2,6 +2,7 @@
 // delivered when the command exits 0.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -107,14 +108,31 @@ class MdaDelivery final : public Delivery {
   }
 
   Failure write_all(std::string_view data) {
+    // A command that exits early must show up as EPIPE, not kill popbox:
+    // SIGPIPE is blocked for this thread while writing, and a pending one
+    // is taken back before unblocking.
+    sigset_t pipe_signal, old;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
+    int error = 0;
     while (!data.empty()) {
       ssize_t n = ::write(pipe_.get(), data.data(), data.size());
       if (n < 0) {
         if (errno == EINTR) continue;
-        if (errno == EPIPE) return reap(true);  // the exit status says why
-        return fail(fetch_errc::io, fmt::format("mda \"{}\": {}", command_, std::strerror(errno)));
+        error = errno;
+        break;
       }
       data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (error == EPIPE) {
+      timespec none{};
+      sigtimedwait(&pipe_signal, nullptr, &none);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (error == EPIPE) return reap(true);  // the exit status says why
+    if (error) {
+      return fail(fetch_errc::io, fmt::format("mda \"{}\": {}", command_, std::strerror(error)));
     }
     return {};
   }

@@ -108,8 +108,10 @@ std::string summary(const AccountConfig& a, const EngineStats& s, double seconds
   if (s.too_large) line += fmt::format(", {} too large left on the server", s.too_large);
   if (s.recovered) line += fmt::format(", {} recovered from an interrupted run", s.recovered);
   if (seconds > 0 && s.fetched > 0) {
-    line += fmt::format(" ({:.3g} msg/s, {}/s)", static_cast<double>(s.fetched) / seconds,
-                        human_bytes(static_cast<double>(s.bytes) / seconds));
+    double rate = static_cast<double>(s.fetched) / seconds;
+    std::string bytes = human_bytes(static_cast<double>(s.bytes) / seconds);
+    line += rate >= 10 ? fmt::format(" ({:.0f} msg/s, {}/s)", rate, bytes)
+                       : fmt::format(" ({:.2f} msg/s, {}/s)", rate, bytes);
   }
   return line;
 }

@@ -116,17 +116,23 @@ std::error_code MaildirWriter::commit(std::string* name) {
 
 MaildirWriter::MaildirWriter(const std::string& maildir, const std::string& base,
                              std::error_code& ec)
-    : MaildirWriter(maildir, ec) {
-  if (ec) return;
-  // Give up the generated name for the chosen one.
-  ::unlink(tmp_path_.c_str());
-  unique_ = base;
-  tmp_path_ = maildir_ + "/tmp/" + unique_;
+    : maildir_(maildir), unique_(base), tmp_path_(maildir + "/tmp/" + base) {
+  ec.clear();
+  // The name is the caller's (it may be left over from an interrupted
+  // attempt at the same message): no O_EXCL.
   fd_.reset(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd_) {
-    ec = errno_code();
-    tmp_path_.clear();
+  if (fd_) return;
+  if (errno == ENOENT) {
+    // The first message into a new Maildir: the other constructor creates
+    // the directories (and removes its own tmp/ file again).
+    MaildirWriter creator(maildir, ec);
+    if (!ec) {
+      fd_.reset(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (fd_) return;
+    }
   }
+  if (!ec) ec = errno_code();
+  tmp_path_.clear();
 }
 
 std::error_code MaildirWriter::commit_deferred(std::string* name) {
