@@ -45,9 +45,9 @@ int run_check(const std::string& file) {
     }
   }
   try {
-    store::MaildirStore store(cfg.mail.maildir);
+    store::MaildirStore store(cfg.mail.maildir, cfg.mail.uidl_format);
   } catch (const std::exception& e) {
-    problem(std::string("[mail] maildir: ") + e.what());
+    problem(std::string("[mail]: ") + e.what());
   }
   if (cfg.server.idle_timeout < limits::min_rfc_idle_timeout) {
     std::cerr << "warning: [server] idle_timeout is below the 10 minutes RFC 1939 requires\n";
