@@ -76,7 +76,8 @@ void add_fetch(CLI::App& app, int& rc) {
   auto* cmd = app.add_subcommand("fetch", "Download mail from POP3 accounts (docs/fetch.md)");
   auto args = std::make_shared<FetchArgs>();
   cmd->add_option("-c,--config", args->config, "Fetch configuration file (TOML)");
-  cmd->add_option("-a,--account", args->accounts, "Only this account (repeatable)");
+  cmd->add_option("-a,--account", args->accounts, "Only this account (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_flag("-n,--dry-run", args->dry_run, "Show what would be downloaded and deleted");
   cmd->add_option("-j,--jobs", args->jobs, "Accounts fetched in parallel")
       ->check(CLI::Range(1u, 256u))

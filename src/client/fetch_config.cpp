@@ -165,6 +165,7 @@ FetchConfig load_fetch_config(const std::filesystem::path& file, const std::stri
     root = toml::parse_file(file.string());
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
+    if (!where) throw ConfigError(fmt::format("{}: {}", file.string(), e.description()));
     throw ConfigError(
         fmt::format("{}:{}:{}: {}", file.string(), where.line, where.column, e.description()));
   }

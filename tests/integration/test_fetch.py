@@ -407,7 +407,8 @@ class BigMessage(FetchTestBase):
                 digests.add(h.hexdigest())
         self.assertIn(want.hexdigest(), digests)
         self.assertGreater(peak_kb, 0)
-        self.assertLess(peak_kb, 32 * 1024, "kB: fetch must stream, not buffer")
+        if not os.environ.get("POPBOX_SANITIZED"):  # ASan's shadow memory costs tens of MiB
+            self.assertLess(peak_kb, 32 * 1024, "kB: fetch must stream, not buffer")
 
 
 class Crash(unittest.TestCase):
