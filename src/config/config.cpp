@@ -60,7 +60,7 @@ std::chrono::milliseconds get_duration(const Config& cfg, const toml::table& t,
   if (!n) return fallback;
   std::optional<std::chrono::milliseconds> d;
   if (n->is_integer()) {
-    d = std::chrono::seconds(*n->value<std::int64_t>());
+    d = parse_duration(std::to_string(*n->value<std::int64_t>()));  // seconds, range-checked
   } else if (n->is_string()) {
     d = parse_duration(*n->value<std::string>());
   }
@@ -114,6 +114,9 @@ void load_server(Config& cfg, const toml::table& t) {
   }
   if (t.get("login_delay")) {
     auto d = get_duration(cfg, t, "login_delay", {});
+    if (d > std::chrono::hours(24 * 365)) {
+      fail(cfg, t.get("login_delay"), "'login_delay' must be at most a year");
+    }
     s.login_delay_seconds =
         static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(d).count());
   }
@@ -190,13 +193,24 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
   if (ec != std::errc() || ptr == text.data() || n < 0) return std::nullopt;
   std::string_view unit(ptr, text.data() + text.size() - ptr);
-  using namespace std::chrono;
-  if (unit == "ms") return milliseconds(n);
-  if (unit.empty() || unit == "s") return duration_cast<milliseconds>(seconds(n));
-  if (unit == "m") return duration_cast<milliseconds>(minutes(n));
-  if (unit == "h") return duration_cast<milliseconds>(hours(n));
-  if (unit == "d") return duration_cast<milliseconds>(hours(24 * n));
-  return std::nullopt;
+  std::int64_t ms_per_unit = 0;
+  if (unit == "ms") {
+    ms_per_unit = 1;
+  } else if (unit.empty() || unit == "s") {
+    ms_per_unit = 1000;
+  } else if (unit == "m") {
+    ms_per_unit = 60'000;
+  } else if (unit == "h") {
+    ms_per_unit = 3'600'000;
+  } else if (unit == "d") {
+    ms_per_unit = 86'400'000;
+  } else {
+    return std::nullopt;
+  }
+  // Durations beyond ~100 years are typos, and their milliseconds would overflow.
+  constexpr std::int64_t max_ms = 100ll * 365 * 86'400'000;
+  if (n > max_ms / ms_per_unit) return std::nullopt;
+  return std::chrono::milliseconds(n * ms_per_unit);
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text) {

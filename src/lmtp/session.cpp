@@ -30,7 +30,11 @@ bool split_path(std::string_view args, std::string_view& path, std::string_view&
   if (close == std::string_view::npos) return false;
   path = args.substr(1, close - 1);
   params = args.substr(close + 1);
-  return path.find_first_of(" \t<") == std::string_view::npos;
+  // No spaces, controls or DEL: the path is echoed in replies and headers.
+  for (unsigned char c : path) {
+    if (c < 0x21 || c == 0x7f || c == '<') return false;
+  }
+  return true;
 }
 
 }  // namespace

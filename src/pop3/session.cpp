@@ -71,7 +71,11 @@ Step Session::dispatch(std::string_view line, std::string& out) {
       spec && (state_ == State::authorization ? spec->in_authorization : spec->in_transaction);
   if (!allowed) return bad_command("-ERR Unknown command.", out);
   Args args{cmd.args, cmd.rest};
-  return (this->*(spec->handler))(args, out);
+  Step step = (this->*(spec->handler))(args, out);
+  // A handler may have hit a limit (bad commands) on a path that only
+  // writes a reply; the close must still reach the driver.
+  if (state_ == State::closed) step.action = Step::Action::close;
+  return step;
 }
 
 Step Session::bad_command(std::string_view text, std::string& out) {

@@ -113,6 +113,8 @@ class Session {
   Step dispatch(std::string_view line, std::string& out);
   Step on_sasl_line(std::string_view line, std::string& out);
   Step bad_command(std::string_view reply, std::string& out);
+  /// Counts a failed login and closes after limits::max_auth_failures.
+  Step auth_failed(std::string_view reply, std::string& out);
   Step start_login(Credentials creds, std::string& out);
   bool check_plaintext(std::string& out);
   /// Resolves a message number argument; writes -ERR and returns nullopt if bad.

@@ -43,12 +43,19 @@ bool Session::check_plaintext(std::string& out) {
   return false;
 }
 
-Step Session::start_login(Credentials creds, std::string& out) {
-  if (!valid_user_name(creds.user)) {
-    ++stats_.auth_failures;
-    reply(out, "-ERR [AUTH] Authentication failed.");
-    return {};
+Step Session::auth_failed(std::string_view text, std::string& out) {
+  ++stats_.auth_failures;
+  if (stats_.auth_failures >= static_cast<std::uint64_t>(limits::max_auth_failures)) {
+    reply(out, "-ERR [AUTH] Authentication failed, too many attempts.");
+    state_ = State::closed;
+    return {Step::Action::close};
   }
+  reply(out, text);
+  return {};
+}
+
+Step Session::start_login(Credentials creds, std::string& out) {
+  if (!valid_user_name(creds.user)) return auth_failed("-ERR [AUTH] Authentication failed.", out);
   user_ = creds.user;
   Step step{Step::Action::login};
   step.credentials = std::move(creds);
@@ -131,9 +138,7 @@ Step Session::on_sasl_line(std::string_view line, std::string& out) {
       }
       std::string authzid = msg.substr(0, a), authcid = msg.substr(a + 1, b - a - 1);
       if (!authzid.empty() && authzid != authcid) {
-        ++stats_.auth_failures;
-        reply(out, "-ERR [AUTH] Authorization identity not permitted.");
-        return {};
+        return auth_failed("-ERR [AUTH] Authorization identity not permitted.", out);
       }
       return start_login({Credentials::Kind::password, authcid, msg.substr(b + 1)}, out);
     }
@@ -193,14 +198,8 @@ Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageI
       reply(out, "-ERR [SYS/PERM] The maildrop cannot be opened; contact the administrator.");
       break;
     case LoginOutcome::bad_credentials:
-      ++stats_.auth_failures;
-      if (stats_.auth_failures >= static_cast<std::uint64_t>(limits::max_auth_failures)) {
-        reply(out, "-ERR [AUTH] Authentication failed, too many attempts.");
-        state_ = State::closed;
-        return {Step::Action::close};
-      }
-      reply(out, "-ERR [AUTH] Authentication failed.");
-      break;
+      user_.clear();
+      return auth_failed("-ERR [AUTH] Authentication failed.", out);
   }
   user_.clear();
   return {};

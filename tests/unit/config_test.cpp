@@ -133,3 +133,13 @@ delivered_to = false
   EXPECT_EQ(c.mail.uidl_format, "popbox");
   EXPECT_NE(load_error(minimal + "[quota]\nstorage = \"lots\"\n").find("size"), std::string::npos);
 }
+
+TEST(Config, HugeDurationsAreRejectedNotWrapped) {
+  EXPECT_FALSE(cfg::parse_duration("9223372036854775807"));
+  EXPECT_FALSE(cfg::parse_duration("999999999999999999d"));
+  EXPECT_EQ(cfg::parse_duration("36500d"), std::chrono::hours(24 * 36500));
+  EXPECT_NE(load_error(minimal + "[server]\nidle_timeout = 18446744073709552\n").find("duration"),
+            std::string::npos);
+  EXPECT_NE(load_error(minimal + "[server]\nlogin_delay = \"25000d\"\n").find("at most a year"),
+            std::string::npos);
+}

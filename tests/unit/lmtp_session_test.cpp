@@ -123,3 +123,13 @@ TEST(LmtpSession, TemporaryQuotaAndFailures) {
   h.s.recipient_checked(RcptStatus::temp_failure, h.out);
   EXPECT_EQ(h.out, "451 4.3.0 <broken@x> Temporary failure, try again later\r\n");
 }
+
+TEST(LmtpSession, ControlCharactersInPathsAreRefused) {
+  Harness h;
+  h.send("LHLO x");
+  h.send("MAIL FROM:<a@b>");
+  h.send(std::string("RCPT TO:<alice@example.com\rX-Injected:1>"));
+  EXPECT_EQ(h.out, "501 5.1.3 Bad recipient address syntax\r\n");
+  h.send(std::string("RCPT TO:<al\x7fice>"));
+  EXPECT_EQ(h.out, "501 5.1.3 Bad recipient address syntax\r\n");
+}

@@ -254,8 +254,9 @@ TEST(Session, SaslPlainWithAndWithoutInitialResponse) {
   h.send("AUTH PLAIN");
   h.send("!!notbase64");
   EXPECT_EQ(h.out, "-ERR Invalid base64 data.\r\n");
-  h.send("AUTH PLAIN " + base64_encode(std::string("bob\0alice\0pw", 12)));
-  EXPECT_EQ(h.out, "-ERR [AUTH] Authorization identity not permitted.\r\n");
+  Harness fresh;  // the two failures above count towards the limit of three
+  fresh.send("AUTH PLAIN " + base64_encode(std::string("bob\0alice\0pw", 12)));
+  EXPECT_EQ(fresh.out, "-ERR [AUTH] Authorization identity not permitted.\r\n");
 }
 
 TEST(Session, SaslLogin) {
@@ -319,4 +320,21 @@ TEST(Session, ApopOnlyWhenEnabled) {
   ASSERT_EQ(step.action, Action::login);
   EXPECT_EQ(step.credentials.kind, Credentials::Kind::apop);
   EXPECT_EQ(step.credentials.secret, "c4c9334bac560ecc979e58001b3e22fb");
+}
+
+TEST(Session, BadMessageNumbersCountTowardsTheLimitAndClose) {
+  Harness h;
+  h.login();
+  Step step;
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(h.send("LIST x").action, Action::none);
+  EXPECT_EQ(h.send("RETR 1x").action, Action::close);
+}
+
+TEST(Session, InvalidSaslUserNamesCountAsFailedLogins) {
+  using popbox::core::base64_encode;
+  Harness h;
+  std::string bad = "AUTH PLAIN " + base64_encode(std::string("\0bad user\0pw", 12));
+  EXPECT_EQ(h.send(bad).action, Action::none);
+  EXPECT_EQ(h.send(bad).action, Action::none);
+  EXPECT_EQ(h.send(bad).action, Action::close);
 }
