@@ -97,18 +97,8 @@ std::error_code MaildirWriter::write(std::string_view data) {
 }
 
 std::error_code MaildirWriter::commit(std::string* name) {
-  if (::fsync(fd_.get()) != 0) return errno_code();
-  if (::close(fd_.release()) != 0) return errno_code();
-  std::string final_name = unique_ + ",S=" + std::to_string(size_);
-  std::string new_path = maildir_ + "/new/" + final_name;
-  // link() fails rather than replacing an existing file: two writers can
-  // never overwrite each other's message.
-  if (::link(tmp_path_.c_str(), new_path.c_str()) != 0) return errno_code();
-  committed_ = true;
-  ::unlink(tmp_path_.c_str());
-  if (auto ec = fsync_dir(maildir_ + "/new")) return ec;
-  if (name) *name = final_name;
-  return {};
+  if (auto ec = commit_deferred(name)) return ec;
+  return sync_new_dir(maildir_);
 }
 
 // Additions for callers that name messages ahead and batch the directory
@@ -140,6 +130,8 @@ std::error_code MaildirWriter::commit_deferred(std::string* name) {
   if (::close(fd_.release()) != 0) return errno_code();
   std::string final_name = unique_ + ",S=" + std::to_string(size_);
   std::string new_path = maildir_ + "/new/" + final_name;
+  // link() fails rather than replacing an existing file: two writers can
+  // never overwrite each other's message.
   if (::link(tmp_path_.c_str(), new_path.c_str()) != 0) return errno_code();
   committed_ = true;
   ::unlink(tmp_path_.c_str());
