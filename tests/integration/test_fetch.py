@@ -6,8 +6,10 @@ SIGKILL at random moments of a 1,000-message download."""
 import fcntl
 import hashlib
 import os
+import poplib
 import random
 import signal
+import socket
 import subprocess
 import time
 import unittest
@@ -313,6 +315,25 @@ class Failures(FetchTestBase):
         self.assertEqual(run_fetch(self.config).returncode, 73)  # EX_CANTCREAT
         self.assertEqual(server_count(self.env), len(self.names))
 
+    def test_silent_server_times_out_and_busy_maildrop_is_temporary(self):
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            self.write(account(self.env, port=silent.getsockname()[1], timeout="1s"))
+            started = time.time()
+            r = run_fetch(self.config)
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+        self.assertIn("no answer within 1 s", r.stderr)
+        self.assertLess(time.time() - started, 10)
+        busy = poplib.POP3("127.0.0.1", self.env.server.pop3)
+        busy.user("alice")
+        busy.pass_(self.env.users["alice"])
+        self.write(account(self.env))
+        r = run_fetch(self.config)
+        busy.quit()
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+        self.assertIn("[IN-USE]", r.stderr)
+
     def test_a_running_fetch_locks_its_account(self):
         self.write(account(self.env))
         state = os.path.join(self.env.dir, "state")
@@ -358,6 +379,18 @@ class Failures(FetchTestBase):
         self.assertEqual(len(maildir_files(self.out())), fetched)
         self.assert_ok(run_fetch(self.config, "--accept-new-uidls"))
         self.assertEqual(len(maildir_files(self.out())), fetched + 1)
+
+
+class NoTls(FetchTestBase):
+    env_args = {"tls": False}
+
+    def test_starttls_refused_is_an_error_not_a_fallback(self):
+        make_cert(self.env.cert, self.env.key, "DNS:localhost")  # only for ca_file
+        self.write(account(self.env, mode="starttls", ca_file=self.env.cert))
+        r = run_fetch(self.config)
+        self.assertEqual(r.returncode, EX_PROTOCOL, r.stderr)
+        self.assertIn("not falling back to plaintext", r.stderr)
+        self.assertNotIn("event=login", self.env.server.log_text())
 
 
 class Apop(FetchTestBase):
