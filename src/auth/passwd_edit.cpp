@@ -1,5 +1,7 @@
 #include "auth/passwd_edit.hpp"
 
+#include "core/fd_io.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -100,11 +102,9 @@ std::string read_all(int fd, const fs::path& file) {
 }
 
 void write_all(int fd, std::string_view data, const std::string& name) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail_errno("cannot write " + name);
-    data.remove_prefix(static_cast<std::size_t>(n));
+  if (auto ec = core::write_all(fd, data)) {
+    errno = ec.value();
+    fail_errno("cannot write " + name);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "core/spool.hpp"
 
+#include "core/fd_io.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,18 +13,6 @@ namespace {
 
 std::error_code errno_code() {
   return {errno, std::system_category()};
-}
-
-std::error_code write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_code();
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // File helpers for the small metadata files of a Maildir.
 #include "store/file_io.hpp"
 
+#include "core/fd_io.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,15 +59,7 @@ std::error_code read_whole_file(int dir_fd, const char* name, std::uint64_t max_
 }
 
 std::error_code write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return last_error();
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
+  return core::write_all(fd, data);
 }
 
 std::error_code replace_file(int dir_fd, const char* name, const char* tmp_name,

@@ -1,5 +1,7 @@
 #include "store/maildir_writer.hpp"
 
+#include "core/fd_io.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -84,15 +86,8 @@ MaildirWriter::~MaildirWriter() {
 }
 
 std::error_code MaildirWriter::write(std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd_.get(), data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_code();
-    }
-    size_ += static_cast<std::uint64_t>(n);
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
+  if (auto ec = core::write_all(fd_.get(), data)) return ec;
+  size_ += data.size();
   return {};
 }
 
