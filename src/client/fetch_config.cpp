@@ -10,6 +10,7 @@
 #include <set>
 
 #include "config/config.hpp"
+#include "config/toml_file.hpp"
 #include "core/base64.hpp"
 
 namespace popbox::client {
@@ -160,15 +161,7 @@ std::string home_dir() {
 
 FetchConfig load_fetch_config(const std::filesystem::path& file, const std::string& home) {
   Loader loader(file, home);
-  toml::table root;
-  try {
-    root = toml::parse_file(file.string());
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    if (!where) throw ConfigError(fmt::format("{}: {}", file.string(), e.description()));
-    throw ConfigError(
-        fmt::format("{}:{}:{}: {}", file.string(), where.line, where.column, e.description()));
-  }
+  toml::table root = config::parse_toml_file(file);
   FetchConfig cfg;
   cfg.source = file;
   for (const auto& [key, node] : root) {

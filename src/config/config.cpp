@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "config/toml_file.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -188,6 +189,17 @@ void load_lmtp(Config& cfg, const toml::table& t) {
 
 }  // namespace
 
+toml::table parse_toml_file(const std::filesystem::path& file) {
+  try {
+    return toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    if (!where) throw ConfigError(fmt::format("{}: {}", file.string(), e.description()));
+    throw ConfigError(
+        fmt::format("{}:{}:{}: {}", file.string(), where.line, where.column, e.description()));
+  }
+}
+
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::int64_t n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
@@ -255,14 +267,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
 Config load(const std::filesystem::path& file) {
   Config cfg;
   cfg.source = file;
-  toml::table root;
-  try {
-    root = toml::parse_file(file.string());
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    throw ConfigError(
-        fmt::format("{}:{}:{}: {}", file.string(), where.line, where.column, e.description()));
-  }
+  toml::table root = parse_toml_file(file);
   only_keys(cfg, root, "the top level",
             {"server", "tls", "auth", "mail", "log", "quota", "lmtp", "deliver"});
   auto section = [&](std::string_view name) -> const toml::table* {
