@@ -11,6 +11,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "cli/fetch_verbs.hpp"
 #include "cli/verbs.hpp"
 #include "client/console.hpp"
 #include "client/fetch_config.hpp"
@@ -72,6 +73,29 @@ int run(const FetchArgs& args) {
 
 }  // namespace
 
+bool fetch_clock(std::int64_t& now) {
+  return fetch_now(now);
+}
+
+int load_account(const std::string& config_file, const std::string& name,
+                 client::FetchConfig& config, const client::AccountConfig*& account,
+                 const char* who) {
+  try {
+    config = client::load_fetch_config(config_file, client::home_dir());
+  } catch (const std::exception& e) {
+    std::cerr << who << ": " << e.what() << "\n";
+    return EX_CONFIG;
+  }
+  for (const auto& a : config.accounts) {
+    if (a.name == name) {
+      account = &a;
+      return 0;
+    }
+  }
+  std::cerr << who << ": no account named \"" << name << "\" in " << config_file << "\n";
+  return EX_CONFIG;
+}
+
 void add_fetch(CLI::App& app, int& rc) {
   auto* cmd = app.add_subcommand("fetch", "Download mail from POP3 accounts (docs/fetch.md)");
   auto args = std::make_shared<FetchArgs>();
@@ -88,6 +112,8 @@ void add_fetch(CLI::App& app, int& rc) {
   progress->excludes(quiet);
   cmd->add_flag("--accept-new-uidls", args->accept_new_uidls,
                 "Download even when every UIDL on the server is new but the state knows many");
+  add_fetch_import(*cmd, rc);
+  add_fetch_check(*cmd, rc);
   cmd->require_subcommand(0, 1);
   cmd->callback([cmd, args, &rc] {
     if (!cmd->get_subcommands().empty()) return;  // a sub-verb ran

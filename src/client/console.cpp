@@ -20,6 +20,53 @@ std::string human_bytes(double bytes) {
   return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, units[u]);
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence at the start of `s` that is not a C1
+// control (U+0080..U+009F), or 0.
+std::size_t utf8_printable(std::string_view s) {
+  auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
+  unsigned char c = b(0);
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) && !(c == 0xC2 && b(1) < 0xA0) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
+    if (c == 0xED && b(1) >= 0xA0) return 0;  // surrogates
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if (c == 0xF0 && b(1) < 0x90) return 0;
+    if (c == 0xF4 && b(1) >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string terminal_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    auto c = static_cast<unsigned char>(text.front());
+    std::size_t n = 1;
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\t' || c == '\n' || (c >= 0x20 && c < 0x7F)) {
+      out.push_back(static_cast<char>(c));
+    } else if (c >= 0x80 && (n = utf8_printable(text)) > 0) {
+      out.append(text.substr(0, n));
+    } else {
+      n = 1;
+      out += fmt::format("\\x{:02x}", c);
+    }
+    text.remove_prefix(n);
+  }
+  return out;
+}
+
 Console::Counters& Console::counters() {
   std::lock_guard lock(mutex_);
   return accounts_.emplace_back();
@@ -30,7 +77,7 @@ void Console::print(std::string_view line) {
   std::string text;
   if (bar_shown_) text = "\r\033[K";  // clear the bar; the next tick redraws it
   bar_shown_ = false;
-  text.append(line);
+  text.append(terminal_safe(line));
   text.push_back('\n');
   std::fwrite(text.data(), 1, text.size(), stderr);
   std::fflush(stderr);

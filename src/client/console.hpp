@@ -53,6 +53,11 @@ class Console {
   std::chrono::steady_clock::time_point last_draw_{};
 };
 
+/// `text` safe for a terminal: control bytes (C0 but tab and newline, DEL,
+/// C1) and bytes that are not UTF-8 become `\xHH`, a backslash `\\`. Server
+/// text (-ERR replies, event data) may hold escape sequences.
+std::string terminal_safe(std::string_view text);
+
 /// "12.3 MB" style size for people.
 std::string human_bytes(double bytes);
 
