@@ -38,8 +38,9 @@ class DovecotBase(unittest.TestCase):
         if self.count is None:
             self.stored = [MESSAGES[n] for n in NAMES]
         else:
+            # 8 KB each, so that a download lasts long enough to be cut.
             self.stored = [b"Subject: message %d\nMessage-ID: <%d@dovecot.test>\n\nbody %d\n"
-                           % (i, i, i) for i in range(self.count)]
+                           % (i, i, i) + (b"x" * 76 + b"\n") * 100 for i in range(self.count)]
         for i, data in enumerate(self.stored):
             path = os.path.join(self.maildir, "new", f"{1700000000 + i}.M{i}P1.test")
             with open(path, "wb") as f:
@@ -113,12 +114,15 @@ class Crash(DovecotBase):
         seed = int(os.environ.get("POPBOX_SEED", time.time()))
         rng = random.Random(seed)
         self.write(keep=False)
+        cut = 0  # kills that left messages on the server
         for _ in range(8):
             p = subprocess.Popen([harness.POPBOX, "fetch", "--config", self.config],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.02, 0.8))
+            time.sleep(rng.uniform(0.02, 0.3))
             p.send_signal(signal.SIGKILL)
             p.wait()
+            cut += self.server_count() > 0
+        self.assertGreater(cut, 0, f"POPBOX_SEED={seed}: every run ended before its kill")
         # Dovecot waits for its maildrop lock instead of answering [IN-USE]
         # at once: give the clean run time.
         r = fetch_retrying(self.config, timeout=180)
