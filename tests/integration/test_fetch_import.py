@@ -1,7 +1,7 @@
 """`popbox fetch import` end to end: real mpop and fetchmail fetch (keep
 on) from `popbox serve`, their UIDL files are imported, and the first
 `popbox fetch` downloads nothing; two new messages are then exactly what
-it downloads."""
+it downloads. getmail (run as nobody: it refuses root) when installed."""
 
 import os
 import shutil
@@ -116,6 +116,49 @@ poll 127.0.0.1 service {self.env.server.pop3} protocol pop3 uidl timeout 20
         with open(ids, "a") as f:  # another account's entry is left out
             f.write("bob@127.0.0.1 someone-elses\n")
         self.check_takeover("fm", "fetchmail", ids, len(PRE), other=1)
+
+
+@unittest.skipUnless(shutil.which("getmail") and shutil.which("setpriv"),
+                     "getmail is not installed (Debian package getmail6)")
+class Getmail(ImportBase):
+    def test_oldmail_file(self):
+        md = os.path.join(self.tmp, "Maildir")
+        for s in ("new", "cur", "tmp"):
+            os.makedirs(os.path.join(md, s))
+        port = self.env.server.pop3
+        with open(os.path.join(self.tmp, "getmailrc"), "w") as f:
+            f.write(f"""[retriever]
+type = SimplePOP3Retriever
+server = 127.0.0.1
+port = {port}
+username = alice
+password = alice-secret
+
+[destination]
+type = Maildir
+path = {md}/
+
+[options]
+delete = false
+read_all = false
+""")
+        # getmail refuses to deliver as root.
+        subprocess.run(["chown", "-R", "nobody:nogroup", self.tmp], check=True)
+        p = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            "getmail", "--getmaildir=" + self.tmp, "--rcfile=getmailrc"],
+                           capture_output=True, env=client_env(self.tmp), timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(len(os.listdir(os.path.join(md, "new"))), len(PRE))
+        oldmail = os.path.join(self.tmp, f"oldmail-127.0.0.1-{port}-alice")
+        # A file named for another user is refused as a whole.
+        other = os.path.join(self.tmp, f"oldmail-127.0.0.1-{port}-bob")
+        shutil.copy(oldmail, other)
+        write_config(self.config, account(self.env, name="gm", keep=True))
+        r = self.import_("gm", "getmail", other)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("imported 0 UIDLs", r.stdout)
+        self.assertIn("another server or user", r.stderr)
+        self.check_takeover("gm", "getmail", oldmail, len(PRE))
 
 
 class Errors(ImportBase):
