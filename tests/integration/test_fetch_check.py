@@ -99,5 +99,36 @@ class Hostile(unittest.TestCase):
         self.assertIn(b"\\x1b[2J", r.stdout)
 
 
+class HostileFetch(unittest.TestCase):
+    def test_err_text_is_escaped_on_the_terminal(self):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+
+        def serve():
+            c, _ = srv.accept()
+            f = c.makefile("rb")
+            c.sendall(b"+OK ready\r\n")
+            f.readline()  # CAPA
+            c.sendall(b"-ERR\r\n")
+            f.readline()  # USER
+            c.sendall(b"-ERR [AUTH] \x1b]0;owned\x07\x1b[2Jno\r\n")
+            c.close()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        d = harness.tempfile.mkdtemp()
+        cfg = write_config(os.path.join(d, "f.toml"), {
+            "name": "work", "host": "127.0.0.1", "port": srv.getsockname()[1], "tls": "none",
+            "user": "u", "password": "p", "auth": "user", "deliver": "maildir:" + d + "/out",
+            "state_dir": d + "/state", "timeout": "10s"})
+        r = subprocess.run([harness.POPBOX, "fetch", "-c", cfg], capture_output=True, timeout=60)
+        t.join(5)
+        srv.close()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn(b"\x1b", r.stdout + r.stderr)
+        self.assertIn(b"\\x1b]0;owned\\x07\\x1b[2Jno", r.stderr)
+
+
 if __name__ == "__main__":
     run_tests()
