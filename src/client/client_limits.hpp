@@ -25,6 +25,11 @@ inline constexpr std::chrono::seconds default_timeout{60};
 /// commit make them durable and recorded together (their DELEs follow).
 inline constexpr std::size_t maildir_batch = 32;
 
+/// How long an MDA command may take to read one message and exit (Postfix's
+/// command_time_limit default); a hung MDA is killed and the message stays
+/// on the server.
+inline constexpr std::chrono::seconds mda_timeout{1000};
+
 /// Deadline of the TLS handshake.
 inline constexpr std::chrono::seconds tls_handshake_timeout{30};
 

@@ -9,9 +9,14 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <poll.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
+#include "client/client_limits.hpp"
 #include "client/delivery.hpp"
 #include "client/line_ends.hpp"
 #include "store/unique_fd.hpp"
@@ -84,10 +89,16 @@ class MdaDelivery final : public Delivery {
   Failure reap(bool cut_short) {
     pipe_.reset();
     int status = 0;
-    pid_t pid = std::exchange(pid_, -1);
-    while (::waitpid(pid, &status, 0) < 0) {
-      if (errno != EINTR) return fail(fetch_errc::io, "mda: waitpid failed");
+    pid_t pid = pid_;
+    // Most commands exit right after EOF: poll quickly at first, then back off.
+    for (useconds_t pause = 100;; pause = std::min<useconds_t>(pause * 2, 50'000)) {
+      pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid) break;
+      if (r < 0 && errno != EINTR) return fail(fetch_errc::io, "mda: waitpid failed");
+      if (expired()) return timed_out();  // the destructor kills and reaps it
+      ::usleep(pause);
     }
+    pid_ = -1;
     if (WIFEXITED(status) && WEXITSTATUS(status) == EX_TEMPFAIL) {
       return fail(fetch_errc::temporary,
                   fmt::format("mda \"{}\" exited with EX_TEMPFAIL", command_));
@@ -117,6 +128,19 @@ class MdaDelivery final : public Delivery {
     pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
     int error = 0;
     while (!data.empty()) {
+      // Wait for room in the pipe, but not past the deadline: an MDA that
+      // stops reading must not hang the account.
+      pollfd pfd{pipe_.get(), POLLOUT, 0};
+      int ready = ::poll(&pfd, 1, remaining_ms());
+      if (ready == 0 || expired()) {
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        return timed_out();
+      }
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        error = errno;
+        break;
+      }
       ssize_t n = ::write(pipe_.get(), data.data(), data.size());
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -137,7 +161,21 @@ class MdaDelivery final : public Delivery {
     return {};
   }
 
+  bool expired() const { return std::chrono::steady_clock::now() >= deadline_; }
+  int remaining_ms() const {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline_ - std::chrono::steady_clock::now());
+    return static_cast<int>(
+        std::max<std::int64_t>(0, std::min<std::int64_t>(left.count(), 60'000)));
+  }
+  Failure timed_out() const {
+    return fail(fetch_errc::temporary, fmt::format("mda \"{}\" did not finish within {} s; killed",
+                                                   command_, limits::mda_timeout.count()));
+  }
+
   std::string command_;
+  std::chrono::steady_clock::time_point deadline_ =
+      std::chrono::steady_clock::now() + limits::mda_timeout;
   store::detail::UniqueFd pipe_;
   pid_t pid_ = -1;
   CrlfToLf crlf_;
