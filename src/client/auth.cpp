@@ -98,17 +98,25 @@ std::string sasl_plain(std::string_view user, std::string_view password) {
   return out;
 }
 
-std::string sasl_xoauth2(std::string_view user, std::string_view token) {
-  std::string msg = "user=";
-  msg.append(user)
-      .append(
-          "\x01"
-          "auth=Bearer ")
+namespace {
+
+// Both OAuth mechanisms end in "auth=Bearer TOKEN" and two ^A (RFC 7628).
+std::string bearer_message(std::string msg, std::string_view token) {
+  // Split literal: "\x01a..." would read as the single escape \x01a.
+  msg.append(
+         "\x01"
+         "auth=Bearer ")
       .append(token)
       .append("\x01\x01");
   std::string out = core::base64_encode(msg);
   wipe(msg);
   return out;
+}
+
+}  // namespace
+
+std::string sasl_xoauth2(std::string_view user, std::string_view token) {
+  return bearer_message("user=" + std::string(user), token);
 }
 
 std::string sasl_oauthbearer(std::string_view user, std::string_view host, std::uint16_t port,
@@ -124,22 +132,8 @@ std::string sasl_oauthbearer(std::string_view user, std::string_view host, std::
       msg += c;
     }
   }
-  msg.append(
-         ",\x01"
-         "host=")
-      .append(host)
-      .append(
-          "\x01"
-          "port=")
-      .append(std::to_string(port));
-  msg.append(
-         "\x01"
-         "auth=Bearer ")
-      .append(token)
-      .append("\x01\x01");
-  std::string out = core::base64_encode(msg);
-  wipe(msg);
-  return out;
+  msg.append(",\x01host=").append(host).append("\x01port=").append(std::to_string(port));
+  return bearer_message(std::move(msg), token);
 }
 
 void wipe(std::string& secret) noexcept {
