@@ -294,6 +294,38 @@ class WrongHost(FetchTestBase):
         self.assertEqual(maildir_files(self.out()), [])
 
 
+class ExpiredCertificate(FetchTestBase):
+    def setUp(self):
+        self.env = Env()
+        # A CA the client trusts, and a server certificate it signed that
+        # expired yesterday.
+        d = self.env.dir
+        self.ca = os.path.join(d, "ca.pem")
+        run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+            os.path.join(d, "ca.key"), "-out", self.ca, "-days", "30", "-subj", "/CN=Test CA")
+        csr = os.path.join(d, "server.csr")
+        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", self.env.key, "-out",
+            csr, "-subj", "/CN=localhost", "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1")
+        run("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey",
+            os.path.join(d, "ca.key"), "-CAcreateserial", "-out", self.env.cert, "-days", "-1",
+            "-copy_extensions", "copy")
+        self.names = ["lf"]
+        self.env.deliver("alice", MESSAGES["lf"])
+        self.env.start()
+        self.config = os.path.join(self.env.dir, "fetch.toml")
+
+    def test_expired_certificate_fails_clearly(self):
+        for mode in ("implicit", "starttls"):
+            self.write(account(self.env, mode=mode, ca_file=self.ca))
+            r = run_fetch(self.config)
+            self.assertEqual(r.returncode, EX_PROTOCOL, r.stderr)
+            self.assertIn("expired", r.stderr)
+        self.assertNotIn("event=login", self.env.server.log_text())
+        self.assertEqual(maildir_files(self.out()), [])
+
+
 class Failures(FetchTestBase):
     def test_exit_codes(self):
         self.write(account(self.env, password="wrong"))
