@@ -138,7 +138,8 @@ void load_tls(Config& cfg, const toml::table& t) {
 }
 
 void load_auth(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[auth]", {"passwd_file", "allow_plaintext", "apop", "failure_delay"});
+  only_keys(cfg, t, "[auth]",
+            {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format"});
   auto& a = cfg.auth;
   a.passwd_file = get_string(cfg, t, "passwd_file", "");
   std::string plain = get_string(cfg, t, "allow_plaintext", "loopback");
@@ -154,6 +155,10 @@ void load_auth(Config& cfg, const toml::table& t) {
   }
   a.apop = get_bool(cfg, t, "apop", false);
   a.failure_delay = get_duration(cfg, t, "failure_delay", a.failure_delay);
+  a.username_format = get_string(cfg, t, "username_format", "%Lu");
+  if (a.username_format != "%Lu" && a.username_format != "%u") {
+    fail(cfg, t.get("username_format"), "'username_format' must be \"%Lu\" or \"%u\"");
+  }
 }
 
 std::uint64_t get_size(const Config& cfg, const toml::table& t, std::string_view key,
@@ -188,6 +193,16 @@ void load_lmtp(Config& cfg, const toml::table& t) {
 }
 
 }  // namespace
+
+std::string AuthConfig::canonical_user(std::string_view typed) const {
+  std::string user(typed);
+  if (username_format == "%Lu") {
+    for (char& c : user) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return user;
+}
 
 toml::table parse_toml_file(const std::filesystem::path& file) {
   try {

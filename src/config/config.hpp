@@ -48,6 +48,12 @@ struct AuthConfig {
   Plaintext allow_plaintext = Plaintext::loopback;
   bool apop = false;
   std::chrono::milliseconds failure_delay{2000};
+  /// Dovecot's auth_username_format: "%Lu" (its default) lowercases login
+  /// names before lookup, "%u" keeps them as typed.
+  std::string username_format = "%Lu";
+
+  /// The name to look up for what a client typed.
+  std::string canonical_user(std::string_view typed) const;
 };
 
 struct MailConfig {

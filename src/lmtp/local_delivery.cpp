@@ -68,10 +68,11 @@ LocalDelivery::LocalDelivery(const config::Config& cfg, auth::Authenticator& use
 
 RcptStatus LocalDelivery::resolve(std::string_view address, std::uint64_t size_hint, Recipient& out,
                                   std::string& detail) {
-  std::optional<auth::UserInfo> info = users_.lookup(address);
+  const std::string name = cfg_.auth.canonical_user(address);
+  std::optional<auth::UserInfo> info = users_.lookup(name);
   if (!info) {
-    std::size_t at = address.find('@');
-    if (at != std::string_view::npos) info = users_.lookup(address.substr(0, at));
+    std::size_t at = name.find('@');
+    if (at != std::string::npos) info = users_.lookup(std::string_view(name).substr(0, at));
   }
   if (!info) {
     detail = "no such user";

@@ -43,20 +43,21 @@ struct LoginResult {
 LoginResult login_blocking(ServerState& st, const pop3::Credentials& creds,
                            const std::string& apop_timestamp) {
   using pop3::LoginOutcome;
+  const std::string user = st.cfg.auth.canonical_user(creds.user);
   auth::AuthResult verdict = creds.kind == pop3::Credentials::Kind::password
-                                 ? st.auth.verify_password(creds.user, creds.secret)
-                                 : st.auth.verify_apop(creds.user, apop_timestamp, creds.secret);
+                                 ? st.auth.verify_password(user, creds.secret)
+                                 : st.auth.verify_apop(user, apop_timestamp, creds.secret);
   if (verdict == auth::AuthResult::temp_failure) {
     return {LoginOutcome::temp_failure, nullptr, "user database unavailable"};
   }
   if (verdict != auth::AuthResult::ok) return {LoginOutcome::bad_credentials, nullptr, ""};
   if (auto delay = st.cfg.server.login_delay_seconds) {
-    if (!st.login_delay.admit(creds.user, std::chrono::seconds(*delay))) {
+    if (!st.login_delay.admit(user, std::chrono::seconds(*delay))) {
       return {LoginOutcome::login_delay, nullptr, ""};
     }
   }
   std::error_code ec;
-  auto mailbox = st.store->open(creds.user, ec);
+  auto mailbox = st.store->open(user, ec);
   if (ec == store::store_errc::in_use) return {LoginOutcome::in_use, nullptr, ""};
   // Problems an operator must fix are permanent for the client (RFC 3206):
   // retrying will not help until then.

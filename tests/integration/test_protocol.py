@@ -153,6 +153,11 @@ class ProtocolTest(unittest.TestCase):
         c.cmd("USER bob@example.com")
         self.assertTrue(c.cmd("PASS bob secret").startswith(b"-ERR [SYS/PERM]"))
 
+    def test_user_names_are_lowercased_like_dovecot(self):
+        c = Conn(self.server.pop3)
+        c.login("ALICE", "alice-secret")  # auth_username_format = %Lu
+        self.assertEqual(c.cmd("STAT"), b"+OK 3 66")
+
     def test_failed_login_says_auth(self):
         c = Conn(self.server.pop3)
         c.cmd("USER alice")

@@ -143,3 +143,16 @@ TEST(Config, HugeDurationsAreRejectedNotWrapped) {
   EXPECT_NE(load_error(minimal + "[server]\nlogin_delay = \"25000d\"\n").find("at most a year"),
             std::string::npos);
 }
+
+TEST(Config, UsernameFormat) {
+  auto c = load_text(minimal);
+  EXPECT_EQ(c.auth.canonical_user("Alice@Example.COM"), "alice@example.com");
+  auto exact = load_text(
+      "[auth]\npasswd_file = \"/p\"\nusername_format = \"%u\"\n"
+      "[mail]\nmaildir = \"/m/%u\"\n");
+  EXPECT_EQ(exact.auth.canonical_user("Alice"), "Alice");
+  EXPECT_NE(load_error("[auth]\npasswd_file = \"/p\"\nusername_format = \"%n\"\n"
+                       "[mail]\nmaildir = \"/m/%u\"\n")
+                .find("username_format"),
+            std::string::npos);
+}
