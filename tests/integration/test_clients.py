@@ -386,7 +386,8 @@ class LargeMessageTest(unittest.TestCase):
         c.quit()
         self.assertEqual(octets, len(self.wire))
         self.assertTrue(lines == self.lines, "RETR of the large message differs")
-        self.assertLess(peak, self.RSS_LIMIT_KIB, f"VmRSS peak {peak} KiB")
+        if not os.environ.get("POPBOX_SANITIZED"):  # ASan's shadow memory costs tens of MiB
+            self.assertLess(peak, self.RSS_LIMIT_KIB, f"VmRSS peak {peak} KiB")
         self.assertLess(peak - base, self.RSS_GROWTH_KIB, f"VmRSS {base} -> {peak} KiB")
 
     def test_stalled_reader_does_not_grow_server(self):
