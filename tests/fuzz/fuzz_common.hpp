@@ -12,13 +12,13 @@ namespace popbox::fuzz {
 
 /// Aborts with a message when an invariant does not hold: libFuzzer records
 /// the input as a crash.
-#define FUZZ_CHECK(cond, what)                                                       \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n  (%s)\n", __FILE__,     \
-                   __LINE__, #cond, std::string(what).c_str());                      \
-      std::abort();                                                                  \
-    }                                                                                \
+#define FUZZ_CHECK(cond, what)                                                                    \
+  do {                                                                                            \
+    if (!(cond)) {                                                                                \
+      std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n  (%s)\n", __FILE__, __LINE__, #cond, \
+                   std::string(what).c_str());                                                    \
+      std::abort();                                                                               \
+    }                                                                                             \
   } while (0)
 
 /// Printable form of bytes for failure messages.

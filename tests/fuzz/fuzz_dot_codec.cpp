@@ -104,8 +104,8 @@ void fuzz_encoder(std::string_view msg, bool use_top, std::uint64_t limit, std::
   SplitRng rng(seed);
   const std::string wire = encode_split(msg, top, &rng);
   const std::string wire_whole = encode_split(msg, top, nullptr);
-  FUZZ_CHECK(wire == wire_whole, "encoding depends on block splits: " + escaped(wire) + " vs " +
-                                     escaped(wire_whole));
+  FUZZ_CHECK(wire == wire_whole,
+             "encoding depends on block splits: " + escaped(wire) + " vs " + escaped(wire_whole));
   check_wire_form(wire);
 
   const std::string normalised = crlf_normalised(msg);

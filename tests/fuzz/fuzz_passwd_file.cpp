@@ -20,8 +20,8 @@
 
 #include "auth/passwd_file.hpp"
 #include "auth/password_scheme.hpp"
-#include "store/quota.hpp"
 #include "fuzz_common.hpp"
+#include "store/quota.hpp"
 
 using popbox::fuzz::escaped;
 

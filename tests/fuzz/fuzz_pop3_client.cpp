@@ -54,8 +54,7 @@ class Harness {
         secure_(tls_ == TlsMode::implicit) {
     // What must never cross a link without TLS (unless tls = "none").
     secrets_ = {std::string(kSecret), popbox::client::sasl_plain(kUser, kSecret),
-                popbox::core::base64_encode(kSecret),
-                popbox::client::sasl_xoauth2(kUser, kSecret),
+                popbox::core::base64_encode(kSecret), popbox::client::sasl_xoauth2(kUser, kSecret),
                 popbox::client::sasl_oauthbearer(kUser, "pop.test", 995, kSecret)};
   }
 
@@ -95,8 +94,8 @@ class Harness {
   }
 
   static popbox::client::SessionOptions options(std::uint8_t opts) {
-    static const AuthMech mechs[8] = {AuthMech::automatic, AuthMech::user,    AuthMech::plain,
-                                      AuthMech::login,     AuthMech::apop,    AuthMech::xoauth2,
+    static const AuthMech mechs[8] = {AuthMech::automatic,   AuthMech::user,     AuthMech::plain,
+                                      AuthMech::login,       AuthMech::apop,     AuthMech::xoauth2,
                                       AuthMech::oauthbearer, AuthMech::automatic};
     popbox::client::SessionOptions o;
     o.tls = tls_mode(opts & 3);
@@ -118,8 +117,8 @@ class Harness {
       std::size_t crlf = out.find("\r\n", pos);
       std::string_view line = out.substr(pos, crlf - pos);
       for (char c : line) {
-        FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0', "CR, LF or NUL in a command: " +
-                                                            escaped(out));
+        FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0',
+                   "CR, LF or NUL in a command: " + escaped(out));
       }
       pos = crlf + 2;
     }
@@ -176,13 +175,13 @@ class Harness {
         in_body_ = false;
         return;
       case Kind::retr_failed:
-        FUZZ_CHECK(!in_body_ && retrieved_.contains(ev.message), "retr_failed for " +
-                                                                     std::to_string(ev.message));
+        FUZZ_CHECK(!in_body_ && retrieved_.contains(ev.message),
+                   "retr_failed for " + std::to_string(ev.message));
         return;
       case Kind::deleted:
       case Kind::dele_failed:
-        FUZZ_CHECK(!in_body_ && removed_.contains(ev.message), "DELE result for " +
-                                                                   std::to_string(ev.message));
+        FUZZ_CHECK(!in_body_ && removed_.contains(ev.message),
+                   "DELE result for " + std::to_string(ev.message));
         return;
       case Kind::closed:
         FUZZ_CHECK(session_.finished() && !in_body_, "closed but not finished");

@@ -55,8 +55,8 @@ using State = Session::State;
 // ---- the fake maildrops ----------------------------------------------------
 
 struct Maildrop {
-  std::vector<std::string> stored;                     // message bytes as on disk
-  std::vector<popbox::store::MessageInfo> infos;       // what the session sees
+  std::vector<std::string> stored;                // message bytes as on disk
+  std::vector<popbox::store::MessageInfo> infos;  // what the session sees
 };
 
 Maildrop make_maildrop(std::vector<std::string> msgs) {
@@ -81,7 +81,8 @@ const std::vector<Maildrop>& maildrops() {
         "",
     }));
     std::string long_body = "Subject: long\r\nX-Dot: .\r\n\r\n";
-    for (int i = 0; i < 30; ++i) long_body += (i % 3 == 0 ? "." : "line ") + std::to_string(i) + "\n";
+    for (int i = 0; i < 30; ++i)
+      long_body += (i % 3 == 0 ? "." : "line ") + std::to_string(i) + "\n";
     d.push_back(make_maildrop({
         "Subject: a\n\nbody\n",
         long_body,
@@ -125,7 +126,8 @@ Kw classify(std::string_view line) {
 void check_line_chars(std::string_view line, std::string_view all) {
   FUZZ_CHECK(line.size() + 2 <= 512, "reply line over 512 octets: " + escaped(all));
   for (char c : line) {
-    FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0', "CR, LF or NUL inside a reply: " + escaped(all));
+    FUZZ_CHECK(c != '\r' && c != '\n' && c != '\0',
+               "CR, LF or NUL inside a reply: " + escaped(all));
   }
 }
 
@@ -142,9 +144,15 @@ std::vector<std::string_view> reply_lines(std::string_view out) {
   return lines;
 }
 
-bool is_ok(std::string_view l) { return l == "+OK" || l.starts_with("+OK "); }
-bool is_err(std::string_view l) { return l == "-ERR" || l.starts_with("-ERR "); }
-bool is_cont(std::string_view l) { return l.starts_with("+ "); }
+bool is_ok(std::string_view l) {
+  return l == "+OK" || l.starts_with("+OK ");
+}
+bool is_err(std::string_view l) {
+  return l == "-ERR" || l.starts_with("-ERR ");
+}
+bool is_cont(std::string_view l) {
+  return l.starts_with("+ ");
+}
 
 /// Checks a message body as sent after RETR/TOP's +OK: stuffed, terminated once.
 void check_body(std::string_view body) {
@@ -164,8 +172,8 @@ std::string_view check_one_reply(std::string_view out, bool may_be_multiline, bo
   FUZZ_CHECK(is_ok(first) || is_err(first) || (may_continue && is_cont(first)),
              "bad status line: " + escaped(out));
   if (may_be_multiline && is_ok(first)) {
-    FUZZ_CHECK(lines.size() >= 2 && lines.back() == ".", "multi-line reply not terminated: " +
-                                                             escaped(out));
+    FUZZ_CHECK(lines.size() >= 2 && lines.back() == ".",
+               "multi-line reply not terminated: " + escaped(out));
     for (std::size_t i = 1; i + 1 < lines.size(); ++i) {
       check_line_chars(lines[i], out);
       FUZZ_CHECK(lines[i].empty() || lines[i][0] != '.', "unstuffed '.' line: " + escaped(out));
@@ -227,12 +235,13 @@ class Driver {
     check_state_after(step);
     if (step.action == Action::login || step.action == Action::stream ||
         step.action == Action::commit) {
-      FUZZ_CHECK(out.empty(), "output before " + std::to_string(int(step.action)) + ": " +
-                                  escaped(out));
+      FUZZ_CHECK(out.empty(),
+                 "output before " + std::to_string(int(step.action)) + ": " + escaped(out));
     } else {
-      bool multi = !sasl && (kw.keyword == "CAPA" ||
-                             ((kw.keyword == "LIST" || kw.keyword == "UIDL" ||
-                               kw.keyword == "AUTH") && kw.args == 0));
+      bool multi =
+          !sasl && (kw.keyword == "CAPA" ||
+                    ((kw.keyword == "LIST" || kw.keyword == "UIDL" || kw.keyword == "AUTH") &&
+                     kw.args == 0));
       std::string_view first = check_one_reply(out, multi, true);
       if (is_cont(first)) {
         FUZZ_CHECK(kw.keyword == "AUTH" || sasl, "SASL continuation outside AUTH: " + escaped(out));
@@ -276,10 +285,17 @@ class Driver {
     o.secure = opts & 0x04;
     o.plaintext_allowed = opts & 0x08;
     switch (more & 3) {
-      case 1: o.expire_days = -1; break;
-      case 2: o.expire_days = 0; break;
-      case 3: o.expire_days = 30; break;
-      default: break;
+      case 1:
+        o.expire_days = -1;
+        break;
+      case 2:
+        o.expire_days = 0;
+        break;
+      case 3:
+        o.expire_days = 30;
+        break;
+      default:
+        break;
     }
     if (more & 0x04) o.login_delay_seconds = 900;
     return o;
@@ -373,8 +389,8 @@ class Driver {
     std::string_view first = check_one_reply(out, false, false);
     FUZZ_CHECK(is_ok(first), "stream_opened is not +OK");
     const std::string& stored = drop_.stored[step.message];
-    popbox::core::DotEncoder enc = step.top_lines ? popbox::core::DotEncoder(*step.top_lines)
-                                                  : popbox::core::DotEncoder();
+    popbox::core::DotEncoder enc =
+        step.top_lines ? popbox::core::DotEncoder(*step.top_lines) : popbox::core::DotEncoder();
     std::string body;
     enc.encode(stored, body);
     enc.finish(body);

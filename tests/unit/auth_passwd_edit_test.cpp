@@ -250,8 +250,7 @@ TEST_F(PasswdEditFile, ConcurrentEditorsLoseNothing) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 10; ++i)
-        add_user(file_, user(fmt::format("u{}_{}", t, i)));
+      for (int i = 0; i < 10; ++i) add_user(file_, user(fmt::format("u{}_{}", t, i)));
     });
   }
   for (auto& th : threads) th.join();

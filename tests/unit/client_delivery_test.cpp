@@ -8,20 +8,14 @@
 #include <sstream>
 
 #include "client/delivery.hpp"
+#include "temp_dir.hpp"
 
 using namespace popbox::client;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/popbox-delivery-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
+using popbox::test::TempDir;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -7,20 +7,14 @@
 #include <filesystem>
 
 #include "client/engine.hpp"
+#include "temp_dir.hpp"
 
 using namespace popbox::client;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/popbox-engine-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
+using popbox::test::TempDir;
 
 // Logs every call; checks the state database at each durability point.
 class FakeTarget final : public Deliverer {

@@ -12,20 +12,14 @@
 
 #include "client/line_ends.hpp"
 #include "client/mbox_writer.hpp"
+#include "temp_dir.hpp"
 
 using namespace popbox::client;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/popbox-mbox-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
+using popbox::test::TempDir;
 
 std::string slurp(const std::string& p) {
   std::ifstream in(p, std::ios::binary);

@@ -6,20 +6,14 @@
 #include <filesystem>
 
 #include "client/state_db.hpp"
+#include "temp_dir.hpp"
 
 using namespace popbox::client;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/popbox-statedb-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
+using popbox::test::TempDir;
 
 std::unique_ptr<StateDb> open_db(const std::string& path) {
   std::string error;

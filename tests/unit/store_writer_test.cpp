@@ -7,20 +7,14 @@
 #include <sstream>
 
 #include "store/maildir_writer.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using popbox::store::MaildirWriter;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/popbox-writer-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
+using popbox::test::TempDir;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
