@@ -108,6 +108,20 @@ std::optional<CourierRecord> parse_courier_record(std::string_view line) {
   return rec;
 }
 
+// Parses every line of `body` with `parse` into out.records; lines it
+// refuses, and a torn last line, count as out.bad_lines.
+template <class List, class Parse>
+void collect_records(std::string_view body, List& out, Parse parse) {
+  bool torn = for_each_line(body, [&](std::string_view line) {
+    if (auto rec = parse(line)) {
+      out.records.push_back(std::move(*rec));
+    } else {
+      ++out.bad_lines;
+    }
+  });
+  if (torn) ++out.bad_lines;
+}
+
 }  // namespace
 
 std::optional<DovecotUidlist> parse_dovecot_uidlist(std::string_view text) {
@@ -130,15 +144,8 @@ std::optional<DovecotUidlist> parse_dovecot_uidlist(std::string_view text) {
     return std::nullopt;
   }
   if (out.uidvalidity == 0 || out.next_uid == 0) return std::nullopt;
-  bool torn = for_each_line(text.substr(eol + 1), [&](std::string_view line) {
-    auto rec = parse_dovecot_record(line, out.version);
-    if (rec) {
-      out.records.push_back(std::move(*rec));
-    } else {
-      ++out.bad_lines;
-    }
-  });
-  if (torn) ++out.bad_lines;
+  collect_records(text.substr(eol + 1), out,
+                  [&](std::string_view line) { return parse_dovecot_record(line, out.version); });
   return out;
 }
 
@@ -166,15 +173,7 @@ std::optional<CourierSizelist> parse_courier_sizelist(std::string_view text) {
   skip_spaces(header);
   if (!take_number(header, next_uid)) return std::nullopt;
   CourierSizelist out;
-  bool torn = for_each_line(text.substr(eol + 1), [&](std::string_view line) {
-    auto rec = parse_courier_record(line);
-    if (rec) {
-      out.records.push_back(std::move(*rec));
-    } else {
-      ++out.bad_lines;
-    }
-  });
-  if (torn) ++out.bad_lines;
+  collect_records(text.substr(eol + 1), out, parse_courier_record);
   return out;
 }
 
