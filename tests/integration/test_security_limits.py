@@ -103,6 +103,32 @@ class LoginDeadline(unittest.TestCase):
         self.assertGreater(elapsed, 2.5)
         self.assertLess(elapsed, 7)
         self.assertIn("event=login_timeout", self.server.log_text())
+        # serve raised its open-files limit and said how many sessions fit.
+        self.assertRegex(self.server.log_text(), r"event=fd_limit open_files=\d+ sessions=\d+")
+
+    def test_implicit_tls_session_gets_the_reply_over_tls(self):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(connect(self.server.pop3s), server_hostname="pop.test") as s:
+            start = time.monotonic()
+            self.assertTrue(read_line(s).startswith(b"+OK"))
+            lines = []
+            for _ in range(10):
+                try:
+                    s.sendall(b"NOOP\r\n")
+                    line = read_line(s)
+                except OSError:
+                    break
+                if not line:
+                    break
+                lines.append(line)
+                if line == LOGIN_TIMEOUT_ERR:
+                    break
+                time.sleep(0.5)
+            elapsed = time.monotonic() - start
+        self.assertEqual(lines[-1], LOGIN_TIMEOUT_ERR, lines)
+        self.assertLess(elapsed, 7)
 
     def test_tls_client_that_never_finishes_the_handshake_is_cut(self):
         with connect(self.server.pop3s) as s:
@@ -294,6 +320,37 @@ class HashingIsolation(unittest.TestCase):
         # hashing queue takes; and the RETR is done before the flood is.
         self.assertLess(done - start, 1.5)
         self.assertLess(done, max(t for t, _ in answers))
+
+    def test_password_checks_per_ip_are_capped(self):
+        port = self.server.pop3
+        barrier = threading.Barrier(8, timeout=30)
+        answers = []
+        lock = threading.Lock()
+
+        def guesser(i):
+            try:
+                with connect(port, "127.0.2.1", timeout=60) as s:
+                    read_line(s)
+                    command(s, f"USER guess{i}".encode())
+                    barrier.wait()
+                    answer = command(s, b"PASS guess")
+            except (OSError, threading.BrokenBarrierError) as e:
+                answer = repr(e).encode()
+            with lock:
+                answers.append(answer)
+
+        threads = [threading.Thread(target=guesser, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        # At most 4 checks of one address run or wait at once; the others
+        # are turned away at once instead of queueing.
+        busy = [a for a in answers if a.startswith(b"-ERR [SYS/TEMP]")]
+        failed = [a for a in answers if a == b"-ERR [AUTH] Authentication failed.\r\n"]
+        self.assertEqual(len(busy) + len(failed), 8, answers)
+        self.assertGreaterEqual(len(busy), 1, answers)
+        self.assertLessEqual(len(failed), 4 + 2, answers)  # 4, give or take a finished check
 
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
