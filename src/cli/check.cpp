@@ -1,5 +1,6 @@
 // popbox check: validates a configuration the way `serve` would use it,
 // without binding ports, and prints every problem found.
+#include <sys/resource.h>
 #include <sysexits.h>
 #include <CLI/CLI.hpp>
 
@@ -54,6 +55,16 @@ int run_check(const std::string& file) {
   }
   if (cfg.auth.allow_plaintext == config::Plaintext::always && !cfg.tls.enabled) {
     std::cerr << "warning: passwords will cross the network in clear text (no [tls])\n";
+  }
+  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    // `serve` raises the soft limit to the hard one: that is what must fit.
+    const std::size_t fits = limits::sessions_for_fd_limit(rl.rlim_max);
+    const std::size_t wanted = cfg.server.max_connections + cfg.lmtp.max_connections;
+    if (fits < wanted) {
+      std::cerr << "warning: the open-files hard limit (" << rl.rlim_max << ") allows " << fits
+                << " sessions, fewer than max_connections + [lmtp] max_connections (" << wanted
+                << ")\n";
+    }
   }
   if (problems) return EX_CONFIG;
   std::cout << file << ": OK\n";

@@ -96,7 +96,7 @@ std::string default_hostname() {
 void load_server(Config& cfg, const toml::table& t) {
   only_keys(cfg, t, "[server]",
             {"listen", "listen_tls", "hostname", "idle_timeout", "max_connections", "threads",
-             "expire_days", "login_delay"});
+             "expire_days", "login_delay", "trusted_proxies"});
   auto& s = cfg.server;
   s.listen = get_endpoints(cfg, t, "listen", {{"0.0.0.0", 110}});
   s.listen_tls = get_endpoints(cfg, t, "listen_tls", {});
@@ -106,6 +106,19 @@ void load_server(Config& cfg, const toml::table& t) {
   s.max_connections =
       static_cast<std::size_t>(get_int(cfg, t, "max_connections", 10000, 1, 1'000'000));
   s.threads = static_cast<unsigned>(get_int(cfg, t, "threads", 0, 0, 256));
+  if (const toml::node* n = t.get("trusted_proxies")) {
+    const toml::array* arr = n->as_array();
+    if (!arr) fail(cfg, n, "'trusted_proxies' must be an array of \"address/prefix\" strings");
+    for (const auto& item : *arr) {
+      auto text = item.value<std::string>();
+      auto net = text ? core::parse_cidr(*text) : std::nullopt;
+      if (!net) {
+        fail(cfg, &item,
+             "'trusted_proxies': expected a network such as \"10.0.0.0/8\" or \"::1/128\"");
+      }
+      s.trusted_proxies.push_back(*net);
+    }
+  }
   if (const toml::node* n = t.get("expire_days")) {
     if (n->is_string() && *n->value<std::string>() == "never") {
       s.expire_days = -1;
@@ -183,13 +196,29 @@ void load_quota(Config& cfg, const toml::table& t) {
 }
 
 void load_lmtp(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[lmtp]", {"listen", "unix", "max_message_size"});
+  only_keys(cfg, t, "[lmtp]", {"listen", "unix", "max_message_size", "max_connections"});
+  cfg.lmtp.max_connections =
+      static_cast<std::size_t>(get_int(cfg, t, "max_connections", 1000, 1, 1'000'000));
   cfg.lmtp.listen = get_endpoints(cfg, t, "listen", {});
   cfg.lmtp.unix_path = get_string(cfg, t, "unix", "");
   cfg.lmtp.max_message_size = get_size(cfg, t, "max_message_size", cfg.lmtp.max_message_size);
   if (cfg.lmtp.max_message_size == 0) {
     fail(cfg, t.get("max_message_size"), "'max_message_size' must be > 0");
   }
+}
+
+void load_limits(Config& cfg, const toml::table& t) {
+  only_keys(cfg, t, "[limits]",
+            {"login_timeout", "max_connections_per_ip", "auth_failures_per_ip"});
+  auto& l = cfg.limits;
+  l.login_timeout = get_duration(cfg, t, "login_timeout", l.login_timeout);
+  if (l.login_timeout.count() == 0) {
+    fail(cfg, t.get("login_timeout"), "'login_timeout' must be > 0");
+  }
+  l.max_connections_per_ip =
+      static_cast<std::size_t>(get_int(cfg, t, "max_connections_per_ip", 20, 1, 1'000'000));
+  l.auth_failures_per_ip =
+      static_cast<std::size_t>(get_int(cfg, t, "auth_failures_per_ip", 50, 1, 1'000'000));
 }
 
 }  // namespace
@@ -284,7 +313,7 @@ Config load(const std::filesystem::path& file) {
   cfg.source = file;
   toml::table root = parse_toml_file(file);
   only_keys(cfg, root, "the top level",
-            {"server", "tls", "auth", "mail", "log", "quota", "lmtp", "deliver"});
+            {"server", "tls", "auth", "mail", "log", "quota", "lmtp", "deliver", "limits"});
   auto section = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);
     if (n && !n->is_table()) fail(cfg, n, fmt::format("'{}' must be a [{}] section", name, name));
@@ -309,6 +338,7 @@ Config load(const std::filesystem::path& file) {
   }
   if (auto* q = section("quota")) load_quota(cfg, *q);
   if (auto* l = section("lmtp")) load_lmtp(cfg, *l);
+  if (auto* l = section("limits")) load_limits(cfg, *l);
   if (auto* d = section("deliver")) {
     only_keys(cfg, *d, "[deliver]", {"return_path", "delivered_to"});
     cfg.deliver.return_path = get_bool(cfg, *d, "return_path", true);

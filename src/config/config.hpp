@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "core/ip_address.hpp"
+
 namespace popbox::config {
 
 /// A configuration problem, with file and position in the message.
@@ -35,6 +37,16 @@ struct ServerConfig {
   unsigned threads = 0;                    ///< event threads; 0 = one per core
   std::optional<int> expire_days;          ///< EXPIRE capability; -1 = NEVER
   std::optional<int> login_delay_seconds;  ///< LOGIN-DELAY capability, enforced
+  /// Peers that must start with a PROXY protocol header naming the client.
+  std::vector<core::Cidr> trusted_proxies;
+};
+
+/// Per-client limits against abuse from the open internet (issue 7).
+struct LimitsConfig {
+  /// The whole pre-login phase (TLS handshake, STLS, USER/PASS) must fit.
+  std::chrono::milliseconds login_timeout{std::chrono::seconds(60)};
+  std::size_t max_connections_per_ip = 20;  ///< POP3 connections per IP (/64)
+  std::size_t auth_failures_per_ip = 50;    ///< then the IP is refused for a while
 };
 
 struct TlsConfig {
@@ -77,6 +89,7 @@ struct LmtpConfig {
   std::vector<Endpoint> listen;
   std::string unix_path;
   std::uint64_t max_message_size = 50ull << 20;
+  std::size_t max_connections = 1000;  ///< LMTP's own budget, apart from POP3's
 };
 
 /// Local delivery (`popbox deliver`, LMTP): headers added like Dovecot's LDA.
@@ -94,6 +107,7 @@ struct Config {
   QuotaConfig quota;
   LmtpConfig lmtp;
   DeliverConfig deliver;
+  LimitsConfig limits;
   std::string log_level = "info";
 };
 

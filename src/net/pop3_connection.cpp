@@ -9,9 +9,11 @@
 #include <asio/ssl.hpp>
 
 #include "core/dot_codec.hpp"
+#include "core/ip_address.hpp"
 #include "core/limits.hpp"
 #include "core/line_reader.hpp"
 #include "core/log.hpp"
+#include "core/proxy_header.hpp"
 #include "net/blocking.hpp"
 #include "net/server_state.hpp"
 #include "net/watched_socket.hpp"
@@ -25,13 +27,6 @@ constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 namespace {
 
-bool is_loopback(const asio::ip::address& a) {
-  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).is_loopback();
-  }
-  return a.is_loopback();
-}
-
 // The result of checking credentials and opening the maildrop, computed on
 // the blocking pool.
 struct LoginResult {
@@ -40,17 +35,18 @@ struct LoginResult {
   std::string detail;  // for the log only
 };
 
-LoginResult login_blocking(ServerState& st, const pop3::Credentials& creds,
-                           const std::string& apop_timestamp) {
+// Checks the password on the auth pool: hashing never runs on the mail pool.
+auth::AuthResult verify_blocking(ServerState& st, const std::string& user,
+                                 const pop3::Credentials& creds,
+                                 const std::string& apop_timestamp) {
+  return creds.kind == pop3::Credentials::Kind::password
+             ? st.auth.verify_password(user, creds.secret)
+             : st.auth.verify_apop(user, apop_timestamp, creds.secret);
+}
+
+// Opens the maildrop of a user whose credentials were good, on the mail pool.
+LoginResult open_blocking(ServerState& st, const std::string& user) {
   using pop3::LoginOutcome;
-  const std::string user = st.cfg.auth.canonical_user(creds.user);
-  auth::AuthResult verdict = creds.kind == pop3::Credentials::Kind::password
-                                 ? st.auth.verify_password(user, creds.secret)
-                                 : st.auth.verify_apop(user, apop_timestamp, creds.secret);
-  if (verdict == auth::AuthResult::temp_failure) {
-    return {LoginOutcome::temp_failure, nullptr, "user database unavailable"};
-  }
-  if (verdict != auth::AuthResult::ok) return {LoginOutcome::bad_credentials, nullptr, ""};
   if (auto delay = st.cfg.server.login_delay_seconds) {
     if (!st.login_delay.admit(user, std::chrono::seconds(*delay))) {
       return {LoginOutcome::login_delay, nullptr, ""};
@@ -68,6 +64,33 @@ LoginResult login_blocking(ServerState& st, const pop3::Credentials& creds,
   if (ec || !mailbox) return {LoginOutcome::temp_failure, nullptr, ec.message()};
   return {LoginOutcome::ok, std::move(mailbox), ""};
 }
+
+// A password check's place on the auth pool: at most limits::auth_queue_depth
+// in all and limits::auth_per_ip_concurrency per client key.
+class AuthTicket {
+ public:
+  AuthTicket(ServerState& st, const std::string& key)
+      : st_(st), slot_(st.auth_per_ip, key, limits::auth_per_ip_concurrency) {
+    if (!slot_) return;
+    if (st_.auth_queued.fetch_add(1) >= limits::auth_queue_depth) {
+      --st_.auth_queued;
+      return;
+    }
+    granted_ = true;
+  }
+  ~AuthTicket() {
+    if (granted_) --st_.auth_queued;
+  }
+  AuthTicket(const AuthTicket&) = delete;
+  AuthTicket& operator=(const AuthTicket&) = delete;
+  /// True if the check may run now.
+  explicit operator bool() const { return granted_; }
+
+ private:
+  ServerState& st_;
+  IpSlot slot_;
+  bool granted_ = false;
+};
 
 const char* outcome_name(pop3::LoginOutcome o) {
   switch (o) {
@@ -98,6 +121,7 @@ class Connection final : public WatchedSocket<tcp::socket> {
   ServerState& state;
   std::uint64_t id = 0;
   std::string peer;
+  std::string ip_key;  ///< the client's key for per-IP limits (core::client_key)
   std::string apop_timestamp;
   std::uint64_t bytes_in = 0, bytes_out = 0;
 };
@@ -177,19 +201,49 @@ class Driver {
   }
 
   asio::awaitable<void> login(pop3::Credentials& creds) {
+    using pop3::LoginOutcome;
     ServerState& st = st_;
-    const std::string* ts = &conn_.apop_timestamp;
-    auto work = [&st, &creds, ts] { return login_blocking(st, creds, *ts); };
-    LoginResult result = co_await run_blocking(st_.pool, std::move(work));
+    const std::string user = st.cfg.auth.canonical_user(creds.user);
+    LoginResult result;
+    std::chrono::milliseconds wait{0};
+    if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
+      result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
+    } else if (AuthTicket ticket(st, conn_.ip_key); !ticket) {
+      result = {LoginOutcome::temp_failure, nullptr, "too many password checks in progress"};
+    } else {
+      const std::string* ts = &conn_.apop_timestamp;
+      const std::string* name = &user;
+      auto verify = [&st, name, &creds, ts] { return verify_blocking(st, *name, creds, *ts); };
+      auth::AuthResult verdict = co_await run_blocking(st.auth_pool, std::move(verify));
+      if (verdict == auth::AuthResult::temp_failure) {
+        result = {LoginOutcome::temp_failure, nullptr, "user database unavailable"};
+      } else if (verdict != auth::AuthResult::ok) {
+        // Like Dovecot's auth penalty: the wait doubles per failure from
+        // this address or for this name; an unknown user looks exactly like
+        // a wrong password.
+        wait = st.penalty.failed(conn_.ip_key, user, steady_clock::now());
+        result = {LoginOutcome::bad_credentials, nullptr, ""};
+      } else {
+        wait = st.penalty.succeeded(conn_.ip_key, user, steady_clock::now());
+        result.outcome = LoginOutcome::ok;
+      }
+    }
     OPENSSL_cleanse(creds.secret.data(), creds.secret.size());
-    core::log_info(fmt::format("session={} event=login user={} result={}{}{}", conn_.id, creds.user,
-                               outcome_name(result.outcome),
-                               result.detail.empty() ? "" : " detail=", result.detail));
-    if (result.outcome == pop3::LoginOutcome::bad_credentials) {
-      // Like Dovecot's auth_failure_delay: slows down guessing, and an
-      // unknown user looks exactly like a wrong password.
-      asio::steady_timer delay(conn_.socket.get_executor(), st_.cfg.auth.failure_delay);
+    if (wait.count() > 0) {
+      asio::steady_timer delay(conn_.socket.get_executor(), wait);
       co_await delay.async_wait(use_tuple);
+    }
+    if (result.outcome == LoginOutcome::ok) {
+      auto open = [&st, &user] { return open_blocking(st, user); };
+      result = co_await run_blocking(st.pool, std::move(open));
+    }
+    core::log_info(fmt::format("session={} event=login user={} result={}{}{}{}", conn_.id,
+                               creds.user, outcome_name(result.outcome),
+                               result.detail.empty() ? "" : " detail=\"", result.detail,
+                               result.detail.empty() ? "" : "\""));
+    // Logged in: the login deadline no longer applies, idle_timeout does.
+    if (result.outcome == LoginOutcome::ok && !conn_.hard_expired) {
+      conn_.hard_deadline = steady_clock::time_point::max();
     }
     mailbox = std::move(result.mailbox);
     session_.login_done(result.outcome, mailbox ? &mailbox->messages() : nullptr, out_);
@@ -310,26 +364,145 @@ asio::awaitable<void> tls_goodbye(Connection& conn, Stream& tls) {
   co_await tls.async_shutdown(use_tuple);
 }
 
+// After the login deadline cut a session: says why, if the link still lets
+// us write (limits::goodbye_timeout bounds the attempt).
+template <class Stream>
+asio::awaitable<void> login_timeout_goodbye(Connection& conn, Stream& stream) {
+  if (!conn.hard_expired || !conn.socket.is_open()) co_return;
+  core::log_info(fmt::format("session={} event=login_timeout peer={}", conn.id, conn.peer));
+  std::string_view bye = "-ERR [SYS/TEMP] Login timeout, closing connection.\r\n";
+  conn.arm(limits::goodbye_timeout);
+  co_await asio::async_write(stream, asio::buffer(bye), use_tuple);
+}
+
+// Who the client is: the peer of the socket, or, for a trusted proxy, the
+// source address of its PROXY protocol header.
+struct Client {
+  core::IpAddress address;
+  std::string peer;  ///< "address:port" for the log
+  bool loopback = false;
+  std::string via;  ///< " proxy=..." for the log when a proxy named the client
+};
+
+core::IpAddress to_ip(const asio::ip::address& a) {
+  core::IpAddress ip;
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), ip.bytes.begin());
+  } else {
+    ip.v6 = true;
+    auto b = a.to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), ip.bytes.begin());
+  }
+  return ip.unmapped();
+}
+
+bool trusted_proxy(const ServerState& st, const core::IpAddress& a) {
+  for (const auto& net : st.cfg.server.trusted_proxies) {
+    if (net.contains(a)) return true;
+  }
+  return false;
+}
+
+std::string with_port(const core::IpAddress& a, std::uint16_t port) {
+  return a.v6 ? fmt::format("[{}]:{}", a.to_string(), port)
+              : fmt::format("{}:{}", a.to_string(), port);
+}
+
+// Reads a PROXY header without reading past it: the bytes are peeked, and
+// only the header's share is taken off the socket.
+asio::awaitable<std::optional<core::ProxyHeader>> read_proxy_header(Connection& conn) {
+  core::ProxyHeaderParser parser;
+  std::array<char, limits::max_proxy_header> buf;
+  for (;;) {
+    conn.arm(conn.state.cfg.server.idle_timeout);
+    auto [wec] = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
+    if (wec) co_return std::nullopt;
+    std::error_code ec;
+    std::size_t n = conn.socket.receive(asio::buffer(buf), tcp::socket::message_peek, ec);
+    if (ec || n == 0) co_return std::nullopt;
+    std::size_t used = 0;
+    auto r = parser.feed(std::string_view(buf.data(), n), used);
+    if (r == core::ProxyHeaderParser::Result::error) {
+      core::log_info(fmt::format("session={} event=proxy_refused peer={} error=\"{}\"", conn.id,
+                                 conn.peer, parser.error()));
+      co_return std::nullopt;
+    }
+    if (used > 0) asio::read(conn.socket, asio::buffer(buf.data(), used), ec);
+    if (ec) co_return std::nullopt;
+    if (r == core::ProxyHeaderParser::Result::done) co_return parser.header();
+  }
+}
+
+asio::awaitable<std::optional<Client>> identify_client(Connection& conn) {
+  std::error_code ec;
+  auto remote = conn.socket.remote_endpoint(ec);
+  if (ec) co_return std::nullopt;  // already gone
+  Client c;
+  c.address = to_ip(remote.address());
+  c.peer = with_port(c.address, remote.port());
+  conn.peer = c.peer;
+  if (trusted_proxy(conn.state, c.address)) {
+    auto header = co_await read_proxy_header(conn);
+    if (!header) {
+      if (!conn.timed_out) {
+        core::log_info(
+            fmt::format("session={} event=proxy_refused peer={} error=\"no PROXY "
+                        "header\"",
+                        conn.id, c.peer));
+      }
+      co_return std::nullopt;
+    }
+    if (header->has_addresses) {
+      c.via = " proxy=" + c.peer;
+      c.address = header->source.unmapped();
+      c.peer = with_port(c.address, header->source_port);
+    }
+  }
+  c.loopback = c.address.is_loopback();
+  co_return c;
+}
+
 }  // namespace
 
 asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerState& st,
                                  ConnectionSet& set) {
   auto conn = std::make_shared<Connection>(std::move(socket), st, set);
   conn->id = st.next_session_id.fetch_add(1);
-  std::error_code ec;
-  auto remote = conn->socket.remote_endpoint(ec);
-  conn->peer = ec ? "unknown" : fmt::format("{}:{}", remote.address().to_string(), remote.port());
-  bool loopback = !ec && is_loopback(remote.address());
+  // The whole pre-login phase, PROXY header and TLS handshakes included,
+  // must fit in login_timeout whatever the client keeps sending.
+  conn->hard_deadline = steady_clock::now() + st.cfg.limits.login_timeout;
+  conn->arm(st.cfg.server.idle_timeout);
+  Connection::start_watchdog(conn);
+  auto started = steady_clock::now();
+
+  std::optional<Client> client = co_await identify_client(*conn);
+  if (!client) {
+    conn->finish();
+    co_return;
+  }
+  conn->peer = client->peer;
+  conn->ip_key = core::client_key(client->address);
+  const bool loopback = client->loopback;
   conn->apop_timestamp = fmt::format("<{}.{}.{}@{}>", getpid(), conn->id,
                                      std::chrono::duration_cast<std::chrono::seconds>(
                                          std::chrono::system_clock::now().time_since_epoch())
                                          .count(),
                                      st.cfg.server.hostname);
-  auto started = steady_clock::now();
-  core::log_info(fmt::format("session={} event=connect peer={} tls={}", conn->id, conn->peer,
-                             implicit_tls ? "implicit" : "no"));
-  conn->arm(st.cfg.server.idle_timeout);
-  Connection::start_watchdog(conn);
+  core::log_info(fmt::format("session={} event=connect peer={} tls={}{}", conn->id, conn->peer,
+                             implicit_tls ? "implicit" : "no", client->via));
+  IpSlot per_ip(st.pop3_per_ip, conn->ip_key, st.cfg.limits.max_connections_per_ip);
+  if (!per_ip) {
+    core::log_info(fmt::format("session={} event=refused peer={} reason=max_connections_per_ip",
+                               conn->id, conn->peer));
+    if (!implicit_tls) {
+      std::string_view busy = "-ERR [SYS/TEMP] Too many connections from your address.\r\n";
+      conn->arm(limits::goodbye_timeout);
+      co_await asio::async_write(conn->socket, asio::buffer(busy), use_tuple);
+    }
+    conn->finish();
+    co_return;
+  }
 
   pop3::Session session(session_options(st, *conn, implicit_tls, loopback));
   core::LineReader reader(limits::max_line);
@@ -343,11 +516,14 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
     if (co_await tls_handshake(*conn, tls)) {
       co_await asio::async_write(tls, asio::buffer(greeting), use_tuple);
       co_await driver.run(tls);
+      co_await login_timeout_goodbye(*conn, tls);
       co_await tls_goodbye(*conn, tls);
     }
   } else {
     auto [wec, wn] = co_await asio::async_write(conn->socket, asio::buffer(greeting), use_tuple);
-    if (!wec && co_await driver.run(conn->socket) == Outcome::start_tls && tls_ctx) {
+    Outcome outcome = wec ? Outcome::closed : co_await driver.run(conn->socket);
+    if (outcome == Outcome::closed) co_await login_timeout_goodbye(*conn, conn->socket);
+    if (outcome == Outcome::start_tls && tls_ctx) {
       // RFC 2595 / STYLE rule 6: input that came with or after STLS is
       // discarded, never read as a command of the TLS session.
       reader.discard();
@@ -355,6 +531,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       if (co_await tls_handshake(*conn, tls)) {
         session.tls_started(true);
         co_await driver.run(tls);
+        co_await login_timeout_goodbye(*conn, tls);
         co_await tls_goodbye(*conn, tls);
       }
     }

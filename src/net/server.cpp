@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,11 +56,13 @@ struct Server::Impl {
   void bind_unix(const std::string& path);
   asio::awaitable<void> accept_loop(Listener& l);
   asio::awaitable<void> accept_unix_loop();
+  /// The connection counter of `proto` (LMTP has a budget of its own).
+  std::atomic<std::size_t>& counter(Proto proto);
   /// Counts a new connection; false (and nothing counted) when at the limit.
-  bool admit();
-  /// Runs `session` on context `index`, keeping the connection count.
+  bool admit(Proto proto);
+  /// Runs `session` on context `index`; gives back its slot of `count` at the end.
   template <class Awaitable>
-  void spawn(std::size_t index, Awaitable session);
+  void spawn(std::size_t index, Awaitable session, std::atomic<std::size_t>& count);
   asio::awaitable<void> signal_loop();
   asio::awaitable<void> shutdown();
   void reload();
@@ -106,7 +109,7 @@ asio::awaitable<void> Server::Impl::accept_loop(Listener& l) {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    if (!admit()) {
+    if (!admit(l.proto)) {
       if (l.proto != Proto::pop3s) {
         std::string_view busy = l.proto == Proto::pop3
                                     ? "-ERR [SYS/TEMP] Too many connections, try again later.\r\n"
@@ -118,25 +121,34 @@ asio::awaitable<void> Server::Impl::accept_loop(Listener& l) {
       continue;
     }
     if (l.proto == Proto::lmtp) {
-      spawn(index, serve_lmtp(std::move(socket), state, sets[index], delivery));
+      spawn(index, serve_lmtp(std::move(socket), state, sets[index], delivery),
+            state.lmtp_connections);
     } else {
-      spawn(index, serve_pop3(std::move(socket), l.proto == Proto::pop3s, state, sets[index]));
+      spawn(index, serve_pop3(std::move(socket), l.proto == Proto::pop3s, state, sets[index]),
+            state.connections);
     }
   }
 }
 
-bool Server::Impl::admit() {
-  if (state.connections.fetch_add(1) >= state.cfg.server.max_connections) {
-    --state.connections;
+std::atomic<std::size_t>& Server::Impl::counter(Proto proto) {
+  return proto == Proto::lmtp ? state.lmtp_connections : state.connections;
+}
+
+bool Server::Impl::admit(Proto proto) {
+  const std::size_t max =
+      proto == Proto::lmtp ? state.cfg.lmtp.max_connections : state.cfg.server.max_connections;
+  auto& count = counter(proto);
+  if (count.fetch_add(1) >= max) {
+    --count;
     return false;
   }
   return true;
 }
 
 template <class Awaitable>
-void Server::Impl::spawn(std::size_t index, Awaitable session) {
-  asio::co_spawn(*contexts[index], std::move(session), [this](std::exception_ptr e) {
-    --state.connections;
+void Server::Impl::spawn(std::size_t index, Awaitable session, std::atomic<std::size_t>& count) {
+  asio::co_spawn(*contexts[index], std::move(session), [&count](std::exception_ptr e) {
+    --count;
     if (!e) return;
     try {
       std::rethrow_exception(e);
@@ -175,8 +187,9 @@ asio::awaitable<void> Server::Impl::accept_unix_loop() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    if (!admit()) continue;
-    spawn(index, serve_lmtp(std::move(socket), state, sets[index], delivery));
+    if (!admit(Proto::lmtp)) continue;
+    spawn(index, serve_lmtp(std::move(socket), state, sets[index], delivery),
+          state.lmtp_connections);
   }
 }
 
@@ -233,7 +246,7 @@ asio::awaitable<void> Server::Impl::shutdown() {
   auto deadline = std::chrono::steady_clock::now() + limits::shutdown_grace;
   asio::steady_timer tick(*contexts[0]);
   bool forced = false;
-  while (state.connections.load() > 0) {
+  while (state.connections.load() + state.lmtp_connections.load() > 0) {
     if (!forced && std::chrono::steady_clock::now() >= deadline) {
       forced = true;
       for (std::size_t i = 0; i < contexts.size(); ++i) {
@@ -246,11 +259,38 @@ asio::awaitable<void> Server::Impl::shutdown() {
   for (auto& g : guards) g.reset();
 }
 
+namespace {
+
+// Raises the open-files limit to its hard limit and logs how many sessions
+// that allows; warns when the configured connections do not fit.
+void raise_fd_limit(const config::Config& cfg) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  const std::size_t sessions = limits::sessions_for_fd_limit(rl.rlim_cur);
+  const std::size_t wanted = cfg.server.max_connections + cfg.lmtp.max_connections;
+  core::log_info(fmt::format("event=fd_limit open_files={} sessions={}",
+                             static_cast<std::uint64_t>(rl.rlim_cur), sessions));
+  if (sessions < wanted) {
+    core::log_warn(fmt::format(
+        "event=fd_limit_low sessions={} wanted={} hint=\"raise the open files hard limit "
+        "(LimitNOFILE=) or lower max_connections\"",
+        sessions, wanted));
+  }
+}
+
+}  // namespace
+
 Server::Server(config::Config cfg) {
   core::set_log_level(cfg.log_level == "debug"   ? core::LogLevel::debug
                       : cfg.log_level == "warn"  ? core::LogLevel::warn
                       : cfg.log_level == "error" ? core::LogLevel::error
                                                  : core::LogLevel::info);
+  raise_fd_limit(cfg);
   impl_ = std::make_unique<Impl>(cfg);
   auto& st = impl_->state;
   st.auth.load();
@@ -280,6 +320,7 @@ int Server::run() {
   impl.contexts[0]->run();
   for (auto& t : threads) t.join();
   impl.state.pool.join();
+  impl.state.auth_pool.join();
   core::log_info("event=stopped");
   return 0;
 }

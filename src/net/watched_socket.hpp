@@ -3,6 +3,7 @@
 // membership in the per-thread set that shutdown walks. Shared by the POP3
 // and LMTP connections.
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -11,6 +12,8 @@
 #include <chrono>
 #include <memory>
 #include <unordered_set>
+
+#include "core/limits.hpp"
 
 namespace popbox::net {
 
@@ -51,9 +54,10 @@ class WatchedSocket : public LiveConnection {
   WatchedSocket(const WatchedSocket&) = delete;
   WatchedSocket& operator=(const WatchedSocket&) = delete;
 
-  /// Sets the deadline of the current read or write to `d` from now.
+  /// Sets the deadline of the current read or write to `d` from now, but
+  /// never past the hard deadline.
   void arm(clock::duration d) {
-    deadline = clock::now() + d;
+    deadline = std::min(clock::now() + d, hard_deadline);
     // The watchdog re-checks the deadline when it wakes; wake it early if
     // the new deadline comes before the one it sleeps towards.
     if (deadline < timer.expiry()) timer.cancel();
@@ -83,6 +87,11 @@ class WatchedSocket : public LiveConnection {
   Socket socket;
   asio::steady_timer timer;
   clock::time_point deadline = clock::time_point::max();
+  /// A deadline no read or write may pass (the POP3 login deadline). When it
+  /// passes, pending operations are cancelled (hard_expired) and the
+  /// connection has limits::goodbye_timeout left to say why before it closes.
+  clock::time_point hard_deadline = clock::time_point::max();
+  bool hard_expired = false;
   bool idle = false;  ///< waiting for the peer's next command
   bool stop_requested = false;
   bool timed_out = false;
@@ -94,7 +103,17 @@ class WatchedSocket : public LiveConnection {
       conn->timer.expires_at(conn->deadline);
       co_await conn->timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
       if (conn->finished) break;
-      if (clock::now() >= conn->deadline) {
+      const auto now = clock::now();
+      if (now >= conn->deadline && !conn->hard_expired && conn->deadline >= conn->hard_deadline) {
+        conn->hard_expired = true;
+        conn->timed_out = true;
+        conn->hard_deadline = now + limits::goodbye_timeout;
+        conn->deadline = conn->hard_deadline;
+        std::error_code ignored;
+        conn->socket.cancel(ignored);
+        continue;
+      }
+      if (now >= conn->deadline) {
         conn->timed_out = true;
         conn->close();
         break;
