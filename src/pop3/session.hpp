@@ -53,6 +53,9 @@ struct Step {
     stream,     ///< open message `message`, then stream_opened() or stream_failed();
                 ///< send it (TOP: `top_lines` body lines), terminated
     commit,     ///< apply deletions (commit_deleted()), call commit_done()
+    more,       ///< write the output (flush first if it is large), then call more()
+                ///< for the next piece of the same reply; feed no line before
+                ///< more() returns another action
   };
   Step() = default;
   Step(Action a) : action(a) {}  // NOLINT: implicit, so `return {Action::close};` reads well
@@ -81,6 +84,11 @@ class Session {
   Step on_line(std::string_view line, std::string& out);
   /// Answers a line that was too long; the connection should close.
   Step on_line_too_long(std::string& out);
+  /// Writes the next piece of a reply that came with Action::more (a LIST
+  /// or UIDL listing), at most limits::listing_piece bytes; returns
+  /// Action::more while pieces remain. The pieces concatenated are exactly
+  /// the reply written at once. Without a pending reply: writes nothing.
+  Step more(std::string& out);
   /// Reports the login started by Action::login. On success `messages` is
   /// the maildrop snapshot; it must outlive the session.
   Step login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,
@@ -119,6 +127,9 @@ class Session {
   bool check_plaintext(std::string& out);
   /// Resolves a message number argument; writes -ERR and returns nullopt if bad.
   std::optional<std::size_t> message_arg(std::string_view arg, std::string& out);
+  /// Appends listing lines from listing_.next on, until the bytes written
+  /// since `start` would pass limits::listing_piece.
+  Step listing_piece(std::size_t start, std::string& out);
 
   // AUTHORIZATION
   Step cmd_user(const Args&, std::string&);
@@ -151,6 +162,10 @@ class Session {
     std::size_t index = 0;
     bool top = false;
   } pending_;  // the RETR or TOP whose Action::stream is under way
+  struct Listing {
+    enum class Kind { none, list, uidl } kind = Kind::none;
+    std::size_t next = 0;  // the message whose line comes next
+  } listing_;              // the LIST or UIDL whose Action::more is under way
   SessionStats stats_;
 };
 

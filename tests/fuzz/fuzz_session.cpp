@@ -232,6 +232,12 @@ class Driver {
     const Kw kw = classify(line);
     std::string out;
     Step step = session_.on_line(line, out);
+    // A long listing comes in pieces; each is bounded, together one reply.
+    while (step.action == Action::more) {
+      const std::size_t before = out.size();
+      step = session_.more(out);
+      FUZZ_CHECK(out.size() - before <= popbox::limits::listing_piece, "listing piece too big");
+    }
     check_state_after(step);
     if (step.action == Action::login || step.action == Action::stream ||
         step.action == Action::commit) {
@@ -343,6 +349,8 @@ class Driver {
         return stream(step, kw);
       case Action::commit:
         return commit();
+      case Action::more:
+        break;  // drained in line()
     }
     FUZZ_CHECK(false, "unknown action");
   }
