@@ -60,10 +60,12 @@ class RssSampler(threading.Thread):
 
 
 def connect(port, source):
-    """A client socket from `source` (127.0.0.x) with a small receive buffer,
-    so a peer that does not read fills up quickly."""
+    """A client socket from `source` (127.0.0.x) with small buffers, so a
+    peer that does not read fills up quickly and the kernel holds little of
+    what the server does not take."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
     s.settimeout(IO_TIMEOUT)
     s.bind((source, 0))
     s.connect(("127.0.0.1", port))
@@ -244,6 +246,66 @@ class PipelinedAmplificationTest(unittest.TestCase):
               f"{time.time() - started:.1f} s; VmRSS after {vm_rss_kib(self.pid)} KiB",
               file=sys.stderr)
         self.check_bob()
+
+
+class LmtpPipelinedAmplificationTest(unittest.TestCase):
+    """LMTP peers are trusted more, but a stuck one must not grow the server
+    either: LHLO answers ten times its size; a peer that pipelines LHLO and
+    does not read gets nothing more read from it until it does."""
+
+    PEERS = 3
+    LHLO_BYTES = 4 * 1024 * 1024
+
+    def setUp(self):
+        self.env = Env(extra_sections='[lmtp]\nlisten = ["127.0.0.1:0"]\n')
+        self.addCleanup(self.env.close)
+        self.server = self.env.start()
+        self.pid = self.server.proc.pid
+        self.sockets = []
+        self.addCleanup(lambda: [s.close() for s in self.sockets])
+
+    def test_pipelined_lhlo_is_not_read_while_replies_are_pending(self):
+        probe = connect(self.server.lmtp, "127.0.0.1")
+        pr = Reader(probe)
+        greeting = pr.line()
+        probe.sendall(b"LHLO x\r\n")
+        lhlo = b""
+        while not lhlo.endswith(b"\r\n") or lhlo.split(b"\r\n")[-2][3:4] != b" ":
+            lhlo += pr.line()
+        probe.sendall(b"QUIT\r\n")
+        self.assertTrue(pr.line().startswith(b"221 "))
+        probe.close()
+        base = vm_rss_kib(self.pid)
+        count = self.LHLO_BYTES // len(b"LHLO x\r\n")
+        data = b"LHLO x\r\n" * count
+        sent = []
+        sampler = RssSampler(self.pid)
+        sampler.start()
+        try:
+            for _ in range(self.PEERS):
+                s = connect(self.server.lmtp, "127.0.0.1")
+                self.sockets.append(s)
+                sent.append(send_some(s, data, deadline=3.0))
+            time.sleep(1.0)
+        finally:
+            peak = sampler.stop()
+        print(f"\n  LMTP: VmRSS before {base} KiB, peak {peak} KiB, growth {peak - base} KiB; "
+              f"LHLO bytes accepted per peer min {min(sent)} max {max(sent)} of {len(data)}",
+              file=sys.stderr)
+        # The server stopped reading: most of the pipeline was never taken.
+        self.assertLess(max(sent), len(data) // 2)
+        if not os.environ.get("POPBOX_SANITIZED"):
+            self.assertLess(peak - base, RSS_GROWTH_LIMIT_KIB)
+        for i, s in enumerate(self.sockets):
+            t = threading.Thread(target=lambda s=s, rest=data[sent[i]:] + b"QUIT\r\n":
+                                 s.sendall(rest), daemon=True)
+            t.start()
+            r = Reader(s)
+            self.assertEqual(r.line(), greeting)
+            r.expect_repeated(lhlo, count)
+            self.assertTrue(r.line().startswith(b"221 2.0.0 "))
+            t.join(IO_TIMEOUT)
+            r.expect_eof()
 
 
 if __name__ == "__main__":
