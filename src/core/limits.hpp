@@ -85,6 +85,14 @@ inline constexpr std::size_t spool_memory = 1024 * 1024;
 /// Block size when a spooled message is read back from its file.
 inline constexpr std::size_t spool_block = 256 * 1024;
 
+/// ---- Load generator (`popbox bench`) ---------------------------------------
+
+/// Bytes read from the server under test at once.
+inline constexpr std::size_t bench_read_block = 64 * 1024;
+
+/// Pause after a failed bench session, so a refusing server is not spun on.
+inline constexpr std::chrono::milliseconds bench_retry_pause{10};
+
 }  // namespace popbox::limits
 
 /// ---- POP3 client (`popbox fetch`) ------------------------------------------
