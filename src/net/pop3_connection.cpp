@@ -8,7 +8,6 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
 
-#include "core/dot_codec.hpp"
 #include "core/limits.hpp"
 #include "core/line_reader.hpp"
 #include "core/log.hpp"
@@ -233,11 +232,11 @@ class Driver {
       session_.stream_failed(out_);
       co_return true;
     }
+    // The session frames the reply (status line, dot-stuffing, terminator);
+    // this loop only moves blocks from the disk to the socket.
     session_.stream_opened(out_);
-    core::DotEncoder encoder =
-        step.top_lines ? core::DotEncoder(*step.top_lines) : core::DotEncoder();
     while (r.n > 0) {
-      bool more = encoder.encode(std::string_view(chunk_.data(), r.n), out_);
+      bool more = session_.stream_block(std::string_view(chunk_.data(), r.n), out_);
       if (out_.size() >= limits::message_chunk && !co_await flush(stream)) co_return false;
       if (!more) break;
       store::MessageReader* reader = r.reader.get();
@@ -256,7 +255,7 @@ class Driver {
       }
       r.n = n;
     }
-    encoder.finish(out_);
+    session_.stream_end(out_);
     co_return true;
   }
 

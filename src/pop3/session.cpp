@@ -247,7 +247,7 @@ Step Session::cmd_retr(const Args& args, std::string& out) {
   if (args.list.size() != 1) return bad_command("-ERR RETR takes a message number.", out);
   auto index = message_arg(args.list[0], out);
   if (!index) return {};
-  pending_ = Pending{*index, false};
+  pending_ = Pending{*index, false, 0};
   Step step{Step::Action::stream};
   step.message = *index;
   return step;
@@ -261,7 +261,7 @@ Step Session::cmd_top(const Args& args, std::string& out) {
   if (!lines) return bad_command("-ERR Invalid line count.", out);
   auto index = message_arg(args.list[0], out);
   if (!index) return {};
-  pending_ = Pending{*index, true};
+  pending_ = Pending{*index, true, *lines};
   Step step{Step::Action::stream};
   step.message = *index;
   step.top_lines = *lines;
@@ -270,6 +270,7 @@ Step Session::cmd_top(const Args& args, std::string& out) {
 
 void Session::stream_opened(std::string& out) {
   const auto& msg = (*messages_)[pending_.index];
+  encoder_ = pending_.top ? core::DotEncoder(pending_.top_lines) : core::DotEncoder();
   if (pending_.top) {
     ++stats_.top;
     reply(out, "+OK");
@@ -279,6 +280,14 @@ void Session::stream_opened(std::string& out) {
   ++stats_.retrieved;
   stats_.retrieved_bytes += msg.size;
   reply(out, fmt::format("+OK {} octets", msg.size));
+}
+
+bool Session::stream_block(std::string_view block, std::string& out) {
+  return encoder_.encode(block, out);
+}
+
+void Session::stream_end(std::string& out) {
+  encoder_.finish(out);
 }
 
 void Session::stream_failed(std::string& out) {
