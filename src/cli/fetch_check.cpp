@@ -13,10 +13,10 @@
 #include <iostream>
 
 #include "cli/fetch_verbs.hpp"
-#include "client/client_limits.hpp"
 #include "client/console.hpp"
 #include "client/error.hpp"
 #include "client/tls_client.hpp"
+#include "core/limits.hpp"
 
 namespace popbox::cli {
 namespace {

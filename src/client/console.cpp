@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include "client/client_limits.hpp"
+#include "core/limits.hpp"
 
 namespace popbox::client {
 

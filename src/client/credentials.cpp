@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "client/auth.hpp"
-#include "client/client_limits.hpp"
+#include "core/limits.hpp"
 
 namespace popbox::client {
 

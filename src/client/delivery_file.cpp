@@ -8,7 +8,7 @@
 #include <future>
 #include <unordered_set>
 
-#include "client/client_limits.hpp"
+#include "core/limits.hpp"
 
 #include "client/delivery.hpp"
 #include "client/line_ends.hpp"

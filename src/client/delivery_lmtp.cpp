@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "client/client_limits.hpp"
 #include "client/delivery.hpp"
 #include "core/dot_codec.hpp"
+#include "core/limits.hpp"
 #include "core/line_reader.hpp"
 #include "store/unique_fd.hpp"
 

@@ -16,9 +16,9 @@
 #include <chrono>
 #include <cstring>
 
-#include "client/client_limits.hpp"
 #include "client/delivery.hpp"
 #include "client/line_ends.hpp"
+#include "core/limits.hpp"
 #include "store/unique_fd.hpp"
 
 extern char** environ;

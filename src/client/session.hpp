@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "client/auth.hpp"
-#include "client/client_limits.hpp"
 #include "client/error.hpp"
 #include "client/types.hpp"
 #include "core/dot_codec.hpp"
+#include "core/limits.hpp"
 #include "core/line_reader.hpp"
 
 namespace popbox::client {

@@ -1,11 +1,15 @@
 #pragma once
-// Every fixed limit of popbox in one place, so a reviewer sees them together.
-// Operator-tunable values live in the config instead (see config/config.hpp).
+// Every fixed limit of popbox in one place, so a reviewer sees them together
+// (like popa3d's params.h). Operator-tunable values live in the config
+// instead (see config/config.hpp). Each group is its own section; docs/
+// DESIGN.md's limits table lists every constant here.
 
 #include <chrono>
 #include <cstddef>
 
 namespace popbox::limits {
+
+/// ---- POP3 server: commands and sessions -----------------------------------
 
 /// Longest input line accepted from a POP3 client, CRLF included. RFC 2449
 /// caps commands at 255 octets; SASL responses may be longer, so allow more.
@@ -29,13 +33,16 @@ inline constexpr std::chrono::seconds min_rfc_idle_timeout{600};
 /// Time a client has to finish the TLS handshake.
 inline constexpr std::chrono::seconds tls_handshake_timeout{30};
 
+/// Time a client has to answer our TLS close_notify before the socket closes.
+inline constexpr std::chrono::seconds tls_shutdown_timeout{2};
+
 /// Grace period for sessions to finish after SIGTERM before they are cut.
 inline constexpr std::chrono::seconds shutdown_grace{10};
 
 /// Longest user name accepted (bytes).
 inline constexpr std::size_t max_user_name = 255;
 
-// --- Connection and login limits (issue 7) -------------------------------
+/// ---- Connections and logins: what one address may cost ----------------
 
 /// Longest wait a failed-login penalty can impose before an answer; the wait
 /// doubles from [auth] failure_delay per failure up to this (Dovecot's
@@ -89,4 +96,100 @@ constexpr std::size_t sessions_for_fd_limit(unsigned long long fds) {
   return fds > reserved_fds ? static_cast<std::size_t>((fds - reserved_fds) / fds_per_session) : 0;
 }
 
+/// ---- Server output and buffers: what one connection may hold in memory ----
+
+/// Unsent reply bytes one connection may hold (POP3 and LMTP). Above this
+/// the server answers no further buffered (pipelined) line and reads nothing
+/// more until the peer has taken the output, so a client that pipelines and
+/// never reads costs at most this much, not its input times the reply size.
+inline constexpr std::size_t max_pending_output = 256 * 1024;
+
+/// Most bytes of a LIST or UIDL listing the POP3 session writes at once; a
+/// longer listing comes in pieces the driver asks for after flushing.
+inline constexpr std::size_t listing_piece = 64 * 1024;
+static_assert(listing_piece <= max_pending_output, "a listing piece must fit the output bound");
+
+/// An empty input or output buffer whose capacity grew beyond this during a
+/// burst is freed, so an idle connection holds no large buffer.
+inline constexpr std::size_t retained_buffer = 16 * 1024;
+
+/// Bytes read from a POP3 client at once (the one buffer kept while idle).
+inline constexpr std::size_t pop3_read_block = 16 * 1024;
+
+/// ---- LMTP server -----------------------------------------------------------
+
+/// A peer that sends nothing for this long is dropped (RFC 5321 4.5.3.2
+/// suggests 5 minutes for commands and 10 for data blocks).
+inline constexpr std::chrono::seconds lmtp_timeout{5 * 60};
+
+/// Bad LMTP commands tolerated before "421 Too many errors" and close.
+inline constexpr int lmtp_max_errors = 20;
+
+/// RCPT TO accepted per transaction; more get "452 Too many recipients"
+/// (RFC 5321 4.5.3.1.8 asks for at least 100).
+inline constexpr std::size_t lmtp_max_recipients = 1000;
+
+/// Bytes read from an LMTP peer at once (DATA bodies come in such blocks).
+inline constexpr std::size_t lmtp_read_block = 64 * 1024;
+
+/// Bytes of a message being received kept in memory before it moves to an
+/// unnamed temporary file (core::Spool).
+inline constexpr std::size_t spool_memory = 1024 * 1024;
+
+/// Block size when a spooled message is read back from its file.
+inline constexpr std::size_t spool_block = 256 * 1024;
+
+/// ---- Load generator (`popbox bench`) ---------------------------------------
+
+/// Bytes read from the server under test at once.
+inline constexpr std::size_t bench_read_block = 64 * 1024;
+
+/// Pause after a failed bench session, so a refusing server is not spun on.
+inline constexpr std::chrono::milliseconds bench_retry_pause{10};
+
 }  // namespace popbox::limits
+
+/// ---- POP3 client (`popbox fetch`) ------------------------------------------
+/// Operator-tunable values (timeout, max_size) are keys of the fetch config.
+namespace popbox::client::limits {
+
+/// Longest status or listing line accepted from a server, CRLF included.
+inline constexpr std::size_t max_line = 8192;
+
+/// Commands in flight at once when the server offers PIPELINING: enough to
+/// keep the link busy, small enough (a few hundred bytes of commands) that
+/// writing them can never block while the server blocks writing to us.
+inline constexpr std::size_t pipeline_window = 64;
+
+/// Longest command line with a SASL initial response (RFC 5034, RFC 2449).
+inline constexpr std::size_t max_command = 255;
+
+/// Default deadline of every read and write (the `timeout` key).
+inline constexpr std::chrono::seconds default_timeout{60};
+
+/// Messages written to a Maildir before one directory fsync and one SQLite
+/// commit make them durable and recorded together (their DELEs follow).
+inline constexpr std::size_t maildir_batch = 32;
+
+/// How long an MDA command may take to read one message and exit (Postfix's
+/// command_time_limit default); a hung MDA is killed and the message stays
+/// on the server.
+inline constexpr std::chrono::seconds mda_timeout{1000};
+
+/// Deadline of the TLS handshake.
+inline constexpr std::chrono::seconds tls_handshake_timeout{30};
+
+/// Bytes read from the socket at once; also the most a body event carries.
+inline constexpr std::size_t read_block = 64 * 1024;
+
+/// Known (non-pending) UIDLs needed before "none of the server's UIDLs is
+/// known" counts as "all UIDLs changed" rather than a new mailbox.
+inline constexpr std::size_t uidl_change_threshold = 10;
+
+/// Longest password or token read from password_command or ~/.netrc.
+inline constexpr std::size_t max_secret = 64 * 1024;
+
+/// The progress bar is redrawn at most this often.
+inline constexpr std::chrono::milliseconds progress_interval{100};
+
+}  // namespace popbox::client::limits

@@ -1,5 +1,7 @@
 #include "core/line_reader.hpp"
 
+#include "core/limits.hpp"
+
 namespace popbox::core {
 
 void LineReader::feed(std::string_view data) {
@@ -15,6 +17,7 @@ void LineReader::feed(std::string_view data) {
 LineReader::Result LineReader::next(std::string_view& line) {
   std::size_t lf = buf_.find('\n', pos_);
   if (lf == std::string::npos) {
+    if (pos_ == buf_.size()) release();
     return buffered() > max_line_ ? Result::too_long : Result::need_more;
   }
   if (lf + 1 - pos_ > max_line_) return Result::too_long;
@@ -23,6 +26,12 @@ LineReader::Result LineReader::next(std::string_view& line) {
   line = std::string_view(buf_).substr(pos_, end - pos_);
   pos_ = lf + 1;
   return Result::line;
+}
+
+void LineReader::release() noexcept {
+  buf_.clear();
+  pos_ = 0;
+  if (buf_.capacity() > limits::retained_buffer) std::string().swap(buf_);
 }
 
 }  // namespace popbox::core

@@ -1,6 +1,7 @@
 #include "core/spool.hpp"
 
 #include "core/fd_io.hpp"
+#include "core/limits.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ std::error_code Spool::append(std::string_view data) {
 std::error_code Spool::for_each_block(
     const std::function<std::error_code(std::string_view)>& fn) const {
   if (fd_ < 0) return memory_.empty() ? std::error_code() : fn(memory_);
-  std::vector<char> buf(256 * 1024);
+  std::vector<char> buf(limits::spool_block);
   off_t offset = 0;
   for (;;) {
     ssize_t n = ::pread(fd_, buf.data(), buf.size(), offset);
@@ -59,6 +60,8 @@ std::error_code Spool::for_each_block(
 
 void Spool::clear() {
   memory_.clear();
+  // An idle LMTP connection keeps no megabyte-sized buffer from its last message.
+  if (memory_.capacity() > limits::retained_buffer) std::string().swap(memory_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   size_ = 0;

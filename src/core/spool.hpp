@@ -9,12 +9,14 @@
 #include <string_view>
 #include <system_error>
 
+#include "core/limits.hpp"
+
 namespace popbox::core {
 
 class Spool {
  public:
   /// Bytes kept in memory before spilling to a file in `dir`.
-  explicit Spool(std::size_t memory_limit = 1 << 20, std::string dir = "/tmp");
+  explicit Spool(std::size_t memory_limit = limits::spool_memory, std::string dir = "/tmp");
   ~Spool();
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;

@@ -5,11 +5,10 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/limits.hpp"
+
 namespace popbox::lmtp {
 namespace {
-
-constexpr int max_errors = 20;
-constexpr std::size_t max_recipients = 1000;
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -48,7 +47,7 @@ void Session::greeting(std::string& out) const {
 Step Session::error(std::string_view reply, std::string& out) {
   out.append(reply);
   out.append("\r\n");
-  if (++errors_ >= max_errors) {
+  if (++errors_ >= limits::lmtp_max_errors) {
     out.append("421 4.7.0 Too many errors, closing connection\r\n");
     return {Step::Action::close};
   }
@@ -157,7 +156,7 @@ Step Session::cmd_rcpt(std::string_view args, std::string& out) {
   if (params.find_first_not_of(' ') != std::string_view::npos) {
     return error("555 5.5.4 Unsupported RCPT parameter", out);
   }
-  if (recipients_.size() >= max_recipients) {
+  if (recipients_.size() >= limits::lmtp_max_recipients) {
     out.append("452 4.5.3 Too many recipients\r\n");
     return {};
   }

@@ -19,9 +19,7 @@ namespace popbox::net {
 namespace {
 
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-// A peer that sends nothing for this long is dropped (RFC 5321 4.5.3.2
-// suggests 5 minutes for commands and 10 for data blocks).
-constexpr std::chrono::minutes lmtp_timeout{5};
+using limits::lmtp_timeout;
 
 template <class Socket>
 class LmtpConnection final : public WatchedSocket<Socket> {
@@ -39,8 +37,12 @@ class LmtpConnection final : public WatchedSocket<Socket> {
   asio::awaitable<void> run() {
     session_.greeting(out_);
     for (;;) {
+      // Answer the pipelined lines in order, but write the output first
+      // whenever it has reached its bound: nothing more is read or answered
+      // while a peer that does not read leaves it pending.
       std::string_view line;
       for (;;) {
+        if (out_.size() >= limits::max_pending_output && !co_await flush()) co_return;
         auto r = reader_.next(line);
         if (r == core::LineReader::Result::need_more) break;
         lmtp::Step step = r == core::LineReader::Result::too_long ? session_.on_line_too_long(out_)
@@ -180,6 +182,7 @@ class LmtpConnection final : public WatchedSocket<Socket> {
     this->arm(lmtp_timeout);
     auto [ec, n] = co_await asio::async_write(this->socket, asio::buffer(out_), use_tuple);
     out_.clear();
+    if (out_.capacity() > limits::retained_buffer) std::string().swap(out_);
     co_return !ec;
   }
 
@@ -190,7 +193,7 @@ class LmtpConnection final : public WatchedSocket<Socket> {
   core::Spool spool_;
   std::vector<lmtp::Recipient> accepted_;
   std::string out_;
-  std::array<char, 64 * 1024> buf_;
+  std::array<char, limits::lmtp_read_block> buf_;
 };
 
 template <class Socket>

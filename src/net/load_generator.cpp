@@ -6,6 +6,8 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
 
+#include "core/limits.hpp"
+
 namespace popbox::net {
 namespace {
 
@@ -54,7 +56,7 @@ class Reader {
       moved = start_;
       start_ = 0;
     }
-    char chunk[64 * 1024];
+    char chunk[limits::bench_read_block];
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(chunk), use_tuple);
     if (ec) throw std::system_error(ec);
     buf_.append(chunk, n);
@@ -136,7 +138,7 @@ asio::awaitable<void> worker(unsigned n, const LoadOptions& o, asio::ssl::contex
     }
     if (failed) {
       // Do not spin on a server that refuses: pause briefly.
-      asio::steady_timer pause(ex, std::chrono::milliseconds(10));
+      asio::steady_timer pause(ex, limits::bench_retry_pause);
       co_await pause.async_wait(use_tuple);
     }
   }

@@ -8,7 +8,6 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ssl.hpp>
 
-#include "core/dot_codec.hpp"
 #include "core/ip_address.hpp"
 #include "core/limits.hpp"
 #include "core/line_reader.hpp"
@@ -140,11 +139,15 @@ class Driver {
 
   template <class Stream>
   asio::awaitable<Outcome> run(Stream& stream) {
-    std::array<char, 16 * 1024> buf;
+    std::array<char, limits::pop3_read_block> buf;
     for (;;) {
-      // Answer every complete line already received (pipelining), in order.
+      // Answer every complete line already received (pipelining), in order;
+      // while the unsent output is over its bound, flush before answering
+      // more, so a client that pipelines and never reads is not answered
+      // into server memory.
       std::string_view line;
       for (;;) {
+        if (!co_await flush_if_full(stream)) co_return Outcome::closed;
         auto r = reader_.next(line);
         if (r == core::LineReader::Result::need_more) break;
         pop3::Step step = r == core::LineReader::Result::too_long ? session_.on_line_too_long(out_)
@@ -158,6 +161,7 @@ class Driver {
         co_await flush(stream);
         co_return Outcome::closed;
       }
+      release_buffers();
       conn_.arm(st_.cfg.server.idle_timeout);
       conn_.idle = true;
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), use_tuple);
@@ -187,6 +191,14 @@ class Driver {
         co_return std::nullopt;
       case Action::stream:
         if (!co_await send_message(stream, step)) co_return Outcome::closed;
+        co_return std::nullopt;
+      case Action::more:
+        // A long listing: the session writes it piece by piece while the
+        // output stays within its bound.
+        while (step.action == Action::more) {
+          if (!co_await flush_if_full(stream)) co_return Outcome::closed;
+          step = session_.more(out_);
+        }
         co_return std::nullopt;
       case Action::commit: {
         bool ok = co_await commit();
@@ -274,11 +286,11 @@ class Driver {
       session_.stream_failed(out_);
       co_return true;
     }
+    // The session frames the reply (status line, dot-stuffing, terminator);
+    // this loop only moves blocks from the disk to the socket.
     session_.stream_opened(out_);
-    core::DotEncoder encoder =
-        step.top_lines ? core::DotEncoder(*step.top_lines) : core::DotEncoder();
     while (r.n > 0) {
-      bool more = encoder.encode(std::string_view(chunk_.data(), r.n), out_);
+      bool more = session_.stream_block(std::string_view(chunk_.data(), r.n), out_);
       if (out_.size() >= limits::message_chunk && !co_await flush(stream)) co_return false;
       if (!more) break;
       store::MessageReader* reader = r.reader.get();
@@ -297,7 +309,7 @@ class Driver {
       }
       r.n = n;
     }
-    encoder.finish(out_);
+    session_.stream_end(out_);
     co_return true;
   }
 
@@ -321,6 +333,20 @@ class Driver {
     conn_.bytes_out += n;
     out_.clear();
     co_return !ec;
+  }
+
+  // Writes the output once it has reached limits::max_pending_output.
+  template <class Stream>
+  asio::awaitable<bool> flush_if_full(Stream& stream) {
+    if (out_.size() < limits::max_pending_output) co_return true;
+    co_return co_await flush(stream);
+  }
+
+  // Before waiting for the client: an idle connection keeps only its read
+  // buffer, not the message block or the output of its last burst.
+  void release_buffers() {
+    if (out_.empty() && out_.capacity() > limits::retained_buffer) std::string().swap(out_);
+    std::vector<char>().swap(chunk_);
   }
 
   Connection& conn_;
@@ -360,7 +386,7 @@ asio::awaitable<bool> tls_handshake(Connection& conn, Stream& tls) {
 
 template <class Stream>
 asio::awaitable<void> tls_goodbye(Connection& conn, Stream& tls) {
-  conn.arm(std::chrono::seconds(2));
+  conn.arm(limits::tls_shutdown_timeout);
   co_await tls.async_shutdown(use_tuple);
 }
 

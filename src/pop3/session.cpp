@@ -52,6 +52,8 @@ void Session::greeting(std::string& out) const {
 }
 
 Step Session::on_line(std::string_view line, std::string& out) {
+  // A driver that skipped more(): finish the listing, so replies stay in order.
+  while (listing_.kind != Listing::Kind::none) listing_piece(out.size(), out);
   if (state_ == State::closed || state_ == State::update) return {Step::Action::close};
   if (sasl_ != Sasl::none) return on_sasl_line(line, out);
   ++stats_.commands;
@@ -187,19 +189,16 @@ Step Session::cmd_list(const Args& args, std::string& out) {
     if (index) reply(out, fmt::format("+OK {} {}", *index + 1, (*messages_)[*index].size));
     return {};
   }
+  const std::size_t start = out.size();
   std::uint64_t count = 0, octets = 0;
-  std::string body;
-  body.reserve(messages_->size() * 12);
   for (std::size_t i = 0; i < messages_->size(); ++i) {
     if (deleted_[i]) continue;
     ++count;
     octets += (*messages_)[i].size;
-    fmt::format_to(std::back_inserter(body), "{} {}\r\n", i + 1, (*messages_)[i].size);
   }
   reply(out, fmt::format("+OK {} messages ({} octets)", count, octets));
-  out.append(body);
-  out.append(".\r\n");
-  return {};
+  listing_ = Listing{Listing::Kind::list, 0};
+  return listing_piece(start, out);
 }
 
 Step Session::cmd_uidl(const Args& args, std::string& out) {
@@ -209,12 +208,38 @@ Step Session::cmd_uidl(const Args& args, std::string& out) {
     if (index) reply(out, fmt::format("+OK {} {}", *index + 1, (*messages_)[*index].uidl));
     return {};
   }
+  const std::size_t start = out.size();
   out.append("+OK Unique-ID listing follows\r\n");
-  for (std::size_t i = 0; i < messages_->size(); ++i) {
-    if (!deleted_[i])
-      fmt::format_to(std::back_inserter(out), "{} {}\r\n", i + 1, (*messages_)[i].uidl);
+  listing_ = Listing{Listing::Kind::uidl, 0};
+  return listing_piece(start, out);
+}
+
+Step Session::more(std::string& out) {
+  if (listing_.kind == Listing::Kind::none) return {};
+  return listing_piece(out.size(), out);
+}
+
+Step Session::listing_piece(std::size_t start, std::string& out) {
+  const auto& msgs = *messages_;
+  for (; listing_.next < msgs.size(); ++listing_.next) {
+    const std::size_t i = listing_.next;
+    if (deleted_[i]) continue;
+    const std::size_t before = out.size();
+    if (listing_.kind == Listing::Kind::list) {
+      fmt::format_to(std::back_inserter(out), "{} {}\r\n", i + 1, msgs[i].size);
+    } else {
+      fmt::format_to(std::back_inserter(out), "{} {}\r\n", i + 1, msgs[i].uidl);
+    }
+    // Every piece carries at least one line, so the listing always advances.
+    if (out.size() - start > limits::listing_piece && before > start) {
+      out.resize(before);
+      return {Step::Action::more};
+    }
   }
-  out.append(".\r\n");
+  constexpr std::string_view end = ".\r\n";
+  if (out.size() - start + end.size() > limits::listing_piece) return {Step::Action::more};
+  out.append(end);
+  listing_ = {};
   return {};
 }
 
@@ -222,7 +247,7 @@ Step Session::cmd_retr(const Args& args, std::string& out) {
   if (args.list.size() != 1) return bad_command("-ERR RETR takes a message number.", out);
   auto index = message_arg(args.list[0], out);
   if (!index) return {};
-  pending_ = Pending{*index, false};
+  pending_ = Pending{*index, false, 0};
   Step step{Step::Action::stream};
   step.message = *index;
   return step;
@@ -236,7 +261,7 @@ Step Session::cmd_top(const Args& args, std::string& out) {
   if (!lines) return bad_command("-ERR Invalid line count.", out);
   auto index = message_arg(args.list[0], out);
   if (!index) return {};
-  pending_ = Pending{*index, true};
+  pending_ = Pending{*index, true, *lines};
   Step step{Step::Action::stream};
   step.message = *index;
   step.top_lines = *lines;
@@ -245,6 +270,7 @@ Step Session::cmd_top(const Args& args, std::string& out) {
 
 void Session::stream_opened(std::string& out) {
   const auto& msg = (*messages_)[pending_.index];
+  encoder_ = pending_.top ? core::DotEncoder(pending_.top_lines) : core::DotEncoder();
   if (pending_.top) {
     ++stats_.top;
     reply(out, "+OK");
@@ -254,6 +280,14 @@ void Session::stream_opened(std::string& out) {
   ++stats_.retrieved;
   stats_.retrieved_bytes += msg.size;
   reply(out, fmt::format("+OK {} octets", msg.size));
+}
+
+bool Session::stream_block(std::string_view block, std::string& out) {
+  return encoder_.encode(block, out);
+}
+
+void Session::stream_end(std::string& out) {
+  encoder_.finish(out);
 }
 
 void Session::stream_failed(std::string& out) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/dot_codec.hpp"
 #include "store/mailbox.hpp"
 
 namespace popbox::pop3 {
@@ -51,8 +52,11 @@ struct Step {
     start_tls,  ///< write the output, drop buffered input, handshake, call tls_started()
     login,      ///< check `credentials`, open the maildrop, call login_done()
     stream,     ///< open message `message`, then stream_opened() or stream_failed();
-                ///< send it (TOP: `top_lines` body lines), terminated
+                ///< pass its stored bytes to stream_block(), then stream_end()
     commit,     ///< apply deletions (commit_deleted()), call commit_done()
+    more,       ///< write the output (flush first if it is large), then call more()
+                ///< for the next piece of the same reply; feed no line before
+                ///< more() returns another action
   };
   Step() = default;
   Step(Action a) : action(a) {}  // NOLINT: implicit, so `return {Action::close};` reads well
@@ -81,13 +85,24 @@ class Session {
   Step on_line(std::string_view line, std::string& out);
   /// Answers a line that was too long; the connection should close.
   Step on_line_too_long(std::string& out);
+  /// Writes the next piece of a reply that came with Action::more (a LIST
+  /// or UIDL listing), at most limits::listing_piece bytes; returns
+  /// Action::more while pieces remain. The pieces concatenated are exactly
+  /// the reply written at once. Without a pending reply: writes nothing.
+  Step more(std::string& out);
   /// Reports the login started by Action::login. On success `messages` is
   /// the maildrop snapshot; it must outlive the session.
   Step login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,
                   std::string& out);
   /// Writes the +OK line of Action::stream once the message is open; the
-  /// driver then sends the message and its terminator.
+  /// driver then passes the message to stream_block() and calls stream_end().
   void stream_opened(std::string& out);
+  /// Appends the wire form (CRLF line ends, dot-stuffed; TOP: the header and
+  /// the asked body lines) of the next block of the stored message; blocks
+  /// may be cut anywhere. Returns false once the rest is not needed (TOP).
+  bool stream_block(std::string_view block, std::string& out);
+  /// Ends the reply of Action::stream (the terminating ".\r\n" line).
+  void stream_end(std::string& out);
   /// Writes the -ERR line when the message of Action::stream cannot be read.
   void stream_failed(std::string& out);
   /// Called after the TLS handshake of STLS succeeded.
@@ -119,6 +134,9 @@ class Session {
   bool check_plaintext(std::string& out);
   /// Resolves a message number argument; writes -ERR and returns nullopt if bad.
   std::optional<std::size_t> message_arg(std::string_view arg, std::string& out);
+  /// Appends listing lines from listing_.next on, until the bytes written
+  /// since `start` would pass limits::listing_piece.
+  Step listing_piece(std::size_t start, std::string& out);
 
   // AUTHORIZATION
   Step cmd_user(const Args&, std::string&);
@@ -150,7 +168,13 @@ class Session {
   struct Pending {
     std::size_t index = 0;
     bool top = false;
-  } pending_;  // the RETR or TOP whose Action::stream is under way
+    std::uint64_t top_lines = 0;
+  } pending_;                 // the RETR or TOP whose Action::stream is under way
+  core::DotEncoder encoder_;  // frames the message of pending_ (the one codec)
+  struct Listing {
+    enum class Kind { none, list, uidl } kind = Kind::none;
+    std::size_t next = 0;  // the message whose line comes next
+  } listing_;              // the LIST or UIDL whose Action::more is under way
   SessionStats stats_;
 };
 

@@ -232,6 +232,12 @@ class Driver {
     const Kw kw = classify(line);
     std::string out;
     Step step = session_.on_line(line, out);
+    // A long listing comes in pieces; each is bounded, together one reply.
+    while (step.action == Action::more) {
+      const std::size_t before = out.size();
+      step = session_.more(out);
+      FUZZ_CHECK(out.size() - before <= popbox::limits::listing_piece, "listing piece too big");
+    }
     check_state_after(step);
     if (step.action == Action::login || step.action == Action::stream ||
         step.action == Action::commit) {
@@ -343,6 +349,8 @@ class Driver {
         return stream(step, kw);
       case Action::commit:
         return commit();
+      case Action::more:
+        break;  // drained in line()
     }
     FUZZ_CHECK(false, "unknown action");
   }
@@ -388,12 +396,21 @@ class Driver {
     session_.stream_opened(out);
     std::string_view first = check_one_reply(out, false, false);
     FUZZ_CHECK(is_ok(first), "stream_opened is not +OK");
-    const std::string& stored = drop_.stored[step.message];
+    // The session frames the message, in blocks cut at an arbitrary size
+    // (the driver's disk reads), and must equal the one codec run whole.
+    const std::string_view stored = drop_.stored[step.message];
+    const std::size_t block = 1 + (step.message * 7 + kw.args) % 11;
+    std::string body;
+    for (std::size_t pos = 0; pos < stored.size(); pos += block) {
+      if (!session_.stream_block(stored.substr(pos, block), body)) break;
+    }
+    session_.stream_end(body);
     popbox::core::DotEncoder enc =
         step.top_lines ? popbox::core::DotEncoder(*step.top_lines) : popbox::core::DotEncoder();
-    std::string body;
-    enc.encode(stored, body);
-    enc.finish(body);
+    std::string whole;
+    enc.encode(stored, whole);
+    enc.finish(whole);
+    FUZZ_CHECK(body == whole, "message framed in blocks differs: " + escaped(body));
     check_body(body);
     if (!step.top_lines) {
       retrieved_[step.message] = true;

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.hpp"
 #include "core/line_reader.hpp"
 
 TEST(LineReader, SplitsAtEveryOffsetAndCapsLength) {
@@ -31,4 +32,31 @@ TEST(LineReader, SplitsAtEveryOffsetAndCapsLength) {
   EXPECT_EQ(reader3.next(line), LineReader::Result::line);
   reader3.discard();
   EXPECT_EQ(reader3.next(line), LineReader::Result::need_more);
+}
+
+TEST(LineReader, FreesTheBufferOfABurstOnceDrained) {
+  using popbox::core::LineReader;
+  LineReader reader(popbox::limits::max_line);
+  std::string burst;
+  while (burst.size() < 20 * popbox::limits::retained_buffer) burst += "CAPA\r\n";
+  reader.feed(burst);
+  std::string_view line;
+  std::size_t lines = 0;
+  while (reader.next(line) == LineReader::Result::line) {
+    EXPECT_EQ(line, "CAPA");
+    ++lines;
+  }
+  EXPECT_EQ(lines, burst.size() / 6);
+  EXPECT_EQ(reader.buffered(), 0u);
+  EXPECT_LE(reader.capacity(), popbox::limits::retained_buffer);
+  // A partial line is kept, and still completes after the burst.
+  reader.feed(burst + "NO");
+  while (reader.next(line) == LineReader::Result::line) {
+  }
+  EXPECT_EQ(reader.buffered_data(), "NO");
+  reader.feed("OP\r\n");
+  ASSERT_EQ(reader.next(line), LineReader::Result::line);
+  EXPECT_EQ(line, "NOOP");
+  EXPECT_EQ(reader.next(line), LineReader::Result::need_more);
+  EXPECT_LE(reader.capacity(), popbox::limits::retained_buffer);
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "core/base64.hpp"
 #include "pop3/command.hpp"
 #include "pop3/session.hpp"
@@ -337,4 +339,28 @@ TEST(Session, InvalidSaslUserNamesCountAsFailedLogins) {
   EXPECT_EQ(h.send(bad).action, Action::none);
   EXPECT_EQ(h.send(bad).action, Action::none);
   EXPECT_EQ(h.send(bad).action, Action::close);
+}
+
+TEST(Session, RetrAndTopFramingIsByteExactAtEveryBlockCut) {
+  // The session owns the framing of RETR/TOP (status line, CRLF, dot-stuffing,
+  // terminator); the driver only hands it the stored bytes in disk blocks.
+  const std::string stored = "Subject: dots\n\n.\n..\n.hidden\nlast";
+  const std::string retr = "Subject: dots\r\n\r\n..\r\n...\r\n..hidden\r\nlast\r\n.\r\n";
+  const std::string top1 = "Subject: dots\r\n\r\n..\r\n.\r\n";
+  for (std::size_t cut = 0; cut <= stored.size(); ++cut) {
+    for (auto [command, status, want] :
+         {std::tuple{"RETR 1", "+OK 1000 octets\r\n", retr}, {"TOP 1 1", "+OK\r\n", top1}}) {
+      Harness h;
+      h.login();
+      ASSERT_EQ(h.send(command).action, Action::stream);
+      h.session.stream_opened(h.out);
+      EXPECT_EQ(h.out, status);
+      std::string body;
+      if (h.session.stream_block(std::string_view(stored).substr(0, cut), body)) {
+        h.session.stream_block(std::string_view(stored).substr(cut), body);
+      }
+      h.session.stream_end(body);
+      EXPECT_EQ(body, want) << command << " cut " << cut;
+    }
+  }
 }
