@@ -182,8 +182,8 @@ class Driver {
     auto work = [&st, &creds, ts] { return login_blocking(st, creds, *ts); };
     LoginResult result = co_await run_blocking(st_.pool, std::move(work));
     OPENSSL_cleanse(creds.secret.data(), creds.secret.size());
-    core::log_info(fmt::format("session={} event=login user={} result={}{}{}", conn_.id, creds.user,
-                               outcome_name(result.outcome),
+    core::log_info(fmt::format("session={} event=login user={} result={}{}{}", conn_.id,
+                               core::log_escape(creds.user), outcome_name(result.outcome),
                                result.detail.empty() ? "" : " detail=", result.detail));
     if (result.outcome == pop3::LoginOutcome::bad_credentials) {
       // Like Dovecot's auth_failure_delay: slows down guessing, and an
@@ -216,7 +216,8 @@ class Driver {
     Read r = co_await run_blocking(st_.pool, std::move(open_and_read));
     if (!r.reader || (r.ec && r.n == 0)) {
       core::log_warn(fmt::format("session={} event=retr_failed user={} message={} error=\"{}\"",
-                                 conn_.id, session_.user(), step.message + 1, r.ec.message()));
+                                 conn_.id, core::log_escape(session_.user()), step.message + 1,
+                                 r.ec.message()));
       session_.stream_failed(out_);
       co_return true;
     }
@@ -238,7 +239,8 @@ class Driver {
         // Part of the message is already on the wire: the only honest
         // thing left is to drop the connection (nothing gets deleted).
         core::log_error(fmt::format("session={} event=read_error user={} message={} error=\"{}\"",
-                                    conn_.id, session_.user(), step.message + 1, ec.message()));
+                                    conn_.id, core::log_escape(session_.user()), step.message + 1,
+                                    ec.message()));
         co_return false;
       }
       r.n = n;
@@ -254,8 +256,8 @@ class Driver {
     std::error_code ec = co_await run_blocking(
         st_.pool, [mb, &deleted, &retrieved] { return mb->commit(deleted, retrieved); });
     core::log_info(fmt::format("session={} event=commit user={} deleted={} seen={} result={}",
-                               conn_.id, session_.user(), deleted.size(), retrieved.size(),
-                               ec ? ec.message() : "ok"));
+                               conn_.id, core::log_escape(session_.user()), deleted.size(),
+                               retrieved.size(), ec ? ec.message() : "ok"));
     co_return !ec;
   }
 
@@ -368,8 +370,8 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       "session={} event=disconnect peer={} user={} result={} commands={} bad_commands={} "
       "retr={} retr_bytes={} top={} dele={} auth_failures={} bytes_in={} bytes_out={} "
       "duration_ms={}",
-      conn->id, conn->peer, session.user().empty() ? "-" : session.user(), result, s.commands,
-      s.bad_commands, s.retrieved, s.retrieved_bytes, s.top, s.deleted, s.auth_failures,
+      conn->id, conn->peer, session.user().empty() ? "-" : core::log_escape(session.user()), result,
+      s.commands, s.bad_commands, s.retrieved, s.retrieved_bytes, s.top, s.deleted, s.auth_failures,
       conn->bytes_in, conn->bytes_out,
       std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started)
           .count()));
