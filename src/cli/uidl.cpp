@@ -97,6 +97,7 @@ void import_user(const std::string& user, const store::MaildirStore& store, cons
   options.mode =
       o.dry_run ? store::MaildirOptions::Mode::dry_run : store::MaildirOptions::Mode::import;
   options.uidl_format = store.uidl_format();
+  options.adopt_x_uidl = store.adopt_x_uidl();
   auto box = store::MaildirMailbox::load(path, ec, options);
   if (!box) {
     if (ec == store::store_errc::in_use) {
@@ -149,9 +150,17 @@ void import_user(const std::string& user, const store::MaildirStore& store, cons
   std::cout << " adoption=" << (stats.adoption_open ? "open" : "closed");
   if (stats.source_bad_lines) std::cout << " bad_lines=" << stats.source_bad_lines;
   if (shadowed) std::cout << " x_uidl_ignored=" << shadowed;
+  std::cout << " x_uidl_adopt=" << (store.adopt_x_uidl() ? "on" : "off");
   std::cout << " maildir=" << field(path) << "\n";
   for (const auto& l : lines) std::cout << l << "\n";
-  if (shadowed) {
+  if (shadowed && !store.adopt_x_uidl()) {
+    std::cout << "user=" << field(user) << " note="
+              << field(std::to_string(shadowed) +
+                       " messages have an X-UIDL header, not adopted: any sender can write one, "
+                       "so popbox adopts X-UIDL only with [mail] uidl_adopt_x_uidl = true; set it "
+                       "if the old server showed them (Dovecot's pop3_reuse_xuidl = yes, qpopper)")
+              << "\n";
+  } else if (shadowed) {
     std::cout << "user=" << field(user) << " note="
               << field(std::to_string(shadowed) +
                        " messages have an X-UIDL header popbox does not use; if Dovecot ran with "
@@ -184,7 +193,8 @@ int run_import(const ImportOptions& o) {
   auth::PasswdFile users;
   try {
     cfg = config::load(o.config);
-    store = std::make_unique<store::MaildirStore>(cfg.mail.maildir, cfg.mail.uidl_format);
+    store = std::make_unique<store::MaildirStore>(cfg.mail.maildir, cfg.mail.uidl_format,
+                                                  cfg.mail.uidl_adopt_x_uidl);
     users = auth::PasswdFile::load(cfg.auth.passwd_file);
   } catch (const std::exception& e) {
     std::cerr << "popbox uidl import: " << e.what() << "\n";

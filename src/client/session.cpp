@@ -92,6 +92,11 @@ std::size_t Session::take_line(std::string_view in, Event& ev) {
   auto lf = in.find('\n');
   std::size_t used = lf == std::string_view::npos ? in.size() : lf + 1;
   reader_.feed(in.substr(0, used));
+  // Whether this line ends in CRLF (its CR may have come in the last call):
+  // only CRLF "." CRLF ends a listing, like a body (core::DotDecoder).
+  bool prev_crlf = line_crlf_;
+  if (lf != std::string_view::npos) line_crlf_ = lf > 0 ? in[lf - 1] == '\r' : last_fed_cr_;
+  last_fed_cr_ = used > 0 && in[used - 1] == '\r';
   std::string_view line;
   switch (reader_.next(line)) {
     case core::LineReader::Result::need_more:
@@ -102,7 +107,7 @@ std::size_t Session::take_line(std::string_view in, Event& ev) {
       break;
     case core::LineReader::Result::line:
       if (reading_ == Reading::lines) {
-        on_multiline(line, ev);
+        on_multiline(line, line_crlf_ && prev_crlf, ev);
       } else {
         on_status(line, ev);
       }
@@ -168,8 +173,8 @@ void Session::on_status(std::string_view line, Event& ev) {
   }
 }
 
-void Session::on_multiline(std::string_view line, Event& ev) {
-  bool end = line == ".";
+void Session::on_multiline(std::string_view line, bool crlf_around, Event& ev) {
+  bool end = line == "." && crlf_around;
   if (phase_ == Phase::capa) {
     if (!end) {
       caps_.add_line(line);

@@ -113,7 +113,8 @@ class Session {
   std::size_t take_line(std::string_view in, Event& ev);
   std::size_t take_body(std::string_view in, Event& ev);
   void on_status(std::string_view line, Event& ev);
-  void on_multiline(std::string_view line, Event& ev);
+  // `crlf_around`: the line and the one before it ended in CRLF.
+  void on_multiline(std::string_view line, bool crlf_around, Event& ev);
   void on_transaction_status(bool ok, std::string_view line, Event& ev);
 
   // The AUTHORIZATION state (session_auth.cpp).
@@ -147,6 +148,8 @@ class Session {
 
   core::LineReader reader_{limits::max_line};
   core::DotDecoder decoder_;
+  bool line_crlf_ = true;     // the last complete line ended in CRLF
+  bool last_fed_cr_ = false;  // the last byte given to reader_ was CR
   std::string body_;
   bool body_end_pending_ = false;
   std::size_t body_message_ = 0;

@@ -331,10 +331,11 @@ Config load(const std::filesystem::path& file) {
   load_auth(cfg, section("auth") ? *section("auth") : empty);
   if (cfg.auth.passwd_file.empty()) fail(cfg, nullptr, "[auth] passwd_file is required");
   if (auto* m = section("mail")) {
-    only_keys(cfg, *m, "[mail]", {"maildir", "uidl_format"});
+    only_keys(cfg, *m, "[mail]", {"maildir", "uidl_format", "uidl_adopt_x_uidl"});
     cfg.mail.maildir = get_string(cfg, *m, "maildir", "");
     cfg.mail.uidl_format = get_string(cfg, *m, "uidl_format", "popbox");
     if (cfg.mail.uidl_format.empty()) fail(cfg, m->get("uidl_format"), "'uidl_format' is empty");
+    cfg.mail.uidl_adopt_x_uidl = get_bool(cfg, *m, "uidl_adopt_x_uidl", false);
   }
   if (auto* q = section("quota")) load_quota(cfg, *q);
   if (auto* l = section("lmtp")) load_lmtp(cfg, *l);

@@ -74,6 +74,10 @@ struct MailConfig {
   /// "popbox" (the Maildir base name) or a Dovecot pop3_uidl_format such as
   /// "%08Xu%08Xv".
   std::string uidl_format = "popbox";
+  /// Whether a message's X-UIDL header may become its UIDL while adoption is
+  /// open (Dovecot's pop3_reuse_xuidl). Off: any sender can write that
+  /// header, so it would let a stranger pick or collide UIDLs.
+  bool uidl_adopt_x_uidl = false;
 };
 
 /// Default per-user limits; passwd-file extra fields override them

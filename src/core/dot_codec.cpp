@@ -93,6 +93,7 @@ std::size_t DotDecoder::decode(std::string_view in, std::string& out) {
           state_ = State::dot_seen;
         } else {
           out.push_back(c);
+          after_crlf_ = false;
           state_ = c == '\r' ? State::cr_seen : (c == '\n' ? State::line_start : State::in_line);
         }
         break;
@@ -100,15 +101,22 @@ std::size_t DotDecoder::decode(std::string_view in, std::string& out) {
         if (c == '\r') {
           state_ = State::dot_cr_seen;
         } else if (c == '\n') {
-          done_ = true;  // ".\n": lenient terminator
+          // ".\n" is a line holding one dot, never the end (SMTP smuggling).
+          out.append(".\n");
+          after_crlf_ = false;
+          state_ = State::line_start;
         } else {
           out.push_back(c);  // the stuffed dot is dropped, this byte kept
           state_ = State::in_line;
         }
         break;
       case State::dot_cr_seen:
-        if (c == '\n') {
-          done_ = true;
+        if (c == '\n' && after_crlf_) {
+          done_ = true;  // CRLF "." CRLF
+        } else if (c == '\n') {
+          out.append(".\r\n");  // LF "." CRLF is data too
+          after_crlf_ = true;
+          state_ = State::line_start;
         } else {
           out.push_back('\r');
           out.push_back(c);
@@ -118,10 +126,14 @@ std::size_t DotDecoder::decode(std::string_view in, std::string& out) {
       case State::in_line:
         out.push_back(c);
         if (c == '\r') state_ = State::cr_seen;
-        if (c == '\n') state_ = State::line_start;
+        if (c == '\n') {
+          after_crlf_ = false;
+          state_ = State::line_start;
+        }
         break;
       case State::cr_seen:
         out.push_back(c);
+        if (c == '\n') after_crlf_ = true;
         state_ = c == '\n' ? State::line_start : (c == '\r' ? State::cr_seen : State::in_line);
         break;
     }

@@ -55,12 +55,16 @@ class DotEncoder {
 };
 
 /// Turns the body of a multi-line response (or LMTP DATA) back into the
-/// message: removes dot-stuffing and detects the terminating ".\r\n" line.
-/// Line ends are kept as received (CRLF).
+/// message: removes dot-stuffing and detects the end of data. Line ends are
+/// kept as received. Only CRLF "." CRLF ends the data (RFC 5321 4.1.1.4,
+/// RFC 1939 3): a dot line next to a bare LF ("\n.\n", "\r\n.\n",
+/// "\n.\r\n") is message content, delivered as-is, so a body cannot smuggle
+/// a second transaction past a peer that reads line ends differently. The
+/// start of the input counts as the start of a line after CRLF.
 class DotDecoder {
  public:
   /// Consumes bytes from `in`, appending message bytes to `out`. Returns the
-  /// number of bytes of `in` used; once the terminator is seen, done() is
+  /// number of bytes of `in` used; once CRLF "." CRLF is seen, done() is
   /// true and the remaining input belongs to whatever follows.
   std::size_t decode(std::string_view in, std::string& out);
   bool done() const noexcept { return done_; }
@@ -68,6 +72,7 @@ class DotDecoder {
  private:
   enum class State { line_start, dot_seen, dot_cr_seen, in_line, cr_seen };
   State state_ = State::line_start;
+  bool after_crlf_ = true;  // the current line started after CRLF (or at the start)
   bool done_ = false;
 };
 

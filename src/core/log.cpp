@@ -33,6 +33,23 @@ spdlog::level::level_enum to_spdlog(LogLevel level) {
 
 }  // namespace
 
+std::string log_escape(std::string_view value) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(value.size());
+  for (char ch : value) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c > 0x20 && c < 0x7f && c != '"' && c != '=' && c != '\\') {
+      out.push_back(ch);
+    } else {
+      out.append("\\x");
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
 void log(LogLevel level, std::string_view line) {
   logger().log(to_spdlog(level), "{}", line);
 }

@@ -97,7 +97,7 @@ class LmtpConnection final : public WatchedSocket<Socket> {
         if (l.status == lmtp::RcptStatus::ok) accepted_.push_back(std::move(l.rcpt));
         if (l.status != lmtp::RcptStatus::ok) {
           core::log_info(fmt::format("lmtp={} event=rcpt_refused rcpt=<{}> reason=\"{}\"", id,
-                                     address, l.detail));
+                                     core::log_escape(address), l.detail));
         }
         session_.recipient_checked(l.status, out_);
         co_return true;
@@ -153,11 +153,11 @@ class LmtpConnection final : public WatchedSocket<Socket> {
       for (const auto& r : *rcpts) {
         std::string detail;
         results.push_back(delivery->deliver(r, sender, *message, true, detail));
-        core::log_info(
-            fmt::format("lmtp={} event=deliver from=<{}> rcpt=<{}> user={} size={} result={}{}",
-                        session_id, sender, r.address, r.user, message->size(),
-                        results.back() == lmtp::RcptStatus::ok ? "ok" : "failed",
-                        detail.empty() ? "" : " reason=\"" + detail + "\""));
+        core::log_info(fmt::format(
+            "lmtp={} event=deliver from=<{}> rcpt=<{}> user={} size={} result={}{}", session_id,
+            core::log_escape(sender), core::log_escape(r.address), core::log_escape(r.user),
+            message->size(), results.back() == lmtp::RcptStatus::ok ? "ok" : "failed",
+            detail.empty() ? "" : " reason=\"" + detail + "\""));
       }
       return results;
     };

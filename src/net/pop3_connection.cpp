@@ -250,7 +250,7 @@ class Driver {
       result = co_await run_blocking(st.pool, std::move(open));
     }
     core::log_info(fmt::format("session={} event=login user={} result={}{}{}{}", conn_.id,
-                               creds.user, outcome_name(result.outcome),
+                               core::log_escape(creds.user), outcome_name(result.outcome),
                                result.detail.empty() ? "" : " detail=\"", result.detail,
                                result.detail.empty() ? "" : "\""));
     // Logged in: the login deadline no longer applies, idle_timeout does.
@@ -282,7 +282,8 @@ class Driver {
     Read r = co_await run_blocking(st_.pool, std::move(open_and_read));
     if (!r.reader || (r.ec && r.n == 0)) {
       core::log_warn(fmt::format("session={} event=retr_failed user={} message={} error=\"{}\"",
-                                 conn_.id, session_.user(), step.message + 1, r.ec.message()));
+                                 conn_.id, core::log_escape(session_.user()), step.message + 1,
+                                 r.ec.message()));
       session_.stream_failed(out_);
       co_return true;
     }
@@ -304,7 +305,8 @@ class Driver {
         // Part of the message is already on the wire: the only honest
         // thing left is to drop the connection (nothing gets deleted).
         core::log_error(fmt::format("session={} event=read_error user={} message={} error=\"{}\"",
-                                    conn_.id, session_.user(), step.message + 1, ec.message()));
+                                    conn_.id, core::log_escape(session_.user()), step.message + 1,
+                                    ec.message()));
         co_return false;
       }
       r.n = n;
@@ -320,8 +322,8 @@ class Driver {
     std::error_code ec = co_await run_blocking(
         st_.pool, [mb, &deleted, &retrieved] { return mb->commit(deleted, retrieved); });
     core::log_info(fmt::format("session={} event=commit user={} deleted={} seen={} result={}",
-                               conn_.id, session_.user(), deleted.size(), retrieved.size(),
-                               ec ? ec.message() : "ok"));
+                               conn_.id, core::log_escape(session_.user()), deleted.size(),
+                               retrieved.size(), ec ? ec.message() : "ok"));
     co_return !ec;
   }
 
@@ -571,8 +573,8 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       "session={} event=disconnect peer={} user={} result={} commands={} bad_commands={} "
       "retr={} retr_bytes={} top={} dele={} auth_failures={} bytes_in={} bytes_out={} "
       "duration_ms={}",
-      conn->id, conn->peer, session.user().empty() ? "-" : session.user(), result, s.commands,
-      s.bad_commands, s.retrieved, s.retrieved_bytes, s.top, s.deleted, s.auth_failures,
+      conn->id, conn->peer, session.user().empty() ? "-" : core::log_escape(session.user()), result,
+      s.commands, s.bad_commands, s.retrieved, s.retrieved_bytes, s.top, s.deleted, s.auth_failures,
       conn->bytes_in, conn->bytes_out,
       std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started)
           .count()));

@@ -41,7 +41,9 @@ struct Server::Impl {
   explicit Impl(const config::Config& cfg)
       : threads(cfg.server.threads ? cfg.server.threads
                                    : std::max(1u, std::thread::hardware_concurrency())),
-        state(cfg, std::make_unique<store::MaildirStore>(cfg.mail.maildir, cfg.mail.uidl_format),
+        state(cfg,
+              std::make_unique<store::MaildirStore>(cfg.mail.maildir, cfg.mail.uidl_format,
+                                                    cfg.mail.uidl_adopt_x_uidl),
               std::max(4u, 2 * threads)),
         mail_paths(cfg.mail.maildir),
         delivery(state.cfg, state.auth, mail_paths),

@@ -26,6 +26,9 @@ struct MaildirOptions {
   Mode mode = Mode::serve;
   /// The format Dovecot showed UIDLs in; null means Dovecot 2.x's default.
   std::shared_ptr<const UidlFormat> uidl_format;
+  /// `[mail] uidl_adopt_x_uidl`: an X-UIDL header may be adopted. Reports
+  /// (import, dry_run) show X-UIDL headers either way.
+  bool adopt_x_uidl = false;
 };
 
 /// Per message, for `popbox uidl import` (modes import and dry_run only).

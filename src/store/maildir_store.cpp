@@ -7,15 +7,18 @@ namespace popbox::store {
 MaildirStore::MaildirStore(std::string path_template)
     : template_(std::move(path_template)), uidl_format_(std::make_shared<const UidlFormat>()) {}
 
-MaildirStore::MaildirStore(std::string path_template, std::string_view uidl_format)
+MaildirStore::MaildirStore(std::string path_template, std::string_view uidl_format,
+                           bool adopt_x_uidl)
     : template_(std::move(path_template)),
-      uidl_format_(std::make_shared<const UidlFormat>(uidl_format)) {}
+      uidl_format_(std::make_shared<const UidlFormat>(uidl_format)),
+      adopt_x_uidl_(adopt_x_uidl) {}
 
 std::unique_ptr<Mailbox> MaildirStore::open(const std::string& user, std::error_code& ec) {
   std::string path = template_.expand(user, ec);
   if (ec) return nullptr;
   MaildirOptions options;
   options.uidl_format = uidl_format_;
+  options.adopt_x_uidl = adopt_x_uidl_;
   return MaildirMailbox::load(path, ec, options);
 }
 

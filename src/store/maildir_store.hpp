@@ -21,8 +21,9 @@ class MaildirStore final : public Store {
   /// UIDLs Dovecot left are read in its default format ("%08Xu%08Xv").
   explicit MaildirStore(std::string path_template);
   /// Same, with `[mail] uidl_format` ("popbox" or a Dovecot
-  /// pop3_uidl_format); throws std::invalid_argument for an unusable one.
-  MaildirStore(std::string path_template, std::string_view uidl_format);
+  /// pop3_uidl_format) and `[mail] uidl_adopt_x_uidl`; throws
+  /// std::invalid_argument for an unusable format.
+  MaildirStore(std::string path_template, std::string_view uidl_format, bool adopt_x_uidl = false);
 
   /// Opens the maildrop of `user` (created if missing) and locks it
   /// exclusively. ec: store_errc::bad_path for a user name that cannot map to
@@ -35,10 +36,13 @@ class MaildirStore final : public Store {
 
   /// The UIDL format sessions use.
   const std::shared_ptr<const UidlFormat>& uidl_format() const noexcept { return uidl_format_; }
+  /// Whether sessions may adopt X-UIDL headers.
+  bool adopt_x_uidl() const noexcept { return adopt_x_uidl_; }
 
  private:
   PathTemplate template_;
   std::shared_ptr<const UidlFormat> uidl_format_;
+  bool adopt_x_uidl_ = false;
 };
 
 }  // namespace popbox::store

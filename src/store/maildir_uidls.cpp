@@ -32,6 +32,7 @@ std::error_code MaildirMailbox::read_uidl_sources(const std::vector<detail::Scan
   if (auto ec = detail::read_recorded_uidls(root, src.recorded)) return ec;
   stats_.source_bad_lines += src.recorded.bad_lines;
   src.serve = options_.mode == Mode::serve;
+  src.adopt_x_uidl = options_.adopt_x_uidl;
   src.adopt = !src.recorded.closed;
   src.need_previous = src.adopt || !src.serve;
   stats_.adoption_open = src.adopt;
@@ -103,7 +104,9 @@ std::error_code MaildirMailbox::look_for_x_uidl(std::size_t file, const detail::
   }
   if (!value || value->empty()) return {};
   if (!src.serve) src.x_uidl_of[file] = *value;
-  if (src.previous_of[file].empty()) {  // Dovecot and Courier come first
+  // Any sender can write an X-UIDL header: it is a UIDL only when the
+  // config says the old server showed those (pop3_reuse_xuidl).
+  if (src.adopt_x_uidl && src.previous_of[file].empty()) {  // Dovecot and Courier come first
     src.previous_of[file] = std::move(*value);
     src.previous_source_of[file] = UidlSource::x_uidl;
   }

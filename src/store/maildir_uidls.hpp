@@ -16,6 +16,7 @@ struct MaildirMailbox::UidlSources {
   bool adopt = false;          ///< earlier servers' UIDLs may still be adopted
   bool need_previous = false;  ///< look at earlier servers' files (adopt, or a report)
   bool serve = true;           ///< MaildirOptions::Mode::serve
+  bool adopt_x_uidl = false;   ///< MaildirOptions::adopt_x_uidl
 
   std::vector<std::string_view> recorded_of;   ///< into `recorded`; "" if none
   std::vector<std::string_view> gone;          ///< recorded UIDLs of absent messages
@@ -24,10 +25,11 @@ struct MaildirMailbox::UidlSources {
   std::vector<std::string> x_uidl_of;          ///< reports only: the X-UIDL header
 
   /// True when file `i`'s X-UIDL header should be read: a report wants
-  /// every one; a session only while nothing else is known about it.
+  /// every one; a session only when X-UIDL may be adopted and nothing else
+  /// is known about the message.
   bool wants_x_uidl(std::size_t i) const {
     if (!serve) return true;
-    return need_previous && previous_of[i].empty() && recorded_of[i].empty();
+    return adopt_x_uidl && need_previous && previous_of[i].empty() && recorded_of[i].empty();
   }
 };
 

@@ -12,7 +12,8 @@
 //  * DotDecoder (fed in other random blocks) gives back exactly the CRLF
 //    form of the message (or of its TOP part), stops right after the
 //    terminator, and without TOP its size equals CrlfSizer's total.
-// Decoder mode checks that DotDecoder is split-invariant on any input.
+// Decoder mode checks that DotDecoder is split-invariant on any input and
+// ends the data only at CRLF "." CRLF (never at a bare-LF dot line).
 
 #include <cstddef>
 #include <cstdint>
@@ -144,7 +145,10 @@ void fuzz_decoder(std::string_view wire, std::uint32_t seed) {
              "decoder depends on block splits: " + escaped(wire));
   FUZZ_CHECK(whole.out.size() <= whole.used, "decoder produced more than it consumed");
   if (whole.done) {
-    FUZZ_CHECK(whole.used > 0 && wire[whole.used - 1] == '\n', "terminator must end in LF");
+    // Only CRLF "." CRLF (or "." CRLF at the very start) ends the data.
+    std::string_view seen = wire.substr(0, whole.used);
+    FUZZ_CHECK(seen == ".\r\n" || seen.ends_with("\r\n.\r\n"),
+               "end of data without CRLF . CRLF: " + escaped(seen));
   }
 }
 

@@ -102,7 +102,8 @@ DOT = {
     "top_no_header_end": b"\1\1\x12Subject: a\nX: b\n",
     "top_blank_first": b"\1\3\x13\n\n\n.\n",
     "decode_wire": b"\2\0\x20+OK\r\nline\r\n..dot\r\n.\r\n+OK next\r\n",
-    "decode_lenient": b"\2\0\x21a\n.\n",
+    "decode_bare_lf_dot": b"\2\0\x21a\n.\n\r\n.\nb\n.\r\n.\r\n",
+    "decode_smuggling": b"\2\0\x23hi\n.\nMAIL FROM:<x>\r\nRCPT TO:<bob>\r\nDATA\r\nevil\r\n.\r\nQUIT\r\n",
     "decode_dot_cr": b"\2\0\x22.\rx\r\n.\r\r\n.\r\n",
 }
 

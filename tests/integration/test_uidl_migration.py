@@ -1,9 +1,9 @@
 """Issue 3, UIDLs that survive anything: a Maildir first served by the real
 Dovecot (dovecot-pop3d) and then by popbox shows the same UIDL for every
 message, before and after `popbox uidl import`, restarts, index loss and the
-loss of Dovecot's files. Courier's courierpop3dsizelist and X-UIDL headers
-are adopted too (synthetic files), and `popbox uidl import --dry-run`
-reports what a client would see change.
+loss of Dovecot's files. Courier's courierpop3dsizelist is adopted too, and
+X-UIDL headers with `[mail] uidl_adopt_x_uidl = true` only (synthetic
+files); `popbox uidl import --dry-run` reports what a client would see change.
 """
 
 import hashlib
@@ -172,8 +172,8 @@ class DovecotMigration(unittest.TestCase):
 class SyntheticSources(unittest.TestCase):
     """Courier and X-UIDL, from files written as those servers write them."""
 
-    def setUp(self):
-        self.env = Env(users=PASSWORDS, tls=False)
+    def setUp(self, mail_extra="uidl_adopt_x_uidl = true\n"):
+        self.env = Env(users=PASSWORDS, tls=False, mail_extra=mail_extra)
         self.addCleanup(self.env.close)
         # bob: a Maildir served by Courier pop3d (it keeps everything in cur/).
         bob = self.env.maildir("bob")
@@ -234,6 +234,26 @@ class SyntheticSources(unittest.TestCase):
     def test_usage_errors(self):
         self.assertEqual(import_uidls(self.env).returncode, 64)  # neither --user nor --all
         self.assertEqual(import_uidls(self.env, "--user", "nobody").returncode, 67)
+
+
+class XUidlOffByDefault(unittest.TestCase):
+    """Without the key an X-UIDL header (any sender can write one) is never a
+    UIDL: the name rule decides, and the import report says so."""
+
+    def setUp(self):
+        SyntheticSources.setUp(self, mail_extra="")  # the same Maildirs, the key unset
+
+    def test_x_uidl_header_is_not_adopted(self):
+        report = import_uidls(self.env, "--user", "carol", "--dry-run")
+        self.assertEqual(report.returncode, 0, report.stdout + report.stderr)
+        carol = user_line(report.stdout, "carol")
+        self.assertEqual((carol["x_uidl"], carol["x_uidl_ignored"], carol["x_uidl_adopt"]),
+                         ("0", "3", "off"), report.stdout)
+        self.assertIn("uidl_adopt_x_uidl = true", report.stdout)
+        server = self.env.start()
+        names = os.listdir(os.path.join(self.env.maildir("carol"), "new"))
+        by_name = sorted(re.sub(r",S=\d+$", "", n) for n in names)  # the name rule
+        self.assertEqual(sorted(listing(server.pop3, "carol")), by_name)
 
 
 if __name__ == "__main__":

@@ -378,3 +378,22 @@ TEST(ClientSession, NoPasswordEverGoesOutWithoutTlsUnlessTlsIsNone) {
   EXPECT_NE(run(plain(AuthMech::user), server, {}, nullptr).find("> PASS secret"),
             std::string::npos);
 }
+
+TEST(ClientSession, OnlyCrlfDotCrlfEndsABodyOrAListing) {
+  // Bare-LF dot lines are body bytes, kept as they came.
+  std::string body = "a\n.\nb\r\n.\n\n.\r\n..\r\n.\r\n";
+  std::string server =
+      "+OK\r\n-ERR no CAPA\r\n+OK\r\n+OK\r\n+OK\r\n1 u\r\n.\r\n+OK\r\n1 9\r\n.\r\n"
+      "+OK 9 octets\r\n" +
+      body + "+OK\r\n";
+  EXPECT_EQ(run_split_invariant(plain(), server),
+            "> CAPA\n> USER alice\n> PASS secret\n> UIDL\n> LIST\nlisting 1:u:9\n> RETR 1\n"
+            "body 1 [a\n.\nb\r\n.\n\n.\r\n.\r\n]\n> QUIT\nclosed ok\n");
+  // A CAPA listing goes on past "\n.\n" and "\n.\r\n": the replies after it
+  // are read as the replies they are.
+  std::string capa =
+      "+OK\r\n+OK\r\nUSER\n.\nX-A\n.\r\nX-B\r\n.\r\n+OK\r\n+OK\r\n+OK\r\n.\r\n+OK\r\n.\r\n"
+      "+OK\r\n";
+  EXPECT_EQ(run_split_invariant(plain(), capa),
+            "> CAPA\n> USER alice\n> PASS secret\n> UIDL\n> LIST\nlisting\n> QUIT\nclosed ok\n");
+}

@@ -156,3 +156,14 @@ TEST(Config, UsernameFormat) {
                 .find("username_format"),
             std::string::npos);
 }
+
+TEST(Config, XUidlAdoptionIsOffUnlessAsked) {
+  EXPECT_FALSE(load_text(minimal).mail.uidl_adopt_x_uidl);
+  auto on = load_text(
+      "[auth]\npasswd_file = \"/p\"\n[mail]\nmaildir = \"/m/%u\"\nuidl_adopt_x_uidl = true\n");
+  EXPECT_TRUE(on.mail.uidl_adopt_x_uidl);
+  EXPECT_NE(load_error("[auth]\npasswd_file = \"/p\"\n[mail]\nmaildir = \"/m/%u\"\n"
+                       "uidl_adopt_x_uidl = \"yes\"\n")
+                .find("uidl_adopt_x_uidl"),
+            std::string::npos);
+}

@@ -151,3 +151,87 @@ TEST(DotDecoder, StopsAtTerminatorAndLeavesTheRest) {
   EXPECT_EQ(out, "a\r\n.b\r\n");
   EXPECT_EQ(in.substr(used), "+OK next");
 }
+
+namespace {
+
+struct DecodeCase {
+  const char* name;
+  std::string wire;  // input, possibly with bytes after the end of data
+  std::string body;  // what the decoder must hand out
+  bool done;         // whether CRLF "." CRLF was seen
+  std::size_t used;  // bytes of `wire` consumed
+};
+
+// Only CRLF "." CRLF ends data; every bare-LF dot line is content, as-is.
+std::vector<DecodeCase> decode_cases() {
+  auto all = [](std::string w, std::string b, bool done) {
+    std::size_t n = w.size();
+    return DecodeCase{"", std::move(w), std::move(b), done, n};
+  };
+  std::vector<DecodeCase> v = {
+      all(".\r\n", "", true),
+      all("a\r\n.\r\n", "a\r\n", true),
+      all("a\n.\n", "a\n.\n", false),
+      all("a\r\n.\n", "a\r\n.\n", false),
+      all("a\n.\r\n", "a\n.\r\n", false),
+      all(".\n", ".\n", false),
+      all("a\n.\r\n.\r\n", "a\n.\r\n", true),
+      all("a\n.\n.\r\n", "a\n.\n.\r\n", false),
+      all("a\n.\nb\r\n.\r\n", "a\n.\nb\r\n", true),
+      all("a\n..\r\n.\r\n", "a\n.\r\n", true),
+      all("..\r\n..\n.x\n.\r\n", ".\r\n.\nx\n.\r\n", false),
+      all("..\r\n..\n.x\r\n.\r\n", ".\r\n.\nx\r\n", true),
+      all("a\r\n.\rb\r\n.\r\n", "a\r\n\rb\r\n", true),
+      all("a\n.\rb\r\n.\r\n", "a\n\rb\r\n", true),
+      all("a\r\r\n.\r\n", "a\r\r\n", true),
+      all("a\n\r\n.\r\n", "a\n\r\n", true),
+      all("\n.\n", "\n.\n", false),
+      {"", "a\r\n.\r\nMAIL", "a\r\n", true, 6},
+  };
+  return v;
+}
+
+}  // namespace
+
+TEST(DotDecoder, OnlyCrlfDotCrlfEndsDataAtEverySplit) {
+  for (const auto& c : decode_cases()) {
+    SCOPED_TRACE(::testing::PrintToString(c.wire));
+    for (std::size_t cut = 0; cut <= c.wire.size(); ++cut) {
+      DotDecoder dec;
+      std::string got;
+      std::size_t used = dec.decode(std::string_view(c.wire).substr(0, cut), got);
+      if (!dec.done()) used += dec.decode(std::string_view(c.wire).substr(used), got);
+      ASSERT_EQ(got, c.body) << "cut at " << cut;
+      ASSERT_EQ(dec.done(), c.done) << "cut at " << cut;
+      ASSERT_EQ(used, c.used) << "cut at " << cut;
+    }
+    // One byte at a time.
+    DotDecoder dec;
+    std::string got;
+    std::size_t used = 0;
+    while (used < c.wire.size() && !dec.done()) {
+      used += dec.decode(std::string_view(c.wire).substr(used, 1), got);
+    }
+    EXPECT_EQ(got, c.body);
+    EXPECT_EQ(dec.done(), c.done);
+    EXPECT_EQ(used, c.used);
+  }
+}
+
+TEST(DotDecoder, SmugglingPayloadIsOneMessage) {
+  // A body that ends in "\n.\n" for a lenient reader and then starts a new
+  // transaction to another recipient: it is all one message here.
+  const std::string body =
+      "Subject: hi\r\n\r\nhello\n.\nMAIL FROM:<x>\r\nRCPT TO:<bob>\r\nDATA\r\n"
+      "Subject: smuggled\r\n\r\nevil\r\n";
+  const std::string wire = body + ".\r\nQUIT\r\n";
+  for (std::size_t cut = 0; cut <= wire.size(); ++cut) {
+    DotDecoder dec;
+    std::string got;
+    std::size_t used = dec.decode(std::string_view(wire).substr(0, cut), got);
+    if (!dec.done()) used += dec.decode(std::string_view(wire).substr(used), got);
+    ASSERT_TRUE(dec.done());
+    ASSERT_EQ(got, body) << "cut at " << cut;
+    ASSERT_EQ(std::string_view(wire).substr(used), "QUIT\r\n");
+  }
+}

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "core/dot_codec.hpp"
+#include "core/line_reader.hpp"
 #include "lmtp/session.hpp"
 
 using popbox::lmtp::RcptStatus;
@@ -132,4 +134,76 @@ TEST(LmtpSession, ControlCharactersInPathsAreRefused) {
   EXPECT_EQ(h.out, "501 5.1.3 Bad recipient address syntax\r\n");
   h.send(std::string("RCPT TO:<al\x7fice>"));
   EXPECT_EQ(h.out, "501 5.1.3 Bad recipient address syntax\r\n");
+}
+
+namespace {
+
+struct Delivery {
+  std::vector<std::string> recipients;
+  std::string body;
+};
+
+// Drives the session over a whole input stream the way net/lmtp_connection
+// does: lines through the LineReader, DATA bodies through the DotDecoder,
+// every recipient accepted. Fed in blocks of `block` bytes.
+std::vector<Delivery> drive(std::string_view stream, std::size_t block) {
+  Session s{SessionOptions{}};
+  popbox::core::LineReader reader(1000);
+  std::vector<Delivery> deliveries;
+  std::string out;
+  std::size_t pos = 0;
+  auto feed = [&] {
+    if (pos >= stream.size()) return false;
+    std::string_view b = stream.substr(pos, block);
+    pos += b.size();
+    reader.feed(b);
+    return true;
+  };
+  for (int guard = 0; guard < 10000; ++guard) {
+    std::string_view line;
+    auto r = reader.next(line);
+    if (r == popbox::core::LineReader::Result::need_more) {
+      if (!feed()) break;
+      continue;
+    }
+    if (r != popbox::core::LineReader::Result::line) break;
+    Step step = s.on_line(line, out);
+    if (step.action == Action::check_recipient) s.recipient_checked(RcptStatus::ok, out);
+    if (step.action == Action::close) break;
+    if (step.action != Action::receive_data) continue;
+    popbox::core::DotDecoder dec;
+    std::string body;
+    reader.consume(dec.decode(reader.buffered_data(), body));
+    while (!dec.done() && feed()) reader.consume(dec.decode(reader.buffered_data(), body));
+    if (!dec.done()) break;
+    if (s.data_received(false, out).action == Action::deliver) {
+      deliveries.push_back({s.recipients(), body});
+      s.delivered(std::vector<RcptStatus>(s.recipients().size(), RcptStatus::ok), out);
+    }
+  }
+  return deliveries;
+}
+
+}  // namespace
+
+// SMTP smuggling (2023): "\n.\n" must not end DATA, or the rest of the body
+// becomes a second transaction to a recipient the sender chose.
+TEST(LmtpSession, SmuggledTransactionStaysInsideTheFirstMessage) {
+  const std::string body =
+      "Subject: hi\r\n\r\nhello\n.\nMAIL FROM:<x>\r\nRCPT TO:<bob>\r\nDATA\r\n"
+      "Subject: smuggled\r\n\r\nevil\r\n";
+  const std::string stream =
+      "LHLO c\r\nMAIL FROM:<s@x>\r\nRCPT TO:<alice>\r\nDATA\r\n" + body + ".\r\nQUIT\r\n";
+  for (std::string_view bad : {"\n.\n", "\r\n.\n", "\n.\r\n"}) {
+    std::string variant = body;
+    variant.replace(variant.find("\n.\n"), 3, bad);
+    std::string s = stream;
+    s.replace(s.find(body), body.size(), variant);
+    for (std::size_t block = 1; block <= s.size(); ++block) {
+      std::vector<Delivery> d = drive(s, block);
+      ASSERT_EQ(d.size(), 1u) << "block " << block;
+      EXPECT_EQ(d[0].recipients, (std::vector<std::string>{"alice"}));
+      ASSERT_EQ(d[0].body, variant) << "block " << block;
+    }
+  }
 }

@@ -31,10 +31,13 @@ class UidlMaildirTest : public ::testing::Test {
     test::set_mtime(file(rel), mtime);
   }
 
+  bool adopt_x_uidl_ = false;  // [mail] uidl_adopt_x_uidl
+
   std::unique_ptr<MaildirMailbox> open_box(Mode mode = Mode::serve, const char* format = nullptr,
                                            const std::string& root = "") {
     MaildirOptions options;
     options.mode = mode;
+    options.adopt_x_uidl = adopt_x_uidl_;
     if (format != nullptr) options.uidl_format = std::make_shared<const UidlFormat>(format);
     std::error_code ec;
     auto box = MaildirMailbox::load(root.empty() ? root_ : root, ec, options);
@@ -139,6 +142,7 @@ TEST_F(UidlMaildirTest, EmptyMaildirKeepsAdoptionOpen) {
 }
 
 TEST_F(UidlMaildirTest, SourcePrecedence) {
+  adopt_x_uidl_ = true;
   deliver("new/m1", "X-UIDL: x1\n\n", 1);
   deliver("new/m2", "X-UIDL: x2\n\n", 2);
   deliver("new/m3", "X-UIDL: x3\n\n", 3);
@@ -149,6 +153,32 @@ TEST_F(UidlMaildirTest, SourcePrecedence) {
   auto box = open_box();
   EXPECT_EQ(uidls(*box),
             (std::vector<std::string>{"Saved-1", "UID2-100", "x3", "m4", "0000000800000010"}));
+}
+
+// Any sender can write "X-UIDL:": by default it never becomes the UIDL,
+// in a session or an import, though a report still shows it.
+TEST_F(UidlMaildirTest, XUidlHeaderIsNotAdoptedByDefault) {
+  deliver("new/m1", "X-UIDL: chosen-by-a-stranger\n\n", 1);
+  deliver("new/m2", "X-UIDL: m3\nSubject: collide\n\n", 2);
+  deliver("new/m3", "x\n", 3);
+  {
+    auto report = open_box(Mode::dry_run);
+    EXPECT_EQ(uidls(*report), (std::vector<std::string>{"m1", "m2", "m3"}));
+    ASSERT_EQ(report->uidl_report().size(), 3u);
+    EXPECT_EQ(report->uidl_report()[0].x_uidl, "chosen-by-a-stranger");
+    EXPECT_EQ(report->uidl_report()[0].previous_source, UidlSource::name);
+    EXPECT_EQ(report->uidl_report()[0].source, UidlSource::name);
+  }
+  EXPECT_EQ(uidls(*open_box(Mode::import)), (std::vector<std::string>{"m1", "m2", "m3"}));
+  auto box = open_box();
+  EXPECT_EQ(uidls(*box), (std::vector<std::string>{"m1", "m2", "m3"}));
+  EXPECT_EQ(box->stats().uidls_adopted, 0u);
+  EXPECT_EQ(box->stats().uidls_written, 0u);
+  box.reset();
+  // The same Maildir with the key on, while adoption is open, adopts them.
+  std::filesystem::remove(file(detail::uidls_file_name));
+  adopt_x_uidl_ = true;
+  EXPECT_EQ(uidls(*open_box()), (std::vector<std::string>{"chosen-by-a-stranger", "m3", "m3-2"}));
 }
 
 TEST_F(UidlMaildirTest, ConfiguredDovecotFormat) {
@@ -171,6 +201,7 @@ TEST_F(UidlMaildirTest, StoreHonoursUidlFormat) {
 }
 
 TEST_F(UidlMaildirTest, InvalidAdoptedValuesAreReplacedAndCounted) {
+  adopt_x_uidl_ = true;
   deliver("new/m1", "X-UIDL: has space\n\n", 1);
   deliver("new/m2", "X-UIDL: " + std::string(71, 'x') + "\n\n", 2);
   deliver("new/m3", "X-UIDL: caf\xc3\xa9\n\n", 3);
@@ -181,6 +212,7 @@ TEST_F(UidlMaildirTest, InvalidAdoptedValuesAreReplacedAndCounted) {
 }
 
 TEST_F(UidlMaildirTest, DuplicatesAreMadeUniqueAndStayThatWay) {
+  adopt_x_uidl_ = true;
   deliver("new/m1", "X-UIDL: same\n\n", 1);
   deliver("new/m2", "X-UIDL: same\n\n", 2);
   deliver("new/m3", "x\n", 3);
@@ -218,6 +250,7 @@ TEST_F(UidlMaildirTest, UnreadableSourceFailsOpenOnlyWhileAdopting) {
 }
 
 TEST_F(UidlMaildirTest, TornAppendIsRepaired) {
+  adopt_x_uidl_ = true;
   deliver("new/m1", "X-UIDL: a\n\n", 1);
   deliver("new/m2", "X-UIDL: a\n\n", 2);
   open_box();
@@ -252,6 +285,7 @@ TEST_F(UidlMaildirTest, DryRunWritesNothingAndReports) {
 }
 
 TEST_F(UidlMaildirTest, ImportRecordsButLeavesAdoptionOpen) {
+  adopt_x_uidl_ = true;
   dovecot_maildir();
   {
     auto box = open_box(Mode::import);
@@ -274,6 +308,7 @@ TEST_F(UidlMaildirTest, ImportRecordsButLeavesAdoptionOpen) {
 }
 
 TEST_F(UidlMaildirTest, RecordWriteFailureAdoptsAgainNextTime) {
+  adopt_x_uidl_ = true;
   deliver("new/m1", "X-UIDL: xu1\n\n", 1);
   deliver("new/m2", "x\n", 2);
   std::filesystem::create_directory(file(detail::uidls_tmp_name));
