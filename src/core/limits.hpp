@@ -35,4 +35,16 @@ inline constexpr std::chrono::seconds shutdown_grace{10};
 /// Longest user name accepted (bytes).
 inline constexpr std::size_t max_user_name = 255;
 
+/// SCRAM-SHA-256 secrets popbox writes: doveadm's defaults (RFC 7677 asks
+/// for at least 4096 iterations).
+inline constexpr unsigned scram_iterations = 4096;
+inline constexpr std::size_t scram_salt_bytes = 16;
+
+/// Highest iteration count accepted in a stored SCRAM secret: checking a
+/// PASS against it runs PBKDF2 that many times.
+inline constexpr unsigned max_scram_iterations = 1'000'000;
+
+/// Random bytes in the server's part of the SCRAM nonce (base64, 24 chars).
+inline constexpr std::size_t scram_nonce_bytes = 18;
+
 }  // namespace popbox::limits

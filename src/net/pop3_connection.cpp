@@ -13,6 +13,7 @@
 #include "core/line_reader.hpp"
 #include "core/log.hpp"
 #include "net/blocking.hpp"
+#include "net/channel_binding.hpp"
 #include "net/server_state.hpp"
 #include "net/watched_socket.hpp"
 #include "pop3/session.hpp"
@@ -44,9 +45,15 @@ LoginResult login_blocking(ServerState& st, const pop3::Credentials& creds,
                            const std::string& apop_timestamp) {
   using pop3::LoginOutcome;
   const std::string user = st.cfg.auth.canonical_user(creds.user);
-  auth::AuthResult verdict = creds.kind == pop3::Credentials::Kind::password
-                                 ? st.auth.verify_password(user, creds.secret)
-                                 : st.auth.verify_apop(user, apop_timestamp, creds.secret);
+  auth::AuthResult verdict = auth::AuthResult::bad_credentials;
+  if (creds.kind == pop3::Credentials::Kind::scram) {
+    // The session checked the SCRAM proof against scram_lookup()'s secret.
+    if (creds.verified) verdict = auth::AuthResult::ok;
+  } else if (creds.kind == pop3::Credentials::Kind::password) {
+    verdict = st.auth.verify_password(user, creds.secret);
+  } else {
+    verdict = st.auth.verify_apop(user, apop_timestamp, creds.secret);
+  }
   if (verdict == auth::AuthResult::temp_failure) {
     return {LoginOutcome::temp_failure, nullptr, "user database unavailable"};
   }
@@ -161,6 +168,9 @@ class Driver {
       case Action::login:
         co_await login(step.credentials);
         co_return std::nullopt;
+      case Action::scram:
+        co_await scram_lookup(step.credentials.user);
+        co_return std::nullopt;
       case Action::stream:
         if (!co_await send_message(stream, step)) co_return Outcome::closed;
         co_return std::nullopt;
@@ -193,6 +203,19 @@ class Driver {
     }
     mailbox = std::move(result.mailbox);
     session_.login_done(result.outcome, mailbox ? &mailbox->messages() : nullptr, out_);
+  }
+
+  asio::awaitable<void> scram_lookup(const std::string& name) {
+    ServerState& st = st_;
+    const std::string user = st.cfg.auth.canonical_user(name);
+    auto work = [&st, &user] {
+      return std::pair{st.auth.scram_lookup(user), auth::make_scram_nonce()};
+    };
+    auto result = co_await run_blocking(st_.pool, std::move(work));
+    std::optional<auth::ScramSecret> secret;
+    if (result.first.result == auth::AuthResult::ok) secret = std::move(result.first.secret);
+    auth::wipe(result.first.secret);
+    session_.scram_lookup_done(std::move(secret), result.second, out_);
   }
 
   template <class Stream>
@@ -341,6 +364,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   if (implicit_tls) {
     asio::ssl::stream<tcp::socket&> tls(conn->socket, *tls_ctx);
     if (co_await tls_handshake(*conn, tls)) {
+      session.tls_started(true, channel_binding(tls.native_handle()));
       co_await asio::async_write(tls, asio::buffer(greeting), use_tuple);
       co_await driver.run(tls);
       co_await tls_goodbye(*conn, tls);
@@ -353,7 +377,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       reader.discard();
       asio::ssl::stream<tcp::socket&> tls(conn->socket, *tls_ctx);
       if (co_await tls_handshake(*conn, tls)) {
-        session.tls_started(true);
+        session.tls_started(true, channel_binding(tls.native_handle()));
         co_await driver.run(tls);
         co_await tls_goodbye(*conn, tls);
       }
