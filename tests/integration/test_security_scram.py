@@ -169,12 +169,13 @@ class ScramTest(unittest.TestCase):
     def plain(self):
         return Line(socket.create_connection(("127.0.0.1", self.server.pop3), timeout=TIMEOUT))
 
-    def pop3s(self, max_version=None):
-        ctx = ssl.create_default_context(cafile=self.env.cert)
-        if max_version:
-            ctx.maximum_version = max_version
+    def pop3s(self, max_version=None, ctx=None, session=None):
+        if ctx is None:
+            ctx = ssl.create_default_context(cafile=self.env.cert)
+            if max_version:
+                ctx.maximum_version = max_version
         raw = socket.create_connection(("127.0.0.1", self.server.pop3s), timeout=TIMEOUT)
-        return Line(ctx.wrap_socket(raw, server_hostname="pop.test"))
+        return Line(ctx.wrap_socket(raw, server_hostname="pop.test", session=session))
 
     def assert_logged_in(self, conn, reply):
         self.assertEqual(reply, b"+OK Logged in, 1 messages (22 octets).")
@@ -297,6 +298,23 @@ class ScramTest(unittest.TestCase):
                          bytes(len(cb)))
         self.assertEqual(reply, b"-ERR [AUTH] Authentication failed.")
         reply, _ = scram(c, "alice", "alice-secret", "SCRAM-SHA-256-PLUS", "p=tls-unique,,", cb)
+        self.assert_logged_in(c, reply)
+        c.close()
+
+    def test_plus_with_tls_unique_on_a_resumed_tls12_session(self):
+        # On resumption the server's Finished comes first: tls-unique is that one.
+        ctx = ssl.create_default_context(cafile=self.env.cert)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        c = self.pop3s(ctx=ctx)
+        session = c.sock.session
+        c.cmd("QUIT")
+        c.close()
+        c = self.pop3s(ctx=ctx, session=session)
+        if not c.sock.session_reused:
+            c.close()
+            self.skipTest("the server did not resume the TLS 1.2 session")
+        reply, _ = scram(c, "alice", "alice-secret", "SCRAM-SHA-256-PLUS", "p=tls-unique,,",
+                         c.sock.get_channel_binding("tls-unique"))
         self.assert_logged_in(c, reply)
         c.close()
 
