@@ -126,7 +126,7 @@ class Session {
   /// The SASL mechanisms usable on this link, space separated.
   std::string sasl_mechanisms() const;
   void start_scram(bool plus);
-  Step on_scram(Sasl stage, std::string& msg, std::string& out);
+  Step on_scram(Sasl stage, std::string_view msg, std::string& out);
   Step bad_command(std::string_view reply, std::string& out);
   /// Counts a failed login and closes after limits::max_auth_failures.
   Step auth_failed(std::string_view reply, std::string& out);

@@ -17,7 +17,7 @@ void Session::start_scram(bool plus) {
   sasl_ = Sasl::scram_first;
 }
 
-Step Session::on_scram(Sasl stage, std::string& msg, std::string& out) {
+Step Session::on_scram(Sasl stage, std::string_view msg, std::string& out) {
   using auth::ScramStatus;
   ScramStatus status = ScramStatus::malformed;
   switch (stage) {
