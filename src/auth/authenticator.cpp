@@ -1,5 +1,6 @@
 #include "auth/authenticator.hpp"
 
+#include <openssl/rand.h>
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -10,6 +11,7 @@
 
 #include "auth/passwd_file.hpp"
 #include "auth/password_scheme.hpp"
+#include "core/limits.hpp"
 
 namespace popbox::auth {
 namespace {
@@ -87,10 +89,24 @@ void wipe(std::string& s) {
   if (!s.empty()) sodium_memzero(s.data(), s.size());
 }
 
+std::string random_key() {
+  std::string key(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
+    throw std::runtime_error("cannot get random bytes");
+  }
+  return key;
+}
+
+/// Hashed for every SCRAM lookup whose secret is stored, so that all
+/// lookups run PBKDF2 once, as those of {PLAIN} users must.
+constexpr std::string_view scram_dummy_password = "no user has this password";
+
 }  // namespace
 
 struct Authenticator::State {
   std::filesystem::path path;
+  /// Per-process key for made-up SCRAM salts and keys (HMAC of the user name).
+  std::string fake_key = random_key();
   std::mutex mutex;  ///< guards current and last_check; held only briefly
   std::shared_ptr<const Snapshot> current;
   Clock::time_point last_check{};
@@ -185,6 +201,43 @@ AuthResult Authenticator::verify_apop(std::string_view user, std::string_view ti
   const bool ok = verify_apop_digest(*plain, timestamp, digest_hex);
   wipe(*plain);
   return ok ? AuthResult::ok : AuthResult::bad_credentials;
+}
+
+ScramLookup Authenticator::scram_lookup(std::string_view user) {
+  const auto snap = state_->get();
+  if (!snap) return {};
+  const std::string& key = state_->fake_key;
+  const std::string name(user);
+  // Stable for this process and user, so asking twice gives the same salt.
+  const std::string salt = hmac_sha256(key, "salt:" + name).substr(0, limits::scram_salt_bytes);
+  ScramLookup r;
+  r.result = AuthResult::ok;
+  const PasswdEntry* entry = snap->file.find(user);
+  if (entry != nullptr && !entry->password.empty()) {
+    const StoredPassword sp = split_scheme(entry->password);
+    if (sp.scheme == scram_scheme) {
+      if (auto secret = parse_scram_secret(sp.data)) {
+        auto dummy = derive_scram_secret(scram_dummy_password, salt, limits::scram_iterations);
+        if (dummy) auth::wipe(*dummy);
+        r.secret = std::move(*secret);
+        return r;
+      }
+    } else if (auto plain = plaintext_password(entry->password)) {
+      auto secret = derive_scram_secret(*plain, salt, limits::scram_iterations);
+      wipe(*plain);
+      if (secret) {
+        r.secret = std::move(*secret);
+        return r;
+      }
+    }
+  }
+  auto dummy = derive_scram_secret(scram_dummy_password, salt, limits::scram_iterations);
+  if (dummy) auth::wipe(*dummy);
+  r.secret.iterations = limits::scram_iterations;
+  r.secret.salt = salt;
+  r.secret.stored_key = hmac_sha256(key, "stored:" + name);
+  r.secret.server_key = hmac_sha256(key, "server:" + name);
+  return r;
 }
 
 std::optional<UserInfo> Authenticator::lookup(std::string_view user) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "auth/scram.hpp"
+
 namespace popbox::auth {
 
 enum class AuthResult {
@@ -23,6 +25,12 @@ struct UserInfo {
   std::optional<unsigned> uid, gid;
   std::string home;
   std::string extra;  ///< field 8 as written (space separated key=value)
+};
+
+/// What a SCRAM exchange needs of a user (salt, iterations, keys).
+struct ScramLookup {
+  AuthResult result = AuthResult::temp_failure;  ///< ok or temp_failure, never bad_credentials
+  ScramSecret secret;
 };
 
 /// Users from a Dovecot-compatible passwd-file, reread when it changes on
@@ -47,6 +55,11 @@ class Authenticator {
   /// password is stored in plain text can use APOP.
   AuthResult verify_apop(std::string_view user, std::string_view timestamp,
                          std::string_view digest_hex);
+  /// The SCRAM-SHA-256 secret of `user`: stored as {SCRAM-SHA-256}, or derived
+  /// from a {PLAIN} password with a made-up salt. Unknown users and users
+  /// whose scheme gives no SCRAM keys get a made-up secret, stable for the
+  /// process, that no proof matches: the answer does not reveal who exists.
+  ScramLookup scram_lookup(std::string_view user);
   /// The entry of `user`, if it exists.
   std::optional<UserInfo> lookup(std::string_view user);
 

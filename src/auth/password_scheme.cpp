@@ -13,6 +13,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "auth/scram.hpp"
+
 namespace popbox::auth {
 namespace {
 
@@ -44,7 +46,7 @@ class WipeOnExit {
   std::string& s_;
 };
 
-enum class Kind { plain, crypt, argon2, digest, salted, md5_auto };
+enum class Kind { plain, crypt, argon2, digest, salted, md5_auto, scram };
 enum class Encoding { none, base64, hex };
 
 struct Scheme {
@@ -79,6 +81,7 @@ const Scheme schemes[] = {
     {"SSHA", Kind::salted, Encoding::base64, EVP_sha1, 0},
     {"SSHA256", Kind::salted, Encoding::base64, EVP_sha256, 0},
     {"SSHA512", Kind::salted, Encoding::base64, EVP_sha512, 0},
+    {"SCRAM-SHA-256", Kind::scram, Encoding::none, nullptr, 0},
 };
 
 // Verifying an unknown user against a cheap scheme: any fixed value will do,
@@ -328,6 +331,12 @@ bool verify_password(std::string_view stored, std::string_view password) {
       auto md5 = decode(r, lookup_scheme("PLAIN-MD5"));
       return md5 && verify_digest(EVP_md5(), *md5, password);
     }
+    case Kind::scram: {
+      auto secret = parse_scram_secret(r);
+      const bool ok = secret && verify_scram_password(*secret, password);
+      if (secret) wipe(*secret);
+      return ok;
+    }
   }
   return false;
 }
@@ -341,6 +350,14 @@ std::string hash_password(std::string_view password) {
     throw std::runtime_error("argon2id hashing failed (out of memory?)");
   }
   return "{ARGON2ID}" + std::string(out.data());
+}
+
+std::string hash_password(std::string_view password, std::string_view scheme) {
+  const std::string name = upper(scheme);
+  if (name == "ARGON2ID") return hash_password(password);
+  if (name == scram_scheme) return make_scram_secret(password);
+  throw std::invalid_argument("unsupported scheme " + std::string(scheme) +
+                              " (use ARGON2ID or SCRAM-SHA-256)");
 }
 
 std::optional<std::string> plaintext_password(std::string_view stored) {
@@ -377,6 +394,10 @@ std::string cost_class(std::string_view stored) {
     return "crypt:des";
   }
   if (l.scheme->kind == Kind::argon2) return "argon2:" + std::string(argon2_params(d));
+  if (l.scheme->kind == Kind::scram) {
+    auto secret = parse_scram_secret(d);
+    return secret ? "scram:" + std::to_string(secret->iterations) : "fast";
+  }
   return "fast";
 }
 
@@ -388,6 +409,15 @@ std::string dummy_hash_like(std::string_view stored) {
   if (l.scheme->kind == Kind::crypt || (l.scheme->kind == Kind::md5_auto && d.starts_with("$1$"))) {
     // A full hash is a valid crypt setting: same algorithm, salt and rounds.
     if (auto out = run_crypt(random_hex(16), d)) return "{CRYPT}" + *out;
+    return std::string(fast_dummy);
+  }
+  if (l.scheme->kind == Kind::scram) {
+    // Same iteration count: PBKDF2 costs what the real user's check costs.
+    if (auto secret = parse_scram_secret(d)) {
+      if (auto dummy = derive_scram_secret(random_hex(16), random_hex(8), secret->iterations)) {
+        return format_scram_secret(*dummy);
+      }
+    }
     return std::string(fast_dummy);
   }
   if (l.scheme->kind == Kind::argon2) {

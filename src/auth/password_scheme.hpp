@@ -33,6 +33,11 @@ bool verify_password(std::string_view stored, std::string_view password);
 /// std::runtime_error if libsodium cannot allocate the work memory.
 std::string hash_password(std::string_view password);
 
+/// Hashes `password` with `scheme` (case-insensitive): "ARGON2ID" as above or
+/// "SCRAM-SHA-256" (doveadm's format, 4096 iterations, 16-byte salt). Throws
+/// std::invalid_argument for any other scheme, std::runtime_error on failure.
+std::string hash_password(std::string_view password, std::string_view scheme);
+
 /// The clear-text password, if `stored` keeps one (PLAIN, CLEAR, CLEARTEXT);
 /// APOP needs it. The caller should wipe the result after use.
 std::optional<std::string> plaintext_password(std::string_view stored);

@@ -15,7 +15,9 @@
 #include <string>
 
 #include "auth/passwd_edit.hpp"
+#include "auth/passwd_file.hpp"
 #include "auth/password_scheme.hpp"
+#include "auth/scram.hpp"
 #include "cli/verbs.hpp"
 
 namespace popbox::cli {
@@ -29,6 +31,7 @@ struct UserOptions {
   CLI::Option* uid_opt = nullptr;
   CLI::Option* gid_opt = nullptr;
   std::string home, extra;
+  std::string scheme;  ///< --scheme; empty: ARGON2ID (add) or the current one (passwd)
 };
 
 /// A failure outside the editor, with its sysexits code.
@@ -176,7 +179,7 @@ void do_add(const UserOptions& o) {
   }
   Secret password;
   read_password(o.password_stdin, password);
-  user.password = auth::hash_password(password.value);
+  user.password = auth::hash_password(password.value, o.scheme.empty() ? "ARGON2ID" : o.scheme);
   auth::add_user(o.file, user);
 }
 
@@ -185,9 +188,19 @@ void do_passwd(const UserOptions& o) {
   if (!user_listed(o.file, o.name, false)) {
     throw auth::PasswdEditError(auth::EditErrc::no_such_user, o.file + ": no user " + o.name);
   }
+  // Without --scheme a SCRAM user stays a SCRAM user (SCRAM cannot use an
+  // Argon2 hash); everyone else gets the default.
+  std::string scheme = o.scheme;
+  if (scheme.empty()) {
+    const auth::PasswdFile file = auth::PasswdFile::load(o.file);
+    const auth::PasswdEntry* entry = file.find(o.name);
+    const bool scram =
+        entry != nullptr && auth::split_scheme(entry->password).scheme == auth::scram_scheme;
+    scheme = scram ? std::string(auth::scram_scheme) : "ARGON2ID";
+  }
   Secret password;
   read_password(o.password_stdin, password);
-  auth::set_password(o.file, o.name, auth::hash_password(password.value));
+  auth::set_password(o.file, o.name, auth::hash_password(password.value, scheme));
 }
 
 void do_list(const UserOptions& o) {
@@ -214,12 +227,19 @@ void add_user(CLI::App& app, int& rc) {
   o->gid_opt = add->add_option("--gid", o->gid, "Numeric group id (field 4)");
   add->add_option("--home", o->home, "Home directory (field 6)");
   add->add_option("--extra", o->extra, "Extra fields, e.g. 'userdb_quota_rule=*:storage=1G'");
+  const auto schemes = CLI::IsMember({"ARGON2ID", "SCRAM-SHA-256"}, CLI::ignore_case);
+  add->add_option("--scheme", o->scheme, "Password scheme: ARGON2ID (default) or SCRAM-SHA-256")
+      ->check(schemes);
   add->callback([o, &rc] { rc = run([&] { do_add(*o); }); });
 
   auto* passwd = cmd->add_subcommand("passwd", "Change a user's password");
   passwd->add_option("user", o->name, "User name")->required();
   passwd->add_flag("--password-stdin", o->password_stdin,
                    "Read the password from stdin's first line");
+  passwd
+      ->add_option("--scheme", o->scheme,
+                   "Password scheme (default: SCRAM-SHA-256 if the user has it, else ARGON2ID)")
+      ->check(schemes);
   passwd->callback([o, &rc] { rc = run([&] { do_passwd(*o); }); });
 
   auto* del = cmd->add_subcommand("del", "Remove a user");

@@ -147,6 +147,20 @@ inline constexpr std::size_t bench_read_block = 64 * 1024;
 /// Pause after a failed bench session, so a refusing server is not spun on.
 inline constexpr std::chrono::milliseconds bench_retry_pause{10};
 
+/// ---- Authentication: SCRAM -------------------------------------------------
+
+/// SCRAM-SHA-256 secrets popbox writes: doveadm's defaults (RFC 7677 asks
+/// for at least 4096 iterations).
+inline constexpr unsigned scram_iterations = 4096;
+inline constexpr std::size_t scram_salt_bytes = 16;
+
+/// Highest iteration count accepted in a stored SCRAM secret: checking a
+/// PASS against it runs PBKDF2 that many times.
+inline constexpr unsigned max_scram_iterations = 1'000'000;
+
+/// Random bytes in the server's part of the SCRAM nonce (base64, 24 chars).
+inline constexpr std::size_t scram_nonce_bytes = 18;
+
 }  // namespace popbox::limits
 
 /// ---- POP3 client (`popbox fetch`) ------------------------------------------

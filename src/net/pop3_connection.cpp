@@ -14,6 +14,7 @@
 #include "core/log.hpp"
 #include "core/proxy_header.hpp"
 #include "net/blocking.hpp"
+#include "net/channel_binding.hpp"
 #include "net/server_state.hpp"
 #include "net/watched_socket.hpp"
 #include "pop3/session.hpp"
@@ -38,9 +39,16 @@ struct LoginResult {
 auth::AuthResult verify_blocking(ServerState& st, const std::string& user,
                                  const pop3::Credentials& creds,
                                  const std::string& apop_timestamp) {
-  return creds.kind == pop3::Credentials::Kind::password
-             ? st.auth.verify_password(user, creds.secret)
-             : st.auth.verify_apop(user, apop_timestamp, creds.secret);
+  switch (creds.kind) {
+    case pop3::Credentials::Kind::scram:
+      // The session checked the SCRAM proof against scram_lookup()'s secret.
+      return creds.verified ? auth::AuthResult::ok : auth::AuthResult::bad_credentials;
+    case pop3::Credentials::Kind::password:
+      return st.auth.verify_password(user, creds.secret);
+    case pop3::Credentials::Kind::apop:
+      break;
+  }
+  return st.auth.verify_apop(user, apop_timestamp, creds.secret);
 }
 
 // Opens the maildrop of a user whose credentials were good, on the mail pool.
@@ -189,6 +197,9 @@ class Driver {
       case Action::login:
         co_await login(step.credentials);
         co_return std::nullopt;
+      case Action::scram:
+        co_await scram_lookup(step.credentials.user);
+        co_return std::nullopt;
       case Action::stream:
         if (!co_await send_message(stream, step)) co_return Outcome::closed;
         co_return std::nullopt;
@@ -259,6 +270,19 @@ class Driver {
     }
     mailbox = std::move(result.mailbox);
     session_.login_done(result.outcome, mailbox ? &mailbox->messages() : nullptr, out_);
+  }
+
+  asio::awaitable<void> scram_lookup(const std::string& name) {
+    ServerState& st = st_;
+    const std::string user = st.cfg.auth.canonical_user(name);
+    auto work = [&st, &user] {
+      return std::pair{st.auth.scram_lookup(user), auth::make_scram_nonce()};
+    };
+    auto result = co_await run_blocking(st_.pool, std::move(work));
+    std::optional<auth::ScramSecret> secret;
+    if (result.first.result == auth::AuthResult::ok) secret = std::move(result.first.secret);
+    auth::wipe(result.first.secret);
+    session_.scram_lookup_done(std::move(secret), result.second, out_);
   }
 
   template <class Stream>
@@ -542,6 +566,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   if (implicit_tls) {
     asio::ssl::stream<tcp::socket&> tls(conn->socket, *tls_ctx);
     if (co_await tls_handshake(*conn, tls)) {
+      session.tls_started(true, channel_binding(tls.native_handle()));
       co_await asio::async_write(tls, asio::buffer(greeting), use_tuple);
       co_await driver.run(tls);
       co_await login_timeout_goodbye(*conn, tls);
@@ -557,7 +582,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       reader.discard();
       asio::ssl::stream<tcp::socket&> tls(conn->socket, *tls_ctx);
       if (co_await tls_handshake(*conn, tls)) {
-        session.tls_started(true);
+        session.tls_started(true, channel_binding(tls.native_handle()));
         co_await driver.run(tls);
         co_await login_timeout_goodbye(*conn, tls);
         co_await tls_goodbye(*conn, tls);

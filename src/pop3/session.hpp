@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/scram.hpp"
+#include "auth/scram_server.hpp"
 #include "core/dot_codec.hpp"
 #include "store/mailbox.hpp"
 
@@ -25,13 +27,16 @@ struct SessionOptions {
   bool plaintext_allowed = true;   ///< USER/PASS, PLAIN, LOGIN may be used now
   std::optional<int> expire_days;  ///< EXPIRE capability; -1 means NEVER
   std::optional<int> login_delay_seconds;  ///< LOGIN-DELAY capability
+  auth::ChannelBinding channel_binding;    ///< of the TLS link; SCRAM-SHA-256-PLUS needs it
 };
 
 /// The credentials a client offered; checked off the event thread.
 struct Credentials {
-  enum class Kind { password, apop } kind = Kind::password;
+  enum class Kind { password, apop, scram } kind = Kind::password;
   std::string user;
   std::string secret;  ///< the password, or the APOP digest
+  /// scram: the session has checked the proof, and it was right.
+  bool verified = false;
 };
 
 /// The outcome of checking credentials and opening the maildrop.
@@ -57,6 +62,7 @@ struct Step {
     more,       ///< write the output (flush first if it is large), then call more()
                 ///< for the next piece of the same reply; feed no line before
                 ///< more() returns another action
+    scram,      ///< look up `credentials.user`'s SCRAM secret, call scram_lookup_done()
   };
   Step() = default;
   Step(Action a) : action(a) {}  // NOLINT: implicit, so `return {Action::close};` reads well
@@ -105,8 +111,13 @@ class Session {
   void stream_end(std::string& out);
   /// Writes the -ERR line when the message of Action::stream cannot be read.
   void stream_failed(std::string& out);
-  /// Called after the TLS handshake of STLS succeeded.
-  void tls_started(bool plaintext_allowed);
+  /// Called after a TLS handshake succeeded (STLS, or POP3S before the
+  /// first line); `binding` is the link's channel binding for -PLUS.
+  void tls_started(bool plaintext_allowed, auth::ChannelBinding binding = {});
+  /// Reports Action::scram: the user's secret (nullopt: the user
+  /// database failed) and the server's random nonce part (printable, no ',').
+  Step scram_lookup_done(std::optional<auth::ScramSecret> secret, std::string_view server_nonce,
+                         std::string& out);
   /// The messages Action::commit must delete (message indexes, 0-based).
   std::vector<std::size_t> commit_deleted() const;
   /// The messages that were retrieved (marked seen at commit).
@@ -119,7 +130,7 @@ class Session {
   const SessionStats& stats() const noexcept { return stats_; }
 
  private:
-  enum class Sasl { none, plain, login_user, login_password };
+  enum class Sasl { none, plain, login_user, login_password, scram_first, scram_final, scram_ack };
   struct Args;
   using Handler = Step (Session::*)(const Args&, std::string&);
   struct CommandSpec;
@@ -127,6 +138,10 @@ class Session {
 
   Step dispatch(std::string_view line, std::string& out);
   Step on_sasl_line(std::string_view line, std::string& out);
+  /// The SASL mechanisms usable on this link, space separated.
+  std::string sasl_mechanisms() const;
+  void start_scram(bool plus);
+  Step on_scram(Sasl stage, std::string_view msg, std::string& out);
   Step bad_command(std::string_view reply, std::string& out);
   /// Counts a failed login and closes after limits::max_auth_failures.
   Step auth_failed(std::string_view reply, std::string& out);
@@ -162,6 +177,7 @@ class Session {
   Sasl sasl_ = Sasl::none;
   std::string user_;       // from USER, or the user logged in
   std::string sasl_user_;  // LOGIN mechanism: the user name given first
+  auth::ScramServer scram_;
   const std::vector<store::MessageInfo>* messages_ = nullptr;
   std::vector<bool> deleted_;
   std::vector<bool> retrieved_;

@@ -12,19 +12,12 @@
 namespace popbox::pop3 {
 
 using detail::reply;
+using detail::valid_user_name;
 
 namespace {
 
 constexpr std::string_view plaintext_refused =
     "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
-
-bool valid_user_name(std::string_view name) {
-  if (name.empty() || name.size() > limits::max_user_name) return false;
-  for (unsigned char c : name) {
-    if (c < 0x21 || c == 0x7f) return false;
-  }
-  return true;
-}
 
 bool is_hex(std::string_view s) {
   for (char c : s) {
@@ -36,6 +29,14 @@ bool is_hex(std::string_view s) {
 }
 
 }  // namespace
+
+std::string Session::sasl_mechanisms() const {
+  std::string mechs;
+  if (options_.plaintext_allowed) mechs += "PLAIN LOGIN ";
+  mechs += "SCRAM-SHA-256";
+  if (options_.secure && options_.channel_binding.available()) mechs += " SCRAM-SHA-256-PLUS";
+  return mechs;
+}
 
 bool Session::check_plaintext(std::string& out) {
   if (options_.plaintext_allowed) return true;
@@ -92,13 +93,27 @@ Step Session::cmd_auth(const Args& args, std::string& out) {
   if (args.list.empty()) {
     // Not in RFC 5034, but older clients list mechanisms this way.
     out.append("+OK\r\n");
-    if (options_.plaintext_allowed) out.append("PLAIN\r\nLOGIN\r\n");
+    const std::string mechs = sasl_mechanisms();
+    std::size_t start = 0;
+    for (std::size_t sp; (sp = mechs.find(' ', start)) != std::string::npos; start = sp + 1) {
+      reply(out, std::string_view(mechs).substr(start, sp - start));
+    }
+    reply(out, std::string_view(mechs).substr(start));
     out.append(".\r\n");
     return {};
   }
   if (args.list.size() > 2) return bad_command("-ERR Too many arguments.", out);
   std::string mech(args.list[0]);
   for (char& c : mech) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const bool plus = mech == "SCRAM-SHA-256-PLUS";
+  if (mech == "SCRAM-SHA-256" || plus) {
+    if (!plus || (options_.secure && options_.channel_binding.available())) {
+      start_scram(plus);
+      if (args.list.size() == 2) return on_sasl_line(args.list[1], out);
+      out.append("+ \r\n");
+      return {};
+    }
+  }
   if (mech != "PLAIN" && mech != "LOGIN") {
     return bad_command("-ERR Unsupported authentication mechanism.", out);
   }
@@ -120,13 +135,17 @@ Step Session::on_sasl_line(std::string_view line, std::string& out) {
   Sasl stage = sasl_;
   sasl_ = Sasl::none;
   if (line == "*") {
+    scram_.reset();
     reply(out, "-ERR Authentication cancelled.");
     return {};
   }
   // RFC 5034 section 4: "=" is an empty initial response.
   std::optional<std::string> decoded =
       line == "=" ? std::optional<std::string>(std::string()) : core::base64_decode(line);
-  if (!decoded) return bad_command("-ERR Invalid base64 data.", out);
+  if (!decoded) {
+    scram_.reset();
+    return bad_command("-ERR Invalid base64 data.", out);
+  }
   switch (stage) {
     case Sasl::plain: {
       // authzid NUL authcid NUL passwd (RFC 4616)
@@ -149,6 +168,10 @@ Step Session::on_sasl_line(std::string_view line, std::string& out) {
       return {};
     case Sasl::login_password:
       return start_login({Credentials::Kind::password, sasl_user_, std::move(*decoded)}, out);
+    case Sasl::scram_first:
+    case Sasl::scram_final:
+    case Sasl::scram_ack:
+      return on_scram(stage, *decoded, out);
     case Sasl::none:
       break;
   }
@@ -163,13 +186,15 @@ Step Session::cmd_stls(const Args& args, std::string& out) {
   return {Step::Action::start_tls};
 }
 
-void Session::tls_started(bool plaintext_allowed) {
+void Session::tls_started(bool plaintext_allowed, auth::ChannelBinding binding) {
   // RFC 2595 section 4: forget everything learned before the handshake.
   options_.secure = true;
   options_.stls_available = false;
   options_.plaintext_allowed = plaintext_allowed;
+  options_.channel_binding = std::move(binding);
   user_.clear();
   sasl_ = Sasl::none;
+  scram_.reset();
 }
 
 Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,

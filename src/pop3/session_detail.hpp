@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/limits.hpp"
 #include "pop3/session.hpp"
 
 namespace popbox::pop3 {
@@ -22,6 +23,15 @@ namespace detail {
 inline void reply(std::string& out, std::string_view line) {
   out.append(line);
   out.append("\r\n");
+}
+
+/// A user name popbox accepts: 1 to max_user_name bytes, no controls or spaces.
+inline bool valid_user_name(std::string_view name) {
+  if (name.empty() || name.size() > limits::max_user_name) return false;
+  for (unsigned char c : name) {
+    if (c < 0x21 || c == 0x7f) return false;
+  }
+  return true;
 }
 
 }  // namespace detail

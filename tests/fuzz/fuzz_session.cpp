@@ -30,10 +30,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "auth/scram.hpp"
 #include "core/dot_codec.hpp"
 #include "core/limits.hpp"
 #include "core/line_reader.hpp"
@@ -240,7 +242,7 @@ class Driver {
     }
     check_state_after(step);
     if (step.action == Action::login || step.action == Action::stream ||
-        step.action == Action::commit) {
+        step.action == Action::commit || step.action == Action::scram) {
       FUZZ_CHECK(out.empty(),
                  "output before " + std::to_string(int(step.action)) + ": " + escaped(out));
     } else {
@@ -290,6 +292,7 @@ class Driver {
     o.stls_available = opts & 0x02;
     o.secure = opts & 0x04;
     o.plaintext_allowed = opts & 0x08;
+    if (o.secure) o.channel_binding = binding();
     switch (more & 3) {
       case 1:
         o.expire_days = -1;
@@ -340,11 +343,13 @@ class Driver {
         secure_ = true;
         stls_ = false;
         plaintext_ = plaintext_after_tls_;
-        session_.tls_started(plaintext_after_tls_);
+        session_.tls_started(plaintext_after_tls_, binding());
         return;
       }
       case Action::login:
         return login(step.credentials);
+      case Action::scram:
+        return scram(step.credentials);
       case Action::stream:
         return stream(step, kw);
       case Action::commit:
@@ -364,10 +369,13 @@ class Driver {
     if (c.kind == Credentials::Kind::apop) {
       FUZZ_CHECK(apop_, "APOP login while APOP is off");
       FUZZ_CHECK(c.secret.size() == 32, "APOP digest not 32 digits");
-    } else {
+    } else if (c.kind == Credentials::Kind::password) {
       FUZZ_CHECK(plaintext_, "password login while plaintext is refused");
     }
     LoginOutcome outcome = outcome_for(c.secret);
+    if (c.kind == Credentials::Kind::scram) {
+      outcome = c.verified ? LoginOutcome::ok : LoginOutcome::bad_credentials;
+    }
     std::string out;
     Step step = session_.login_done(outcome, &drop_.infos, out);
     if (outcome == LoginOutcome::ok) logged_in_ = true;
@@ -380,6 +388,30 @@ class Driver {
       FUZZ_CHECK(is_err(first), "login failed but reply " + escaped(out));
     }
     if (step.action == Action::close) closed_ = true;
+  }
+
+  static popbox::auth::ChannelBinding binding() { return {"tls-exporter", std::string(32, 'b')}; }
+
+  /// Action::scram: every user has the RFC 7677 secret ("pencil"); a name
+  /// ending in '7' makes the lookup fail.
+  void scram(const Credentials& c) {
+    FUZZ_CHECK(!logged_in_, "SCRAM lookup after login");
+    FUZZ_CHECK(!c.user.empty() && c.user.size() <= popbox::limits::max_user_name,
+               "SCRAM lookup with a bad user name length");
+    std::optional<popbox::auth::ScramSecret> secret;
+    if (c.user.back() != '7') {
+      secret = popbox::auth::parse_scram_secret(
+          "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+          "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=");
+      FUZZ_CHECK(secret.has_value(), "RFC 7677 secret does not parse");
+    }
+    std::string out;
+    Step step =
+        session_.scram_lookup_done(std::move(secret), "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", out);
+    check_state_after(step);
+    std::string_view first = check_one_reply(out, false, true);
+    FUZZ_CHECK(is_cont(first) == (c.user.back() != '7'), "SCRAM lookup reply " + escaped(out));
+    sasl_pending_ = is_cont(first);
   }
 
   void stream(const Step& step, const Kw& kw) {

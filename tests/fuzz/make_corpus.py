@@ -37,7 +37,21 @@ def session(opts: int, more: int, block: int, lines) -> bytes:
 
 
 PLAIN_OK = b64(b"\0alice\0secret0")
+SCRAM_FIRST = b'n,,n=user,r=rOprNGfwEbeRWgbNEkqO'
+SCRAM_FINAL = (b'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,'
+               b'p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=')
 SESSION = {
+    "auth_scram_rfc7677": session(0x08, 0, 0, [
+        b"AUTH SCRAM-SHA-256", b64(SCRAM_FIRST), b64(SCRAM_FINAL), b"", b"STAT", b"QUIT"]),
+    "auth_scram_initial_wrong_proof_cancel": session(0x00, 0, 3, [
+        b"AUTH", b"CAPA", b"AUTH SCRAM-SHA-256 " + b64(SCRAM_FIRST),
+        b64(SCRAM_FINAL[:-4] + b"AAA="), b"AUTH SCRAM-SHA-256 " + b64(b"n,,n=use7,r=x"),
+        b"AUTH SCRAM-SHA-256", b"*", b"AUTH SCRAM-SHA-256 " + b64(b"y,a=x,n=u=2C,r=1"),
+        b"QUIT"]),
+    "auth_scram_plus_on_tls": session(0x0c, 0, 0, [
+        b"CAPA", b"AUTH SCRAM-SHA-256-PLUS " + b64(b"p=tls-exporter,,n=user,r=abc"),
+        b64(b"c=" + b64(b"p=tls-exporter,," + b"b" * 32) + b",r=abc%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA"),
+        b"AUTH SCRAM-SHA-256 " + b64(b"y,,n=user,r=abc"), b"QUIT"]),
     "user_pass_all_commands": session(0x38, 0, 0, [
         b"CAPA", b"USER alice", b"PASS secret0", b"STAT", b"LIST", b"LIST 2", b"UIDL",
         b"UIDL 1", b"RETR 1", b"RETR 2", b"TOP 2 3", b"TOP 4 0", b"DELE 1", b"LIST 1",
@@ -249,7 +263,27 @@ LMTP = {
     "hangup_in_body": lmtp(0, 0, [b"LHLO a", b"MAIL FROM:<s>", b"RCPT TO:<r0>", b"DATA", b"part"]),
 }
 
+# ---- fuzz_scram: 1 option byte (1 -PLUS, 2 tls-exporter link, 4 tls-unique
+# link), then client-first, LF, client-final.
+def scram(opts: int, first: bytes, final: bytes) -> bytes:
+    return bytes([opts]) + first + b"\n" + final
+
+
+SCRAM = {
+    "rfc7677": scram(0, SCRAM_FIRST, SCRAM_FINAL),
+    "rfc7677_wrong_proof": scram(0, SCRAM_FIRST, SCRAM_FINAL[:-4] + b"AAA="),
+    "plus_exporter": scram(3, b"p=tls-exporter,,n=user,r=abc",
+                           b"c=" + b64(b"p=tls-exporter,," + b"b" * 32) +
+                           b",r=abc%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA"),
+    "plus_unique_wrong_type": scram(3, b"p=tls-unique,,n=user,r=abc", b"c=biws,r=abc,p=AAAA"),
+    "y_flag_downgrade": scram(2, b"y,,n=user,r=abc", b"c=eSws,r=abc,p=AAAA"),
+    "authzid_escapes": scram(0, b"n,a=a=2Cb=3D,n=a=2Cb=3D,r=x", b"c=bixhPWE9MkNiPTNELA==,r=x,p=AA=="),
+    "extensions": scram(0, b"n,,m=x,n=u,r=1", b"c=biws,r=1,e=x,p=AAAA"),
+    "first_ext": scram(4, b"n,,n=u,r=1,x=y", b"c=biws,r=1"),
+}
+
 if __name__ == "__main__":
+    write("fuzz_scram", SCRAM)
     write("fuzz_lmtp_session", LMTP)
     write("fuzz_pop3_client", CLIENT)
     write("fuzz_session", SESSION)

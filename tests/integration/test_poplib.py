@@ -191,7 +191,7 @@ class PoplibTest(unittest.TestCase):
         for cap in ("TOP", "UIDL", "USER", "SASL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
                     "STLS", "IMPLEMENTATION"):
             self.assertIn(cap, caps)
-        self.assertEqual(caps["SASL"], ["PLAIN", "LOGIN"])
+        self.assertEqual(caps["SASL"], ["PLAIN", "LOGIN", "SCRAM-SHA-256"])
         c.stls(tls_context(self.env))
         self.assertNotIn("STLS", c.capa())
         c.quit()

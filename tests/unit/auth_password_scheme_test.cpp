@@ -115,7 +115,8 @@ TEST(PasswordScheme, SplitScheme) {
   EXPECT_TRUE(scheme_supported("ssha512.HEX"));
   EXPECT_TRUE(scheme_supported("Argon2ID"));
   EXPECT_FALSE(scheme_supported("SHA.rot13"));
-  EXPECT_FALSE(scheme_supported("SCRAM-SHA-256"));
+  EXPECT_TRUE(scheme_supported("SCRAM-SHA-256"));
+  EXPECT_FALSE(scheme_supported("SCRAM-SHA-1"));
 }
 
 TEST(PasswordScheme, HashPasswordRoundTrip) {

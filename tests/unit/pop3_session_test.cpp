@@ -207,14 +207,15 @@ TEST(Session, PlaintextRefusedWhenNotAllowed) {
   EXPECT_EQ(h.out, refused);
   h.send("CAPA");
   EXPECT_EQ(h.out.find("USER"), std::string::npos);
-  EXPECT_EQ(h.out.find("SASL"), std::string::npos);
+  // SCRAM never sends the password, so it is offered on any link.
+  EXPECT_NE(h.out.find("\r\nSASL SCRAM-SHA-256\r\n"), std::string::npos);
   EXPECT_NE(h.out.find("STLS\r\n"), std::string::npos);
   EXPECT_EQ(h.send("STLS").action, Action::start_tls);
   h.session.tls_started(true);
   h.send("CAPA");
   EXPECT_EQ(h.out.find("STLS"), std::string::npos);
   EXPECT_NE(h.out.find("USER\r\n"), std::string::npos);
-  EXPECT_NE(h.out.find("SASL PLAIN LOGIN\r\n"), std::string::npos);
+  EXPECT_NE(h.out.find("SASL PLAIN LOGIN SCRAM-SHA-256\r\n"), std::string::npos);
   h.send("STLS");
   EXPECT_EQ(h.out, "-ERR TLS is already active.\r\n");
 }
@@ -225,10 +226,11 @@ TEST(Session, CapaListsRequiredCapabilities) {
   opts.login_delay_seconds = 900;
   Harness h(opts);
   h.send("CAPA");
-  EXPECT_EQ(h.out,
-            "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-            "PIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\nEXPIRE 30\r\nLOGIN-DELAY 900\r\n"
-            "IMPLEMENTATION popbox\r\n.\r\n");
+  EXPECT_EQ(
+      h.out,
+      "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+      "PIPELINING\r\nUSER\r\nSASL PLAIN LOGIN SCRAM-SHA-256\r\nEXPIRE 30\r\nLOGIN-DELAY 900\r\n"
+      "IMPLEMENTATION popbox\r\n.\r\n");
   h.login();
   h.send("CAPA");
   EXPECT_EQ(h.out.find("USER"), std::string::npos);
