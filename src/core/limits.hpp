@@ -35,4 +35,16 @@ inline constexpr std::chrono::seconds shutdown_grace{10};
 /// Longest user name accepted (bytes).
 inline constexpr std::size_t max_user_name = 255;
 
+// OAuth bearer tokens (JWT access tokens, RFC 7519 / RFC 9068).
+
+/// Longest JWT accepted (bytes of the compact form). Real access tokens are
+/// 1-3 KB; the SASL line (max_line, base64) bounds what a client can send.
+inline constexpr std::size_t max_jwt = 6144;
+
+/// Clock skew tolerated when checking `exp` and `nbf` (RFC 7519 4.1.4).
+inline constexpr std::chrono::seconds jwt_leeway{60};
+
+/// Smallest RSA key accepted for RS256 signatures (RFC 7518 3.3).
+inline constexpr unsigned min_rsa_bits = 2048;
+
 }  // namespace popbox::limits

@@ -40,17 +40,41 @@ struct LoginResult {
   std::string detail;  // for the log only
 };
 
+// A bearer token: valid, naming `user` (canonicalised like the login name),
+// and `user` has an entry (it gives the mailbox). `detail` says why not.
+auth::AuthResult verify_oauth(ServerState& st, const std::string& user, std::string_view token,
+                              std::string& detail) {
+  if (!st.oauth) return auth::AuthResult::bad_credentials;
+  std::string claimed;
+  if (auto ec = st.oauth->validate(token, claimed)) {
+    detail = fmt::format("\"{}\"", ec.message());
+    return auth::AuthResult::bad_credentials;
+  }
+  if (st.cfg.auth.canonical_user(claimed) != user) {
+    detail = "\"token names another user\"";
+    return auth::AuthResult::bad_credentials;
+  }
+  if (!st.auth.lookup(user)) {
+    detail = "\"unknown user\"";
+    return auth::AuthResult::bad_credentials;
+  }
+  return auth::AuthResult::ok;
+}
+
 LoginResult login_blocking(ServerState& st, const pop3::Credentials& creds,
                            const std::string& apop_timestamp) {
   using pop3::LoginOutcome;
+  using Kind = pop3::Credentials::Kind;
   const std::string user = st.cfg.auth.canonical_user(creds.user);
-  auth::AuthResult verdict = creds.kind == pop3::Credentials::Kind::password
-                                 ? st.auth.verify_password(user, creds.secret)
-                                 : st.auth.verify_apop(user, apop_timestamp, creds.secret);
+  std::string detail;
+  auth::AuthResult verdict =
+      creds.kind == Kind::password ? st.auth.verify_password(user, creds.secret)
+      : creds.kind == Kind::apop   ? st.auth.verify_apop(user, apop_timestamp, creds.secret)
+                                   : verify_oauth(st, user, creds.secret, detail);
   if (verdict == auth::AuthResult::temp_failure) {
     return {LoginOutcome::temp_failure, nullptr, "user database unavailable"};
   }
-  if (verdict != auth::AuthResult::ok) return {LoginOutcome::bad_credentials, nullptr, ""};
+  if (verdict != auth::AuthResult::ok) return {LoginOutcome::bad_credentials, nullptr, detail};
   if (auto delay = st.cfg.server.login_delay_seconds) {
     if (!st.login_delay.admit(user, std::chrono::seconds(*delay))) {
       return {LoginOutcome::login_delay, nullptr, ""};
@@ -290,6 +314,8 @@ pop3::SessionOptions session_options(const ServerState& st, const Connection& co
                         (cfg.auth.allow_plaintext == config::Plaintext::loopback && loopback);
   o.expire_days = cfg.server.expire_days;
   o.login_delay_seconds = cfg.server.login_delay_seconds;
+  o.oauth_enabled = st.oauth != nullptr;
+  if (cfg.auth.oauth) o.oauth_scope = cfg.auth.oauth->audience;
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "auth/authenticator.hpp"
+#include "auth/oauth_validator.hpp"
 #include "config/config.hpp"
 #include "net/tls_context.hpp"
 #include "store/mailbox.hpp"
@@ -29,10 +30,16 @@ class LoginDelayTracker {
 
 struct ServerState {
   ServerState(config::Config c, std::unique_ptr<store::Store> s, unsigned pool_threads)
-      : cfg(std::move(c)), auth(cfg.auth.passwd_file), store(std::move(s)), pool(pool_threads) {}
+      : cfg(std::move(c)), auth(cfg.auth.passwd_file), store(std::move(s)), pool(pool_threads) {
+    if (const auto& o = cfg.auth.oauth) {
+      oauth = std::make_unique<auth::OAuthService>(
+          auth::OAuthPolicy{o->issuer, o->audience, o->user_claim}, o->public_keys, o->jwks_file);
+    }
+  }
 
   config::Config cfg;
   auth::Authenticator auth;
+  std::unique_ptr<auth::OAuthService> oauth;  ///< null without [auth.oauth]; load() at start
   std::unique_ptr<store::Store> store;
   asio::thread_pool pool;  ///< blocking work: hashing, scans, file reads, commits
   TlsContextHolder tls;

@@ -112,7 +112,10 @@ Step Session::cmd_capa(const Args& args, std::string& out) {
   out.append("+OK Capability list follows\r\n");
   out.append("TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n");
   if (state_ == State::authorization) {
-    if (options_.plaintext_allowed) out.append("USER\r\nSASL PLAIN LOGIN\r\n");
+    if (options_.plaintext_allowed) {
+      out.append(options_.oauth_enabled ? "USER\r\nSASL PLAIN LOGIN OAUTHBEARER XOAUTH2\r\n"
+                                        : "USER\r\nSASL PLAIN LOGIN\r\n");
+    }
     if (options_.stls_available && !options_.secure) out.append("STLS\r\n");
   }
   if (options_.expire_days) {

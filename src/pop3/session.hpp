@@ -24,13 +24,15 @@ struct SessionOptions {
   bool plaintext_allowed = true;   ///< USER/PASS, PLAIN, LOGIN may be used now
   std::optional<int> expire_days;  ///< EXPIRE capability; -1 means NEVER
   std::optional<int> login_delay_seconds;  ///< LOGIN-DELAY capability
+  bool oauth_enabled = false;              ///< offer OAUTHBEARER and XOAUTH2 ([auth.oauth])
+  std::string oauth_scope;                 ///< "scope" of the RFC 7628 error challenge
 };
 
 /// The credentials a client offered; checked off the event thread.
 struct Credentials {
-  enum class Kind { password, apop } kind = Kind::password;
+  enum class Kind { password, apop, oauth } kind = Kind::password;
   std::string user;
-  std::string secret;  ///< the password, or the APOP digest
+  std::string secret;  ///< the password, the APOP digest, or the bearer token
 };
 
 /// The outcome of checking credentials and opening the maildrop.
@@ -104,7 +106,7 @@ class Session {
   const SessionStats& stats() const noexcept { return stats_; }
 
  private:
-  enum class Sasl { none, plain, login_user, login_password };
+  enum class Sasl { none, plain, login_user, login_password, oauthbearer, xoauth2, oauth_error };
   struct Args;
   using Handler = Step (Session::*)(const Args&, std::string&);
   struct CommandSpec;
@@ -117,6 +119,10 @@ class Session {
   Step auth_failed(std::string_view reply, std::string& out);
   Step start_login(Credentials creds, std::string& out);
   bool check_plaintext(std::string& out);
+  // OAUTHBEARER / XOAUTH2 (session_oauth.cpp)
+  Step start_oauth(std::string_view mech, const Args& args, std::string& out);
+  Step on_oauth_response(Sasl stage, std::string& msg, std::string& out);
+  Step oauth_failed(std::string& out);
   /// Resolves a message number argument; writes -ERR and returns nullopt if bad.
   std::optional<std::size_t> message_arg(std::string_view arg, std::string& out);
 
@@ -142,8 +148,9 @@ class Session {
   SessionOptions options_;
   State state_ = State::authorization;
   Sasl sasl_ = Sasl::none;
-  std::string user_;       // from USER, or the user logged in
-  std::string sasl_user_;  // LOGIN mechanism: the user name given first
+  std::string user_;          // from USER, or the user logged in
+  std::string sasl_user_;     // LOGIN mechanism: the user name given first
+  bool oauth_login_ = false;  // the login under way came from OAUTHBEARER/XOAUTH2
   const std::vector<store::MessageInfo>* messages_ = nullptr;
   std::vector<bool> deleted_;
   std::vector<bool> retrieved_;

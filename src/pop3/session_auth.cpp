@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <utility>
 
 #include "core/base64.hpp"
 #include "core/limits.hpp"
@@ -93,12 +94,16 @@ Step Session::cmd_auth(const Args& args, std::string& out) {
     // Not in RFC 5034, but older clients list mechanisms this way.
     out.append("+OK\r\n");
     if (options_.plaintext_allowed) out.append("PLAIN\r\nLOGIN\r\n");
+    if (options_.plaintext_allowed && options_.oauth_enabled) {
+      out.append("OAUTHBEARER\r\nXOAUTH2\r\n");
+    }
     out.append(".\r\n");
     return {};
   }
   if (args.list.size() > 2) return bad_command("-ERR Too many arguments.", out);
   std::string mech(args.list[0]);
   for (char& c : mech) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (mech == "OAUTHBEARER" || mech == "XOAUTH2") return start_oauth(mech, args, out);
   if (mech != "PLAIN" && mech != "LOGIN") {
     return bad_command("-ERR Unsupported authentication mechanism.", out);
   }
@@ -119,6 +124,9 @@ Step Session::cmd_auth(const Args& args, std::string& out) {
 Step Session::on_sasl_line(std::string_view line, std::string& out) {
   Sasl stage = sasl_;
   sasl_ = Sasl::none;
+  // RFC 7628 3.2.3: whatever follows an OAuth error challenge (even "*")
+  // ends the exchange with a failure.
+  if (stage == Sasl::oauth_error) return auth_failed("-ERR [AUTH] Authentication failed.", out);
   if (line == "*") {
     reply(out, "-ERR Authentication cancelled.");
     return {};
@@ -149,6 +157,10 @@ Step Session::on_sasl_line(std::string_view line, std::string& out) {
       return {};
     case Sasl::login_password:
       return start_login({Credentials::Kind::password, sasl_user_, std::move(*decoded)}, out);
+    case Sasl::oauthbearer:
+    case Sasl::xoauth2:
+      return on_oauth_response(stage, *decoded, out);
+    case Sasl::oauth_error:
     case Sasl::none:
       break;
   }
@@ -174,6 +186,7 @@ void Session::tls_started(bool plaintext_allowed) {
 
 Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,
                          std::string& out) {
+  const bool oauth = std::exchange(oauth_login_, false);
   switch (outcome) {
     case LoginOutcome::ok: {
       messages_ = messages;
@@ -199,6 +212,7 @@ Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageI
       break;
     case LoginOutcome::bad_credentials:
       user_.clear();
+      if (oauth) return oauth_failed(out);
       return auth_failed("-ERR [AUTH] Authentication failed.", out);
   }
   user_.clear();
