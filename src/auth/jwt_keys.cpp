@@ -137,20 +137,23 @@ std::string read_file(const std::filesystem::path& path) {
 }  // namespace
 
 std::vector<PublicKey> parse_pem_keys(std::string_view pem, std::string_view origin) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) fail(origin, "out of memory");
   std::vector<PublicKey> keys;
-  for (;;) {
+  // One block at a time, so a broken block is an error, not the end.
+  constexpr std::string_view begin = "-----BEGIN ";
+  for (std::size_t pos = pem.find(begin); pos != std::string_view::npos;
+       pos = pem.find(begin, pos + 1)) {
+    std::string_view rest = pem.substr(pos);
+    std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(rest.data(), static_cast<int>(rest.size())));
+    if (!bio) fail(origin, "out of memory");
     EVP_PKEY* raw = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
-    if (!raw) break;
+    ERR_clear_error();
+    if (!raw) {
+      fail(origin, fmt::format("PEM block {} is not a valid PUBLIC KEY", keys.size() + 1));
+    }
     std::shared_ptr<EVP_PKEY> pkey(raw, PkeyFree{});
     keys.push_back({std::nullopt, classify(raw, origin), std::move(pkey)});
   }
-  // The loop ends at the end of the text ("no start line") or at a broken block.
-  unsigned long err = ERR_peek_last_error();
-  ERR_clear_error();
   if (keys.empty()) fail(origin, "no PEM public key (-----BEGIN PUBLIC KEY-----) found");
-  if (err && ERR_GET_REASON(err) != PEM_R_NO_START_LINE) fail(origin, "a PEM block is broken");
   return keys;
 }
 
