@@ -248,6 +248,41 @@ LMTP = {
     "hangup_in_body": lmtp(0, 0, [b"LHLO a", b"MAIL FROM:<s>", b"RCPT TO:<r0>", b"DATA", b"part"]),
 }
 
+# ---- fuzz_jwt: 1 mode byte (0 token, 1 OAUTHBEARER, 2 XOAUTH2, 3 JWKS,
+# 4 PEM, 5 claims JSON) + the input.
+def b64url(s: bytes) -> bytes:
+    return base64.urlsafe_b64encode(s).rstrip(b"=")
+
+
+CLAIMS = (b'{"iss":"https://idp.example.com","aud":["x","pop3"],"exp":1800000600,'
+          b'"nbf":1799999000,"email":"alice@example.com"}')
+
+
+def jwt(header: bytes, claims: bytes = CLAIMS, sig: bytes = b"\x01" * 64) -> bytes:
+    return b".".join([b64url(header), b64url(claims), b64url(sig)])
+
+
+JWT = {
+    "es256_kid": b"\0" + jwt(b'{"alg":"ES256","kid":"ec-1"}'),
+    "rs256": b"\0" + jwt(b'{"alg":"RS256","typ":"JWT"}', sig=b"\x02" * 256),
+    "alg_none": b"\0" + jwt(b'{"alg":"none"}', sig=b""),
+    "hs256": b"\0" + jwt(b'{"alg":"HS256"}', sig=b"\x03" * 32),
+    "crit": b"\0" + jwt(b'{"alg":"ES256","crit":["b64"]}'),
+    "bad_base64": b"\0eyJhbGciOiJFUzI1NiJ9=.e30.AA",
+    "oauthbearer": b"\1n,a=alice@example.com,\x01host=pop.test\x01port=110\x01"
+                   b"auth=Bearer " + jwt(b'{"alg":"ES256"}') + b"\x01\x01",
+    "oauthbearer_escaped": b"\1y,a=a=2Cb=3D,\x01auth=bearer  t0k==\x01\x01",
+    "xoauth2": b"\2user=alice@example.com\x01auth=Bearer ya29.a0Af\x01\x01",
+    "jwks": b"\3" + (b'{"keys":[{"kty":"oct","k":"AA"},{"kty":"EC","kid":"e","crv":"P-256",'
+                      b'"x":"' + b64url(b"\x01" * 32) + b'","y":"' + b64url(b"\x02" * 32) +
+                      b'"},{"kty":"RSA","use":"sig","alg":"RS256","n":"' +
+                      b64url(b"\xc1" * 256) + b'","e":"AQAB"}]}'),
+    "pem": b"\4-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+           b"-----END PUBLIC KEY-----\n",
+    "claims": b"\5" + CLAIMS,
+    "claims_expired": b"\5" + CLAIMS.replace(b"1800000600", b"1700000000"),
+}
+
 if __name__ == "__main__":
     write("fuzz_lmtp_session", LMTP)
     write("fuzz_pop3_client", CLIENT)
@@ -255,3 +290,4 @@ if __name__ == "__main__":
     write("fuzz_dot_codec", DOT)
     write("fuzz_passwd_file", PASSWD)
     write("fuzz_config", CONFIG)
+    write("fuzz_jwt", JWT)
