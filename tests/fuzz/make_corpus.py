@@ -37,7 +37,19 @@ def session(opts: int, more: int, block: int, lines) -> bytes:
 
 
 PLAIN_OK = b64(b"\0alice\0secret0")
+def bearer(user: bytes, token: bytes) -> bytes:
+    return b64(b"n,a=" + user + b",\x01host=pop.test\x01auth=Bearer " + token + b"\x01\x01")
+
+
 SESSION = {
+    "oauthbearer_ok_and_refused": session(0x18, 0x10, 0, [
+        b"CAPA", b"AUTH", b"AUTH OAUTHBEARER " + bearer(b"alice", b"e.y.J4"), b"AQ==",
+        b"AUTH OAUTHBEARER", bearer(b"alice", b"e.y.J4"), b"*",
+        b"AUTH XOAUTH2 " + b64(b"user=alice\x01auth=Bearer tok0\x01\x01"), b"STAT", b"QUIT"]),
+    "xoauth2_refused_three_times": session(0x08, 0x10, 3, [
+        b"AUTH XOAUTH2 " + b64(b"user=bob\x01auth=Bearer t4\x01\x01"), b"",
+        b"AUTH XOAUTH2 " + b64(b"user=bob\x01auth=Bearer t4\x01\x01"), b"",
+        b"AUTH OAUTHBEARER " + bearer(b"b=2Cob", b"t4"), b"AQ==", b"QUIT"]),
     "user_pass_all_commands": session(0x38, 0, 0, [
         b"CAPA", b"USER alice", b"PASS secret0", b"STAT", b"LIST", b"LIST 2", b"UIDL",
         b"UIDL 1", b"RETR 1", b"RETR 2", b"TOP 2 3", b"TOP 4 0", b"DELE 1", b"LIST 1",
