@@ -261,7 +261,13 @@ Server::Server(config::Config cfg) {
   impl_ = std::make_unique<Impl>(cfg);
   auto& st = impl_->state;
   st.auth.load();
-  if (st.oauth) st.oauth->load();
+  if (st.oauth) {
+    try {
+      st.oauth->load();
+    } catch (const std::exception& e) {
+      throw config::ConfigError(fmt::format("[auth.oauth]: {}", e.what()));
+    }
+  }
   if (st.cfg.tls.enabled) st.tls.set(make_tls_context(st.cfg.tls));
   for (const auto& ep : st.cfg.server.listen) impl_->bind(ep, Proto::pop3);
   for (const auto& ep : st.cfg.server.listen_tls) impl_->bind(ep, Proto::pop3s);

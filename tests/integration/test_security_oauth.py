@@ -178,6 +178,11 @@ class OAuthBase(unittest.TestCase):
 
 
 class PemKeysTest(OAuthBase):
+    def test_popbox_check_accepts_the_keys(self):
+        r = subprocess.run([POPBOX, "check", "--config", self.env.config], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_capa_lists_the_mechanisms(self):
         c = Conn(self.server.pop3)
         first, lines = c.multiline("CAPA")
@@ -372,8 +377,8 @@ class PolicyTest(unittest.TestCase):
             self.assertIn(f"[auth.oauth]: {bad}: PEM block 1 is not a valid PUBLIC KEY", r.stderr)
             r = subprocess.run([POPBOX, "serve", "--config", env.config], capture_output=True,
                                text=True, timeout=30)
-            self.assertNotEqual(r.returncode, 0)
-            self.assertIn(bad, r.stderr)
+            self.assertEqual(r.returncode, 78, r.stderr)
+            self.assertIn(f"popbox: [auth.oauth]: {bad}: PEM block 1", r.stderr)
         finally:
             env.close()
 
