@@ -102,6 +102,14 @@ std::error_code make_error_code(jwt_errc e) noexcept {
 }
 
 std::optional<std::string> base64url_decode(std::string_view in) {
+  // libsodium 1.0.18 maps some bytes >= 0x80 to sextets instead of
+  // refusing them (found by fuzz_jwt): check the alphabet first.
+  for (char c : in) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_')) {
+      return std::nullopt;
+    }
+  }
   std::string out(in.size() / 4 * 3 + 3, '\0');
   std::size_t len = 0;
   const char* end = nullptr;

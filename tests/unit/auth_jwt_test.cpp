@@ -133,8 +133,11 @@ struct Case {
   std::error_code want;
 };
 
-std::string flip_last_sig_char(std::string t) {
-  t.back() = t.back() == 'A' ? 'B' : 'A';
+// Changes one signature character well before the last, whose unused bits
+// must stay zero (that would be a base64 error, not a signature one).
+std::string corrupt_signature(std::string t) {
+  char& c = t[t.size() - 10];
+  c = c == 'A' ? 'B' : 'A';
   return t;
 }
 
@@ -183,7 +186,7 @@ TEST(Jwt, TableOfTokensAgainstPemKeys) {
       {"user claim not a string",
        [&] { return token(rs_header, claims(R"(,"email":["alice"])"), rsa); },
        jwt_errc::no_user_claim},
-      {"bad signature", [&] { return flip_last_sig_char(token(rs_header, claims(), rsa)); },
+      {"bad signature", [&] { return corrupt_signature(token(rs_header, claims(), rsa)); },
        jwt_errc::bad_signature},
       {"signed by another key", [&] { return token(rs_header, claims(), other_rsa_key().get()); },
        jwt_errc::bad_signature},
@@ -351,6 +354,9 @@ TEST(Jwt, Base64urlIsStrict) {
   EXPECT_FALSE(base64url_decode("YW+I"));
   EXPECT_FALSE(base64url_decode("YWJ"));  // stray bits: "ab" is YWI
   EXPECT_FALSE(base64url_decode("Y"));
+  // Bytes outside the alphabet, which libsodium alone lets through.
+  EXPECT_FALSE(base64url_decode("ZW1haWw\xfe\xff\xff\xffhbGw"));
+  EXPECT_FALSE(base64url_decode("YWI\x80"));
 }
 
 TEST(Jwt, ErrorsHaveLogMessagesWithoutTheToken) {
