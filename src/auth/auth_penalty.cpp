@@ -73,7 +73,10 @@ std::chrono::milliseconds AuthPenalty::failed(const std::string& ip, const std::
 std::chrono::milliseconds AuthPenalty::succeeded(const std::string& ip, const std::string& user,
                                                  clock::time_point now) {
   std::lock_guard lock(mutex_);
-  const std::size_t n = std::max(failures_of(ip_key(ip), now), failures_of(user_key(user), now));
+  // Only the address's own failures slow a correct password: counting the
+  // user name's too would let anyone delay a user's logins from afar by
+  // guessing that user's password.
+  const std::size_t n = failures_of(ip_key(ip), now);
   entries_.erase(user_key(user));
   return delay_for(n);
 }

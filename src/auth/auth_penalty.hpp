@@ -36,7 +36,8 @@ class AuthPenalty {
   std::chrono::milliseconds failed(const std::string& ip, const std::string& user,
                                    clock::time_point now);
   /// Returns how long to wait before answering a successful login of `user`
-  /// from `ip` (earlier failures still count); clears the user's own count.
+  /// from `ip` (earlier failures from `ip` still count, those of the user
+  /// name from elsewhere do not); clears the user's own count.
   std::chrono::milliseconds succeeded(const std::string& ip, const std::string& user,
                                       clock::time_point now);
   /// Entries held now (for tests and the eviction bound).

@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "auth/jwt.hpp"
 #include "auth/passwd_file.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
@@ -43,6 +44,13 @@ int run_check(const std::string& file) {
       net::make_tls_context(cfg.tls);
     } catch (const std::exception& e) {
       problem(e.what());
+    }
+  }
+  if (const auto& o = cfg.auth.oauth) {
+    try {
+      auth::load_keys(o->public_keys, o->jwks_file);
+    } catch (const std::exception& e) {
+      problem(std::string("[auth.oauth]: ") + e.what());
     }
   }
   try {

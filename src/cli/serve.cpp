@@ -26,6 +26,9 @@ void add_serve(CLI::App& app, int& rc) {
     try {
       net::Server server(std::move(cfg));
       rc = server.run();
+    } catch (const config::ConfigError& e) {  // found while loading what the config names
+      std::cerr << "popbox: " << e.what() << "\n";
+      rc = EX_CONFIG;
     } catch (const std::exception& e) {
       std::cerr << "popbox: " << e.what() << "\n";
       rc = EX_UNAVAILABLE;

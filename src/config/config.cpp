@@ -150,9 +150,38 @@ void load_tls(Config& cfg, const toml::table& t) {
   }
 }
 
+// [auth.oauth]: the key files are only named here; auth::load_oauth_keys
+// reads them (at start, on SIGHUP and in `popbox check`).
+void load_oauth(Config& cfg, const toml::table& t) {
+  only_keys(cfg, t, "[auth.oauth]",
+            {"issuer", "audience", "public_keys", "jwks_file", "user_claim"});
+  OAuthConfig o;
+  o.issuer = get_string(cfg, t, "issuer", "");
+  if (o.issuer.empty()) fail(cfg, &t, "[auth.oauth] needs 'issuer'");
+  o.audience = get_string(cfg, t, "audience", "");
+  if (o.audience.empty()) fail(cfg, &t, "[auth.oauth] needs 'audience'");
+  o.user_claim = get_string(cfg, t, "user_claim", o.user_claim);
+  if (o.user_claim.empty()) fail(cfg, t.get("user_claim"), "'user_claim' is empty");
+  if (const toml::node* n = t.get("public_keys")) {
+    const toml::array* arr = n->as_array();
+    if (!arr || arr->empty()) fail(cfg, n, "'public_keys' must be a non-empty array of paths");
+    for (const auto& item : *arr) {
+      auto path = item.value<std::string>();
+      if (!path || path->empty()) fail(cfg, &item, "'public_keys' entries must be paths");
+      o.public_keys.emplace_back(*path);
+    }
+  }
+  o.jwks_file = get_string(cfg, t, "jwks_file", "");
+  if (o.public_keys.empty() == o.jwks_file.empty()) {
+    fail(cfg, &t, "[auth.oauth] needs exactly one of 'public_keys' and 'jwks_file'");
+  }
+  cfg.auth.oauth = std::move(o);
+}
+
 void load_auth(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[auth]",
-            {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format"});
+  only_keys(
+      cfg, t, "[auth]",
+      {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format", "oauth"});
   auto& a = cfg.auth;
   a.passwd_file = get_string(cfg, t, "passwd_file", "");
   std::string plain = get_string(cfg, t, "allow_plaintext", "loopback");
@@ -171,6 +200,10 @@ void load_auth(Config& cfg, const toml::table& t) {
   a.username_format = get_string(cfg, t, "username_format", "%Lu");
   if (a.username_format != "%Lu" && a.username_format != "%u") {
     fail(cfg, t.get("username_format"), "'username_format' must be \"%Lu\" or \"%u\"");
+  }
+  if (const toml::node* n = t.get("oauth")) {
+    if (!n->is_table()) fail(cfg, n, "'oauth' must be an [auth.oauth] section");
+    load_oauth(cfg, *n->as_table());
   }
 }
 

@@ -55,6 +55,16 @@ struct TlsConfig {
   std::string min_version = "1.2";  ///< "1.2" or "1.3"
 };
 
+/// [auth.oauth]: OAUTHBEARER and XOAUTH2 with JWT access tokens checked
+/// locally against the identity provider's public keys (no network calls).
+struct OAuthConfig {
+  std::string issuer;                              ///< the token's `iss` must equal it
+  std::string audience;                            ///< the token's `aud` must be or contain it
+  std::vector<std::filesystem::path> public_keys;  ///< PEM files (RS256, ES256)
+  std::filesystem::path jwks_file;                 ///< a JWKS document; keys matched by `kid`
+  std::string user_claim = "email";                ///< names the user logging in
+};
+
 struct AuthConfig {
   std::filesystem::path passwd_file;
   Plaintext allow_plaintext = Plaintext::loopback;
@@ -63,6 +73,7 @@ struct AuthConfig {
   /// Dovecot's auth_username_format: "%Lu" (its default) lowercases login
   /// names before lookup, "%u" keeps them as typed.
   std::string username_format = "%Lu";
+  std::optional<OAuthConfig> oauth;  ///< set when [auth.oauth] exists
 
   /// The name to look up for what a client typed.
   std::string canonical_user(std::string_view typed) const;

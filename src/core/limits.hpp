@@ -161,6 +161,18 @@ inline constexpr unsigned max_scram_iterations = 1'000'000;
 /// Random bytes in the server's part of the SCRAM nonce (base64, 24 chars).
 inline constexpr std::size_t scram_nonce_bytes = 18;
 
+/// ---- Authentication: OAuth bearer tokens (JWT, RFC 7519 / RFC 9068) -------
+
+/// Longest JWT accepted (bytes of the compact form). Real access tokens are
+/// 1-3 KB; the SASL line (max_line, base64) bounds what a client can send.
+inline constexpr std::size_t max_jwt = 6144;
+
+/// Clock skew tolerated when checking `exp` and `nbf` (RFC 7519 4.1.4).
+inline constexpr std::chrono::seconds jwt_leeway{60};
+
+/// Smallest RSA key accepted for RS256 signatures (RFC 7518 3.3).
+inline constexpr unsigned min_rsa_bits = 2048;
+
 }  // namespace popbox::limits
 
 /// ---- POP3 client (`popbox fetch`) ------------------------------------------

@@ -35,16 +35,40 @@ struct LoginResult {
   std::string detail;  // for the log only
 };
 
-// Checks the password on the auth pool: hashing never runs on the mail pool.
+// A bearer token: valid, naming `user` (canonicalised like the login name),
+// and `user` has an entry (it gives the mailbox). `detail` says why not.
+auth::AuthResult verify_oauth(ServerState& st, const std::string& user, std::string_view token,
+                              std::string& detail) {
+  if (!st.oauth) return auth::AuthResult::bad_credentials;
+  std::string claimed;
+  if (auto ec = st.oauth->validate(token, claimed)) {
+    detail = ec.message();
+    return auth::AuthResult::bad_credentials;
+  }
+  if (st.cfg.auth.canonical_user(claimed) != user) {
+    detail = "token names another user";
+    return auth::AuthResult::bad_credentials;
+  }
+  if (!st.auth.lookup(user)) {
+    detail = "unknown user";
+    return auth::AuthResult::bad_credentials;
+  }
+  return auth::AuthResult::ok;
+}
+
+// Checks the credentials on the auth pool: hashing never runs on the mail
+// pool. `detail` says why a bearer token was refused (for the log only).
 auth::AuthResult verify_blocking(ServerState& st, const std::string& user,
-                                 const pop3::Credentials& creds,
-                                 const std::string& apop_timestamp) {
+                                 const pop3::Credentials& creds, const std::string& apop_timestamp,
+                                 std::string& detail) {
   switch (creds.kind) {
     case pop3::Credentials::Kind::scram:
       // The session checked the SCRAM proof against scram_lookup()'s secret.
       return creds.verified ? auth::AuthResult::ok : auth::AuthResult::bad_credentials;
     case pop3::Credentials::Kind::password:
       return st.auth.verify_password(user, creds.secret);
+    case pop3::Credentials::Kind::oauth:
+      return verify_oauth(st, user, creds.secret, detail);
     case pop3::Credentials::Kind::apop:
       break;
   }
@@ -236,7 +260,10 @@ class Driver {
     } else {
       const std::string* ts = &conn_.apop_timestamp;
       const std::string* name = &user;
-      auto verify = [&st, name, &creds, ts] { return verify_blocking(st, *name, creds, *ts); };
+      std::string* why = &result.detail;
+      auto verify = [&st, name, &creds, ts, why] {
+        return verify_blocking(st, *name, creds, *ts, *why);
+      };
       auth::AuthResult verdict = co_await run_blocking(st.auth_pool, std::move(verify));
       if (verdict == auth::AuthResult::temp_failure) {
         result = {LoginOutcome::temp_failure, nullptr, "user database unavailable"};
@@ -245,7 +272,7 @@ class Driver {
         // this address or for this name; an unknown user looks exactly like
         // a wrong password.
         wait = st.penalty.failed(conn_.ip_key, user, steady_clock::now());
-        result = {LoginOutcome::bad_credentials, nullptr, ""};
+        result.outcome = LoginOutcome::bad_credentials;
       } else {
         wait = st.penalty.succeeded(conn_.ip_key, user, steady_clock::now());
         result.outcome = LoginOutcome::ok;
@@ -396,6 +423,8 @@ pop3::SessionOptions session_options(const ServerState& st, const Connection& co
                         (cfg.auth.allow_plaintext == config::Plaintext::loopback && loopback);
   o.expire_days = cfg.server.expire_days;
   o.login_delay_seconds = cfg.server.login_delay_seconds;
+  o.oauth_enabled = st.oauth != nullptr;
+  if (cfg.auth.oauth) o.oauth_scope = cfg.auth.oauth->audience;
   return o;
 }
 

@@ -201,6 +201,13 @@ void Server::Impl::reload() {
   } else {
     core::log_info("event=reload what=users result=ok");
   }
+  if (state.oauth) {
+    if (auto err = state.oauth->reload()) {
+      core::log_error(fmt::format("event=reload what=oauth_keys result=failed error=\"{}\"", *err));
+    } else {
+      core::log_info("event=reload what=oauth_keys result=ok");
+    }
+  }
   if (!state.cfg.tls.enabled) return;
   try {
     state.tls.set(make_tls_context(state.cfg.tls));
@@ -296,6 +303,13 @@ Server::Server(config::Config cfg) {
   impl_ = std::make_unique<Impl>(cfg);
   auto& st = impl_->state;
   st.auth.load();
+  if (st.oauth) {
+    try {
+      st.oauth->load();
+    } catch (const std::exception& e) {
+      throw config::ConfigError(fmt::format("[auth.oauth]: {}", e.what()));
+    }
+  }
   if (st.cfg.tls.enabled) st.tls.set(make_tls_context(st.cfg.tls));
   for (const auto& ep : st.cfg.server.listen) impl_->bind(ep, Proto::pop3);
   for (const auto& ep : st.cfg.server.listen_tls) impl_->bind(ep, Proto::pop3s);

@@ -13,6 +13,7 @@
 
 #include "auth/auth_penalty.hpp"
 #include "auth/authenticator.hpp"
+#include "auth/oauth_validator.hpp"
 #include "config/config.hpp"
 #include "core/limits.hpp"
 #include "net/tls_context.hpp"
@@ -84,10 +85,16 @@ struct ServerState {
         store(std::move(s)),
         pool(pool_threads),
         auth_pool(limits::auth_threads),
-        penalty(penalty_options(cfg)) {}
+        penalty(penalty_options(cfg)) {
+    if (const auto& o = cfg.auth.oauth) {
+      oauth = std::make_unique<auth::OAuthService>(
+          auth::OAuthPolicy{o->issuer, o->audience, o->user_claim}, o->public_keys, o->jwks_file);
+    }
+  }
 
   config::Config cfg;
   auth::Authenticator auth;
+  std::unique_ptr<auth::OAuthService> oauth;  ///< null without [auth.oauth]; load() at start
   std::unique_ptr<store::Store> store;
   asio::thread_pool pool;       ///< blocking mail work: scans, file reads, commits
   asio::thread_pool auth_pool;  ///< password verification only (limits::auth_threads)

@@ -28,13 +28,15 @@ struct SessionOptions {
   std::optional<int> expire_days;  ///< EXPIRE capability; -1 means NEVER
   std::optional<int> login_delay_seconds;  ///< LOGIN-DELAY capability
   auth::ChannelBinding channel_binding;    ///< of the TLS link; SCRAM-SHA-256-PLUS needs it
+  bool oauth_enabled = false;              ///< offer OAUTHBEARER and XOAUTH2 ([auth.oauth])
+  std::string oauth_scope;                 ///< "scope" of the RFC 7628 error challenge
 };
 
 /// The credentials a client offered; checked off the event thread.
 struct Credentials {
-  enum class Kind { password, apop, scram } kind = Kind::password;
+  enum class Kind { password, apop, scram, oauth } kind = Kind::password;
   std::string user;
-  std::string secret;  ///< the password, or the APOP digest
+  std::string secret;  ///< the password, the APOP digest, or the bearer token
   /// scram: the session has checked the proof, and it was right.
   bool verified = false;
 };
@@ -130,7 +132,18 @@ class Session {
   const SessionStats& stats() const noexcept { return stats_; }
 
  private:
-  enum class Sasl { none, plain, login_user, login_password, scram_first, scram_final, scram_ack };
+  enum class Sasl {
+    none,
+    plain,
+    login_user,
+    login_password,
+    scram_first,
+    scram_final,
+    scram_ack,
+    oauthbearer,
+    xoauth2,
+    oauth_error
+  };
   struct Args;
   using Handler = Step (Session::*)(const Args&, std::string&);
   struct CommandSpec;
@@ -147,6 +160,10 @@ class Session {
   Step auth_failed(std::string_view reply, std::string& out);
   Step start_login(Credentials creds, std::string& out);
   bool check_plaintext(std::string& out);
+  // OAUTHBEARER / XOAUTH2 (session_oauth.cpp)
+  Step start_oauth(std::string_view mech, const Args& args, std::string& out);
+  Step on_oauth_response(Sasl stage, std::string& msg, std::string& out);
+  Step oauth_failed(std::string& out);
   /// Resolves a message number argument; writes -ERR and returns nullopt if bad.
   std::optional<std::size_t> message_arg(std::string_view arg, std::string& out);
   /// Appends listing lines from listing_.next on, until the bytes written
@@ -175,8 +192,9 @@ class Session {
   SessionOptions options_;
   State state_ = State::authorization;
   Sasl sasl_ = Sasl::none;
-  std::string user_;       // from USER, or the user logged in
-  std::string sasl_user_;  // LOGIN mechanism: the user name given first
+  std::string user_;          // from USER, or the user logged in
+  std::string sasl_user_;     // LOGIN mechanism: the user name given first
+  bool oauth_login_ = false;  // the login under way came from OAUTHBEARER/XOAUTH2
   auth::ScramServer scram_;
   const std::vector<store::MessageInfo>* messages_ = nullptr;
   std::vector<bool> deleted_;

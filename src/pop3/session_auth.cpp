@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <utility>
 
 #include "core/base64.hpp"
 #include "core/limits.hpp"
@@ -33,6 +34,8 @@ bool is_hex(std::string_view s) {
 std::string Session::sasl_mechanisms() const {
   std::string mechs;
   if (options_.plaintext_allowed) mechs += "PLAIN LOGIN ";
+  // A bearer token is a password equivalent: offered where PLAIN is.
+  if (options_.plaintext_allowed && options_.oauth_enabled) mechs += "OAUTHBEARER XOAUTH2 ";
   mechs += "SCRAM-SHA-256";
   if (options_.secure && options_.channel_binding.available()) mechs += " SCRAM-SHA-256-PLUS";
   return mechs;
@@ -105,6 +108,7 @@ Step Session::cmd_auth(const Args& args, std::string& out) {
   if (args.list.size() > 2) return bad_command("-ERR Too many arguments.", out);
   std::string mech(args.list[0]);
   for (char& c : mech) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (mech == "OAUTHBEARER" || mech == "XOAUTH2") return start_oauth(mech, args, out);
   const bool plus = mech == "SCRAM-SHA-256-PLUS";
   if (mech == "SCRAM-SHA-256" || plus) {
     if (!plus || (options_.secure && options_.channel_binding.available())) {
@@ -134,6 +138,9 @@ Step Session::cmd_auth(const Args& args, std::string& out) {
 Step Session::on_sasl_line(std::string_view line, std::string& out) {
   Sasl stage = sasl_;
   sasl_ = Sasl::none;
+  // RFC 7628 3.2.3: whatever follows an OAuth error challenge (even "*")
+  // ends the exchange with a failure.
+  if (stage == Sasl::oauth_error) return auth_failed("-ERR [AUTH] Authentication failed.", out);
   if (line == "*") {
     scram_.reset();
     reply(out, "-ERR Authentication cancelled.");
@@ -172,6 +179,10 @@ Step Session::on_sasl_line(std::string_view line, std::string& out) {
     case Sasl::scram_final:
     case Sasl::scram_ack:
       return on_scram(stage, *decoded, out);
+    case Sasl::oauthbearer:
+    case Sasl::xoauth2:
+      return on_oauth_response(stage, *decoded, out);
+    case Sasl::oauth_error:
     case Sasl::none:
       break;
   }
@@ -199,6 +210,7 @@ void Session::tls_started(bool plaintext_allowed, auth::ChannelBinding binding) 
 
 Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,
                          std::string& out) {
+  const bool oauth = std::exchange(oauth_login_, false);
   switch (outcome) {
     case LoginOutcome::ok: {
       messages_ = messages;
@@ -224,6 +236,7 @@ Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageI
       break;
     case LoginOutcome::bad_credentials:
       user_.clear();
+      if (oauth) return oauth_failed(out);
       return auth_failed("-ERR [AUTH] Authentication failed.", out);
   }
   user_.clear();

@@ -8,11 +8,13 @@
 //     already TLS, bit 3 plaintext allowed, bits 4-5 which maildrop (0-3),
 //     bit 6 odd-numbered messages fail to open, bit 7 commit fails
 //   byte 1 (more): bits 0-1 EXPIRE (none, NEVER, 0, 30), bit 2 LOGIN-DELAY,
-//     bit 3 plaintext allowed once STLS is done
+//     bit 3 plaintext allowed once STLS is done, bit 4 OAUTHBEARER/XOAUTH2 on
 //   byte 2: size of the blocks the client bytes arrive in (0 = all at once)
 // The login outcome comes from the last byte of the offered secret (password
 // or APOP digest): '0'-'3' (and any byte % 8 < 4) log in, '4' bad
-// credentials, '5' in use, '6' login delay, '7' temporary failure.
+// credentials, '5' in use, '6' login delay, '7' temporary failure. (A bearer
+// token's last byte works the same way; bad credentials there give the
+// RFC 7628 "+ " error challenge, which the next line answers.)
 //
 // Invariants checked after every call:
 //  * replies are whole lines ending in CRLF, at most 512 octets, with no CR,
@@ -213,6 +215,7 @@ class Driver {
         secure_(opts & 0x04),
         plaintext_(opts & 0x08),
         expire_zero_((more & 3) == 2),
+        oauth_(more & 0x10),
         session_(options(opts, more)) {
     deleted_.assign(drop_.infos.size(), false);
     retrieved_.assign(drop_.infos.size(), false);
@@ -307,6 +310,8 @@ class Driver {
         break;
     }
     if (more & 0x04) o.login_delay_seconds = 900;
+    o.oauth_enabled = more & 0x10;
+    o.oauth_scope = "pop3";
     return o;
   }
 
@@ -369,6 +374,10 @@ class Driver {
     if (c.kind == Credentials::Kind::apop) {
       FUZZ_CHECK(apop_, "APOP login while APOP is off");
       FUZZ_CHECK(c.secret.size() == 32, "APOP digest not 32 digits");
+    } else if (c.kind == Credentials::Kind::oauth) {
+      FUZZ_CHECK(oauth_, "OAuth login while OAuth is off");
+      FUZZ_CHECK(plaintext_, "OAuth login while plaintext is refused");
+      FUZZ_CHECK(!c.secret.empty(), "OAuth login without a token");
     } else if (c.kind == Credentials::Kind::password) {
       FUZZ_CHECK(plaintext_, "password login while plaintext is refused");
     }
@@ -380,8 +389,16 @@ class Driver {
     Step step = session_.login_done(outcome, &drop_.infos, out);
     if (outcome == LoginOutcome::ok) logged_in_ = true;
     check_state_after(step);
-    std::string_view first = check_one_reply(out, false, false);
-    if (outcome == LoginOutcome::ok) {
+    const bool oauth_refused =
+        c.kind == Credentials::Kind::oauth && outcome == LoginOutcome::bad_credentials;
+    std::string_view first = check_one_reply(out, false, oauth_refused);
+    if (oauth_refused) {
+      FUZZ_CHECK(
+          first ==
+              "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NoZW1lcyI6ImJlYXJlciIsInNjb3BlIjoicG9wMyJ9",
+          "OAuth refusal is not the RFC 7628 challenge: " + escaped(out));
+      sasl_pending_ = true;
+    } else if (outcome == LoginOutcome::ok) {
       FUZZ_CHECK(is_ok(first), "login ok but reply " + escaped(out));
       FUZZ_CHECK(session_.state() == State::transaction, "login ok but not in TRANSACTION");
     } else {
@@ -498,7 +515,7 @@ class Driver {
 
   const Maildrop& drop_;
   bool fail_odd_, commit_fails_, plaintext_after_tls_;
-  bool apop_, stls_, secure_, plaintext_, expire_zero_;  // what the session was told
+  bool apop_, stls_, secure_, plaintext_, expire_zero_, oauth_;  // what the session was told
   Session session_;
   bool logged_in_ = false, closed_ = false, sasl_pending_ = false, discard_ = false;
   std::vector<bool> deleted_, retrieved_;

@@ -40,6 +40,12 @@ PLAIN_OK = b64(b"\0alice\0secret0")
 SCRAM_FIRST = b'n,,n=user,r=rOprNGfwEbeRWgbNEkqO'
 SCRAM_FINAL = (b'c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,'
                b'p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=')
+
+
+def bearer(user: bytes, token: bytes) -> bytes:
+    return b64(b"n,a=" + user + b",\x01host=pop.test\x01auth=Bearer " + token + b"\x01\x01")
+
+
 SESSION = {
     "auth_scram_rfc7677": session(0x08, 0, 0, [
         b"AUTH SCRAM-SHA-256", b64(SCRAM_FIRST), b64(SCRAM_FINAL), b"", b"STAT", b"QUIT"]),
@@ -52,6 +58,14 @@ SESSION = {
         b"CAPA", b"AUTH SCRAM-SHA-256-PLUS " + b64(b"p=tls-exporter,,n=user,r=abc"),
         b64(b"c=" + b64(b"p=tls-exporter,," + b"b" * 32) + b",r=abc%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AAAA"),
         b"AUTH SCRAM-SHA-256 " + b64(b"y,,n=user,r=abc"), b"QUIT"]),
+    "oauthbearer_ok_and_refused": session(0x18, 0x10, 0, [
+        b"CAPA", b"AUTH", b"AUTH OAUTHBEARER " + bearer(b"alice", b"e.y.J4"), b"AQ==",
+        b"AUTH OAUTHBEARER", bearer(b"alice", b"e.y.J4"), b"*",
+        b"AUTH XOAUTH2 " + b64(b"user=alice\x01auth=Bearer tok0\x01\x01"), b"STAT", b"QUIT"]),
+    "xoauth2_refused_three_times": session(0x08, 0x10, 3, [
+        b"AUTH XOAUTH2 " + b64(b"user=bob\x01auth=Bearer t4\x01\x01"), b"",
+        b"AUTH XOAUTH2 " + b64(b"user=bob\x01auth=Bearer t4\x01\x01"), b"",
+        b"AUTH OAUTHBEARER " + bearer(b"b=2Cob", b"t4"), b"AQ==", b"QUIT"]),
     "user_pass_all_commands": session(0x38, 0, 0, [
         b"CAPA", b"USER alice", b"PASS secret0", b"STAT", b"LIST", b"LIST 2", b"UIDL",
         b"UIDL 1", b"RETR 1", b"RETR 2", b"TOP 2 3", b"TOP 4 0", b"DELE 1", b"LIST 1",
@@ -282,6 +296,42 @@ SCRAM = {
     "first_ext": scram(4, b"n,,n=u,r=1,x=y", b"c=biws,r=1"),
 }
 
+
+# ---- fuzz_jwt: 1 mode byte (0 token, 1 OAUTHBEARER, 2 XOAUTH2, 3 JWKS,
+# 4 PEM, 5 claims JSON) + the input.
+def b64url(s: bytes) -> bytes:
+    return base64.urlsafe_b64encode(s).rstrip(b"=")
+
+
+CLAIMS = (b'{"iss":"https://idp.example.com","aud":["x","pop3"],"exp":1800000600,'
+          b'"nbf":1799999000,"email":"alice@example.com"}')
+
+
+def jwt(header: bytes, claims: bytes = CLAIMS, sig: bytes = b"\x01" * 64) -> bytes:
+    return b".".join([b64url(header), b64url(claims), b64url(sig)])
+
+
+JWT = {
+    "es256_kid": b"\0" + jwt(b'{"alg":"ES256","kid":"ec-1"}'),
+    "rs256": b"\0" + jwt(b'{"alg":"RS256","typ":"JWT"}', sig=b"\x02" * 256),
+    "alg_none": b"\0" + jwt(b'{"alg":"none"}', sig=b""),
+    "hs256": b"\0" + jwt(b'{"alg":"HS256"}', sig=b"\x03" * 32),
+    "crit": b"\0" + jwt(b'{"alg":"ES256","crit":["b64"]}'),
+    "bad_base64": b"\0eyJhbGciOiJFUzI1NiJ9=.e30.AA",
+    "oauthbearer": b"\1n,a=alice@example.com,\x01host=pop.test\x01port=110\x01"
+                   b"auth=Bearer " + jwt(b'{"alg":"ES256"}') + b"\x01\x01",
+    "oauthbearer_escaped": b"\1y,a=a=2Cb=3D,\x01auth=bearer  t0k==\x01\x01",
+    "xoauth2": b"\2user=alice@example.com\x01auth=Bearer ya29.a0Af\x01\x01",
+    "jwks": b"\3" + (b'{"keys":[{"kty":"oct","k":"AA"},{"kty":"EC","kid":"e","crv":"P-256",'
+                      b'"x":"' + b64url(b"\x01" * 32) + b'","y":"' + b64url(b"\x02" * 32) +
+                      b'"},{"kty":"RSA","use":"sig","alg":"RS256","n":"' +
+                      b64url(b"\xc1" * 256) + b'","e":"AQAB"}]}'),
+    "pem": b"\4-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+           b"-----END PUBLIC KEY-----\n",
+    "claims": b"\5" + CLAIMS,
+    "claims_expired": b"\5" + CLAIMS.replace(b"1800000600", b"1700000000"),
+}
+
 if __name__ == "__main__":
     write("fuzz_scram", SCRAM)
     write("fuzz_lmtp_session", LMTP)
@@ -290,3 +340,4 @@ if __name__ == "__main__":
     write("fuzz_dot_codec", DOT)
     write("fuzz_passwd_file", PASSWD)
     write("fuzz_config", CONFIG)
+    write("fuzz_jwt", JWT)
