@@ -55,6 +55,7 @@ int run_deliver(const DeliverOptions& o) {
       case lmtp::RcptStatus::over_quota:
         return fail(quota_code(), o.user + ": quota exceeded");
       case lmtp::RcptStatus::temp_failure:
+      case lmtp::RcptStatus::unsafe_mailbox:
         return fail(EX_TEMPFAIL, o.user + ": " + detail);
     }
     core::Spool message;
@@ -76,6 +77,7 @@ int run_deliver(const DeliverOptions& o) {
       case lmtp::RcptStatus::no_such_user:
         return fail(EX_NOUSER, "unknown user " + o.user);
       case lmtp::RcptStatus::temp_failure:
+      case lmtp::RcptStatus::unsafe_mailbox:
         break;
     }
     return fail(EX_TEMPFAIL, o.user + ": " + detail);
