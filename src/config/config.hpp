@@ -35,6 +35,8 @@ struct ServerConfig {
   unsigned threads = 0;                    ///< event threads; 0 = one per core
   std::optional<int> expire_days;          ///< EXPIRE capability; -1 = NEVER
   std::optional<int> login_delay_seconds;  ///< LOGIN-DELAY capability, enforced
+  std::string user;                        ///< run as this user once started as root ("" = stay)
+  std::string group;  ///< its primary group instead of the user's ("" = the user's)
 };
 
 struct TlsConfig {
