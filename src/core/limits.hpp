@@ -35,4 +35,8 @@ inline constexpr std::chrono::seconds shutdown_grace{10};
 /// Longest user name accepted (bytes).
 inline constexpr std::size_t max_user_name = 255;
 
+/// Scratch space for one getpwnam_r/getgrnam_r lookup of [server] user and
+/// group (glibc suggests 1 KiB; large NSS group entries need more).
+inline constexpr std::size_t account_lookup_buffer = 16 * 1024;
+
 }  // namespace popbox::limits

@@ -8,13 +8,13 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
+#include "core/limits.hpp"
 #include "core/log.hpp"
 
 namespace popbox::core {
 namespace {
-
-constexpr std::size_t lookup_buffer = 16 * 1024;  // getpw*_r scratch space
 
 [[noreturn]] void fail(const std::string& what, int err) {
   throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(err)));
@@ -28,7 +28,7 @@ bool running_as_root() noexcept {
 
 RunAs resolve_run_as(const std::string& user, const std::string& group) {
   RunAs who;
-  std::vector<char> buf(lookup_buffer);
+  std::vector<char> buf(limits::account_lookup_buffer);
   passwd pw{};
   passwd* pw_found = nullptr;
   int rc = ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &pw_found);
