@@ -1,21 +1,113 @@
 // popbox check: validates a configuration the way `serve` would use it,
 // without binding ports, and prints every problem found.
+#include <fmt/format.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sysexits.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "auth/jwt.hpp"
 #include "auth/passwd_file.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
+#include "core/fd_io.hpp"
 #include "core/limits.hpp"
+#include "core/privileges.hpp"
 #include "net/tls_context.hpp"
 #include "store/maildir_store.hpp"
 
 namespace popbox::cli {
 namespace {
+
+// The directory the Maildir template starts in ("/var/mail" for
+// "/var/mail/%d/%n/Maildir"), or its nearest existing parent.
+std::string mail_root(const std::string& maildir_template) {
+  std::string root = maildir_template.substr(0, maildir_template.find('%'));
+  std::size_t slash = root.rfind('/');
+  root = slash == 0 || slash == std::string::npos ? "/" : root.substr(0, slash);
+  while (root != "/" && ::access(root.c_str(), F_OK) != 0) {
+    slash = root.rfind('/');
+    root = slash == 0 ? "/" : root.substr(0, slash);
+  }
+  return root;
+}
+
+// Lists what `user` (the process's current identity) cannot do that a
+// running server needs: re-read the passwd-file, cert and key on SIGHUP,
+// create Maildirs below the mail root.
+std::vector<std::string> access_problems(const config::Config& cfg, const std::string& user) {
+  std::vector<std::string> out;
+  auto readable = [&](const std::filesystem::path& p, const char* what) {
+    if (p.empty() || ::access(p.c_str(), R_OK) == 0) return;
+    out.push_back(fmt::format("[server] user {} cannot read the {} {} (SIGHUP re-reads it): {}",
+                              user, what, p.string(), std::strerror(errno)));
+  };
+  readable(cfg.auth.passwd_file, "passwd-file");
+  if (cfg.tls.enabled) {
+    readable(cfg.tls.cert, "TLS certificate");
+    readable(cfg.tls.key, "TLS key");
+  }
+  std::string root = mail_root(cfg.mail.maildir);
+  if (::access(root.c_str(), W_OK | X_OK) != 0) {
+    out.push_back(fmt::format("[server] user {} cannot write the mail root {}: {}", user, root,
+                              std::strerror(errno)));
+  }
+  return out;
+}
+
+// Runs access_problems as `who` in a child process (the parent stays root),
+// passing the lines back through a pipe.
+std::vector<std::string> access_problems_as(const config::Config& cfg, const core::RunAs& who) {
+  int fds[2];
+  if (::pipe(fds) != 0) return {std::string("cannot check access: pipe: ") + std::strerror(errno)};
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return {std::string("cannot check access: fork: ") + std::strerror(errno)};
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string text;
+    try {
+      core::drop_privileges(who, false);
+      for (const auto& p : access_problems(cfg, who.user)) text += p + "\n";
+    } catch (const std::exception& e) {
+      text = std::string("cannot switch to [server] user: ") + e.what() + "\n";
+    }
+    (void)core::write_all(fds[1], text);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::vector<std::string> out;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
 
 int run_check(const std::string& file) {
   config::Config cfg;
@@ -52,6 +144,27 @@ int run_check(const std::string& file) {
     } catch (const std::exception& e) {
       problem(std::string("[auth.oauth]: ") + e.what());
     }
+  }
+  try {
+    if (core::running_as_root() && cfg.server.user.empty()) {
+      std::cerr << "warning: serve and deliver started as root will refuse to run (exit 78) "
+                   "without [server] user\n";
+    } else if (core::running_as_root()) {
+      for (const auto& p :
+           access_problems_as(cfg, core::resolve_run_as(cfg.server.user, cfg.server.group))) {
+        problem(p);
+      }
+    } else if (!cfg.server.user.empty()) {
+      auto who = core::resolve_run_as(cfg.server.user, cfg.server.group);
+      if (who.uid == ::getuid()) {
+        for (const auto& p : access_problems(cfg, who.user)) problem(p);
+      } else {
+        std::cerr << "warning: not run as root or as [server] user " << who.user
+                  << ": its access to files was not checked\n";
+      }
+    }
+  } catch (const std::exception& e) {
+    problem(e.what());
   }
   try {
     store::MaildirStore store(cfg.mail.maildir, cfg.mail.uidl_format);

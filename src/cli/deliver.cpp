@@ -7,10 +7,12 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "auth/authenticator.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
+#include "core/privileges.hpp"
 #include "lmtp/local_delivery.hpp"
 #include "store/maildir_store.hpp"
 
@@ -34,6 +36,16 @@ int run_deliver(const DeliverOptions& o) {
     // A broken config is the operator's to fix; the MTA should retry later.
     return fail(EX_TEMPFAIL, e.what());
   }
+  std::optional<core::RunAs> run_as;
+  if (core::running_as_root()) {
+    // Like Dovecot's deliver: mail is never written as root.
+    if (cfg.server.user.empty()) return fail(EX_CONFIG, core::refuse_root_message());
+    try {
+      run_as = core::resolve_run_as(cfg.server.user, cfg.server.group);
+    } catch (const std::exception& e) {
+      return fail(EX_CONFIG, e.what());
+    }
+  }
   std::string sender = o.from;
   if (sender.empty()) {
     const char* env = std::getenv("SENDER");  // set by Postfix for mailbox_command
@@ -42,6 +54,7 @@ int run_deliver(const DeliverOptions& o) {
   try {
     auth::Authenticator users(cfg.auth.passwd_file);
     users.load();
+    if (run_as) core::drop_privileges(*run_as);  // after reading the passwd-file
     store::MaildirStore store(cfg.mail.maildir);
     lmtp::LocalDelivery delivery(cfg, users, store);
     auto quota_code = [&] { return cfg.quota.temporary ? EX_TEMPFAIL : EX_NOPERM; };
@@ -55,6 +68,7 @@ int run_deliver(const DeliverOptions& o) {
       case lmtp::RcptStatus::over_quota:
         return fail(quota_code(), o.user + ": quota exceeded");
       case lmtp::RcptStatus::temp_failure:
+      case lmtp::RcptStatus::unsafe_mailbox:
         return fail(EX_TEMPFAIL, o.user + ": " + detail);
     }
     core::Spool message;
@@ -76,6 +90,7 @@ int run_deliver(const DeliverOptions& o) {
       case lmtp::RcptStatus::no_such_user:
         return fail(EX_NOUSER, "unknown user " + o.user);
       case lmtp::RcptStatus::temp_failure:
+      case lmtp::RcptStatus::unsafe_mailbox:
         break;
     }
     return fail(EX_TEMPFAIL, o.user + ": " + detail);

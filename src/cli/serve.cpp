@@ -1,11 +1,14 @@
 // popbox serve: the POP3 server in the foreground, logging to stderr.
 #include <sysexits.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <optional>
 
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
+#include "core/privileges.hpp"
 #include "net/server.hpp"
 
 namespace popbox::cli {
@@ -16,15 +19,35 @@ void add_serve(CLI::App& app, int& rc) {
   cmd->add_option("-c,--config", *file, "Configuration file (TOML)")->required();
   cmd->callback([file, &rc] {
     config::Config cfg;
+    std::optional<core::RunAs> run_as;
     try {
       cfg = config::load(*file);
+      if (core::running_as_root()) {
+        if (cfg.server.user.empty()) {
+          std::cerr << "popbox serve: " << core::refuse_root_message() << "\n";
+          rc = EX_CONFIG;
+          return;
+        }
+        run_as = core::resolve_run_as(cfg.server.user, cfg.server.group);
+      }
     } catch (const std::exception& e) {
       std::cerr << "popbox: " << e.what() << "\n";
       rc = EX_CONFIG;
       return;
     }
     try {
+      std::string unix_path = cfg.lmtp.unix_path;
+      // Binds every listener and reads the passwd-file and the TLS key
+      // while still root; everything after runs as the configured user.
       net::Server server(std::move(cfg));
+      if (run_as) {
+        // The LMTP socket belongs to the service user (its group is the
+        // MTA's way in), so it is not left root's after the drop.
+        if (!unix_path.empty() && ::lchown(unix_path.c_str(), run_as->uid, run_as->gid) != 0) {
+          throw std::runtime_error("cannot chown " + unix_path);
+        }
+        core::drop_privileges(*run_as);
+      }
       rc = server.run();
     } catch (const config::ConfigError& e) {  // found while loading what the config names
       std::cerr << "popbox: " << e.what() << "\n";

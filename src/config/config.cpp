@@ -96,11 +96,14 @@ std::string default_hostname() {
 void load_server(Config& cfg, const toml::table& t) {
   only_keys(cfg, t, "[server]",
             {"listen", "listen_tls", "hostname", "idle_timeout", "max_connections", "threads",
-             "expire_days", "login_delay", "trusted_proxies"});
+             "expire_days", "login_delay", "trusted_proxies", "user", "group"});
   auto& s = cfg.server;
   s.listen = get_endpoints(cfg, t, "listen", {{"0.0.0.0", 110}});
   s.listen_tls = get_endpoints(cfg, t, "listen_tls", {});
   s.hostname = get_string(cfg, t, "hostname", default_hostname());
+  s.user = get_string(cfg, t, "user", "");
+  s.group = get_string(cfg, t, "group", "");
+  if (!s.group.empty() && s.user.empty()) fail(cfg, t.get("group"), "'group' needs 'user'");
   s.idle_timeout = get_duration(cfg, t, "idle_timeout", s.idle_timeout);
   if (s.idle_timeout.count() == 0) fail(cfg, t.get("idle_timeout"), "'idle_timeout' must be > 0");
   s.max_connections =

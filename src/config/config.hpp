@@ -39,6 +39,8 @@ struct ServerConfig {
   std::optional<int> login_delay_seconds;  ///< LOGIN-DELAY capability, enforced
   /// Peers that must start with a PROXY protocol header naming the client.
   std::vector<core::Cidr> trusted_proxies;
+  std::string user;   ///< run as this user once started as root ("" = stay)
+  std::string group;  ///< its primary group instead of the user's ("" = the user's)
 };
 
 /// Per-client limits against abuse from the open internet (issue 7).

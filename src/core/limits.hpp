@@ -173,6 +173,12 @@ inline constexpr std::chrono::seconds jwt_leeway{60};
 /// Smallest RSA key accepted for RS256 signatures (RFC 7518 3.3).
 inline constexpr unsigned min_rsa_bits = 2048;
 
+/// ---- Privileges ------------------------------------------------------------
+
+/// Scratch space for one getpwnam_r/getgrnam_r lookup of [server] user and
+/// group (glibc suggests 1 KiB; large NSS group entries need more).
+inline constexpr std::size_t account_lookup_buffer = 16 * 1024;
+
 }  // namespace popbox::limits
 
 /// ---- POP3 client (`popbox fetch`) ------------------------------------------

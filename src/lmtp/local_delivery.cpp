@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "auth/authenticator.hpp"
+#include "store/maildir_layout.hpp"
 #include "store/maildir_store.hpp"
 #include "store/maildir_writer.hpp"
 
@@ -86,6 +87,14 @@ RcptStatus LocalDelivery::resolve(std::string_view address, std::uint64_t size_h
     detail = "user name gives no usable mail path";
     return RcptStatus::temp_failure;
   }
+  // Refuse a Maildir whose directories are symlinks before any data comes
+  // (open_maildir logs which one); deliver() checks again when it writes.
+  store::detail::MaildirDirs dirs;
+  if (auto dec = store::detail::open_maildir(out.maildir, dirs, store::detail::Create::no)) {
+    detail = "cannot open mailbox: " + dec.message();
+    return dec == store::store_errc::unsafe_path ? RcptStatus::unsafe_mailbox
+                                                 : RcptStatus::temp_failure;
+  }
   std::string quota_error;
   auto limits =
       store::quota_from_extra(info->extra, {cfg_.quota.storage, cfg_.quota.messages}, &quota_error);
@@ -98,7 +107,8 @@ RcptStatus LocalDelivery::resolve(std::string_view address, std::uint64_t size_h
   store::QuotaUsage usage;
   if (auto uec = store::maildir_usage(out.maildir, usage)) {
     detail = "cannot measure mailbox: " + uec.message();
-    return RcptStatus::temp_failure;
+    return uec == store::store_errc::unsafe_path ? RcptStatus::unsafe_mailbox
+                                                 : RcptStatus::temp_failure;
   }
   // Without an announced size, refuse only a mailbox that is already full.
   bool full = out.limits.storage && usage.bytes >= out.limits.storage;
@@ -134,7 +144,8 @@ RcptStatus LocalDelivery::deliver(const Recipient& rcpt, std::string_view sender
     store::QuotaUsage usage;
     if (auto ec = store::maildir_usage(rcpt.maildir, usage)) {
       detail = "cannot measure mailbox: " + ec.message();
-      return RcptStatus::temp_failure;
+      return ec == store::store_errc::unsafe_path ? RcptStatus::unsafe_mailbox
+                                                  : RcptStatus::temp_failure;
     }
     if (store::over_quota(rcpt.limits, usage, message.size() + headers.size())) {
       detail = "mailbox full";
@@ -154,7 +165,8 @@ RcptStatus LocalDelivery::deliver(const Recipient& rcpt, std::string_view sender
   if (!ec) ec = writer.commit();
   if (ec) {
     detail = "cannot store message: " + ec.message();
-    return RcptStatus::temp_failure;
+    return ec == store::store_errc::unsafe_path ? RcptStatus::unsafe_mailbox
+                                                : RcptStatus::temp_failure;
   }
   return RcptStatus::ok;
 }

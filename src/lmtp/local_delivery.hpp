@@ -26,6 +26,9 @@ enum class RcptStatus {
   no_such_user,  ///< 550 5.1.1 / EX_NOUSER
   over_quota,    ///< 552 5.2.2 (or 452 4.2.2 when temporary) / EX_NOPERM or EX_TEMPFAIL
   temp_failure,  ///< 451 4.3.0 / EX_TEMPFAIL: disk, permissions, lookups
+  /// 450 4.3.0 / EX_TEMPFAIL: a symlink inside the Maildir (nothing written;
+  /// the operator must fix the mailbox, the MTA keeps the message meanwhile)
+  unsafe_mailbox,
 };
 
 /// A resolved recipient.
@@ -43,7 +46,8 @@ class LocalDelivery {
 
   /// Finds the user of `address`: the whole address, then its local part
   /// (for users files with bare names). `size_hint` (0 = unknown) lets a
-  /// message that cannot fit be refused before its data is sent.
+  /// message that cannot fit be refused before its data is sent. A Maildir
+  /// with a symlinked new/ cur/ or tmp/ gives unsafe_mailbox.
   RcptStatus resolve(std::string_view address, std::uint64_t size_hint, Recipient& out,
                      std::string& detail);
   /// Stores `message` for one recipient, with the configured headers; when

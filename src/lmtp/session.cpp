@@ -182,6 +182,9 @@ void Session::status_reply(RcptStatus status, std::string_view address, bool at_
                  ? fmt::format("452 4.2.2 <{}> Mailbox full, try again later\r\n", address)
                  : fmt::format("552 5.2.2 <{}> Mailbox full\r\n", address);
       return;
+    case RcptStatus::unsafe_mailbox:
+      out += fmt::format("450 4.3.0 <{}> Mailbox unavailable, try again later\r\n", address);
+      return;
     case RcptStatus::temp_failure:
       break;
   }

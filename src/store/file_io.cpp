@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "store/safe_open.hpp"
 #include "store/unique_fd.hpp"
 
 namespace popbox::store::detail {
@@ -35,8 +36,8 @@ std::error_code last_error() noexcept {
 std::error_code read_whole_file(int dir_fd, const char* name, std::uint64_t max_bytes,
                                 std::string& out) {
   out.clear();
-  UniqueFd fd(::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
-  if (!fd) return last_error();
+  UniqueFd fd;
+  if (auto ec = open_beneath(dir_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, fd)) return ec;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return last_error();
   if (!S_ISREG(st.st_mode) || st.st_size < 0) {
@@ -66,9 +67,10 @@ std::error_code replace_file(int dir_fd, const char* name, const char* tmp_name,
                              std::string_view data) {
   // Only the holder of the maildrop lock writes, so one fixed tmp name is
   // enough; O_TRUNC clears what a crashed writer left behind.
-  UniqueFd fd(
-      ::openat(dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return last_error();
+  UniqueFd fd;
+  if (auto ec = open_beneath(dir_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY, 0600, fd)) {
+    return ec;
+  }
   std::error_code ec = write_all(fd.get(), data);
   if (!ec && ::fsync(fd.get()) != 0) ec = last_error();
   // close() can report a delayed write error (NFS), so it is checked here.
@@ -83,8 +85,8 @@ std::error_code replace_file(int dir_fd, const char* name, const char* tmp_name,
 }
 
 std::error_code append_file(int dir_fd, const char* name, std::string_view data) {
-  UniqueFd fd(::openat(dir_fd, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-  if (!fd) return last_error();
+  UniqueFd fd;
+  if (auto ec = open_beneath(dir_fd, name, O_WRONLY | O_APPEND | O_NOCTTY, 0, fd)) return ec;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return last_error();
   if (!S_ISREG(st.st_mode)) return std::make_error_code(std::errc::invalid_argument);

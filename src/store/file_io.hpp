@@ -16,7 +16,7 @@ namespace popbox::store::detail {
 std::error_code last_error() noexcept;
 
 /// Reads the regular file `name` in `dir_fd` whole into `out`. Never follows
-/// a symlink (ELOOP). Errors: ENOENT when missing, EFBIG above `max_bytes`,
+/// a symlink (store_errc::unsafe_path). Errors: ENOENT when missing, EFBIG above `max_bytes`,
 /// EINVAL for something that is not a regular file, else the errno.
 std::error_code read_whole_file(int dir_fd, const char* name, std::uint64_t max_bytes,
                                 std::string& out);

@@ -51,10 +51,14 @@ class Store {
 
 /// Errors of the storage layer.
 enum class store_errc {
-  in_use = 1,     ///< another session holds the maildrop lock
-  bad_path,       ///< the mailbox path template gave an unusable path
-  io,             ///< the file system failed (see the log for errno)
-  message_gone,   ///< a message of the snapshot vanished behind our back
+  in_use = 1,    ///< another session holds the maildrop lock
+  bad_path,      ///< the mailbox path template gave an unusable path
+  io,            ///< the file system failed (see the log for errno)
+  message_gone,  ///< a message of the snapshot vanished behind our back
+  /// a symlink (or "..") below the Maildir root: refused, nothing behind it
+  /// is touched. Compares equal to std::errc::operation_not_permitted, so
+  /// callers treat it as a permanent failure an operator must fix.
+  unsafe_path,
 };
 
 const std::error_category& store_category() noexcept;

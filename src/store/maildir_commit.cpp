@@ -12,6 +12,7 @@
 
 #include "store/maildir_mailbox.hpp"
 #include "store/maildir_name.hpp"
+#include "store/safe_open.hpp"
 
 namespace popbox::store {
 namespace {
@@ -61,10 +62,10 @@ std::unique_ptr<MessageReader> MaildirMailbox::open(std::size_t index, std::erro
     return nullptr;
   }
   for (int attempt = 0; attempt < 2; ++attempt) {
-    detail::UniqueFd fd(::openat(dirs_.fd(e.file.dir), e.file.name.c_str(),
-                                 O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
-    if (fd) return std::make_unique<MaildirReader>(std::move(fd));
-    ec = last_error();
+    detail::UniqueFd fd;
+    ec = detail::open_beneath(dirs_.fd(e.file.dir), e.file.name.c_str(),
+                              O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, fd);
+    if (!ec) return std::make_unique<MaildirReader>(std::move(fd));
     if (!is_enoent(ec) || attempt == 1) break;
     std::string old_name = e.file.name;
     detail::Subdir old_dir = e.file.dir;

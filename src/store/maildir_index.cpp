@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "store/file_io.hpp"
+#include "store/mailbox.hpp"
 
 namespace popbox::store::detail {
 namespace {
@@ -119,6 +120,7 @@ IndexRead read_index(int dir_fd) {
   std::error_code ec = read_whole_file(dir_fd, index_file_name, max_index_bytes, text);
   if (ec) {
     result.state = ec == std::errc::no_such_file_or_directory ? IndexRead::State::missing
+                   : ec == store_errc::unsafe_path            ? IndexRead::State::unsafe
                                                               : IndexRead::State::invalid;
     return result;
   }

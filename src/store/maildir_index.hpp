@@ -46,13 +46,14 @@ std::string format_index(std::span<const IndexEntry> entries);
 
 /// Outcome of reading the index file.
 struct IndexRead {
-  enum class State { missing, invalid, loaded };
+  /// unsafe: the index is a symlink (the mailbox must not be used).
+  enum class State { missing, invalid, loaded, unsafe };
   State state = State::missing;
   std::vector<IndexEntry> entries;
 };
 
 /// Reads and parses the index in the Maildir directory `dir_fd`. Never fails:
-/// an unreadable or broken index reads as missing/invalid.
+/// an unreadable or broken index reads as missing/invalid, a symlink as unsafe.
 IndexRead read_index(int dir_fd);
 
 /// Replaces the index atomically (tmp file, fsync, rename, fsync dir).

@@ -9,11 +9,12 @@
 
 namespace popbox::store::detail {
 
-/// Open descriptors of a Maildir and the two message directories.
+/// Open descriptors of a Maildir and its three directories.
 struct MaildirDirs {
   UniqueFd root;
   UniqueFd new_dir;
   UniqueFd cur_dir;
+  UniqueFd tmp_dir;
 
   /// The descriptor of new/ or cur/.
   int fd(Subdir sub) const noexcept {
@@ -21,9 +22,22 @@ struct MaildirDirs {
   }
 };
 
-/// Opens the Maildir at `path`. Missing parts are created with mode 0700
-/// (the path's parents, the Maildir, new/ cur/ tmp/), as Dovecot does on the
-/// first login, so a user gets a mailbox before the first delivery.
-std::error_code open_maildir(const std::string& path, MaildirDirs& out);
+/// Whether open_maildir may create what is missing.
+enum class Create { yes, no };
+
+/// Opens the Maildir at `path`. The path itself may lead through symlinks;
+/// new/ cur/ tmp/ must be real directories in it (store_errc::unsafe_path
+/// otherwise, logged with the offending path). With Create::yes, missing
+/// parts are created with mode 0700 (the path's parents, the Maildir, new/
+/// cur/ tmp/), as Dovecot does on the first login, so a user gets a mailbox
+/// before the first delivery. With Create::no a missing Maildir or
+/// directory is not an error: its descriptor stays empty.
+std::error_code open_maildir(const std::string& path, MaildirDirs& out,
+                             Create create = Create::yes);
+
+/// Logs (once, as a warning) which entry of the Maildir at `path` made an
+/// operation fail with store_errc::unsafe_path: the first of new/ cur/ tmp/
+/// and popbox's own files found to be a symlink, else the Maildir itself.
+void log_unsafe_path(const std::string& path, int root_fd);
 
 }  // namespace popbox::store::detail

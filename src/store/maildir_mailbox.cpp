@@ -25,8 +25,8 @@ const detail::ScannedFile* find_by_base(const std::vector<detail::ScannedFile>& 
 // Errors that mean "this file is no longer a message": skip it, the way a
 // file deleted between listing and reading is skipped.
 bool vanished(const std::error_code& ec) {
-  return ec == std::errc::no_such_file_or_directory ||
-         ec == std::errc::too_many_symbolic_link_levels || ec == std::errc::invalid_argument;
+  return ec == std::errc::no_such_file_or_directory || ec == store_errc::unsafe_path ||
+         ec == std::errc::invalid_argument;
 }
 
 }  // namespace
@@ -41,10 +41,12 @@ std::unique_ptr<MaildirMailbox> MaildirMailbox::load(const std::string& path, st
   std::unique_ptr<MaildirMailbox> box(new MaildirMailbox());
   box->path_ = path;
   box->options_ = options;
+  // open_maildir logs an unsafe directory itself.
   if ((ec = detail::open_maildir(path, box->dirs_))) return nullptr;
   box->lock_ = detail::MaildropLock::acquire(box->dirs_.root.get(), ec);
+  if (!ec) ec = box->build_snapshot();
+  if (ec == store_errc::unsafe_path) detail::log_unsafe_path(path, box->dirs_.root.get());
   if (ec) return nullptr;
-  if ((ec = box->build_snapshot())) return nullptr;
   return box;
 }
 
@@ -59,6 +61,7 @@ std::error_code MaildirMailbox::build_snapshot() {
 
   detail::IndexRead index = detail::read_index(dirs_.root.get());
   using State = detail::IndexRead::State;
+  if (index.state == State::unsafe) return store_errc::unsafe_path;
   stats_.index = index.state == State::loaded    ? MaildirOpenStats::Index::loaded
                  : index.state == State::invalid ? MaildirOpenStats::Index::invalid
                                                  : MaildirOpenStats::Index::missing;

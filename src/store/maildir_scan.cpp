@@ -12,6 +12,7 @@
 
 #include "core/dot_codec.hpp"
 #include "store/maildir_name.hpp"
+#include "store/safe_open.hpp"
 #include "store/unique_fd.hpp"
 #include "store/x_uidl.hpp"
 
@@ -124,9 +125,10 @@ std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& o
 
 std::error_code measure_file(int dir_fd, ScannedFile& file, std::uint64_t& crlf_size,
                              std::span<char> buf, HeaderCollector* header) {
-  UniqueFd fd(::openat(dir_fd, file.name.c_str(),
-                       O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
-  if (!fd) return last_error();
+  UniqueFd fd;
+  if (auto ec = open_beneath(dir_fd, file.name.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, fd)) {
+    return ec;
+  }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return last_error();
   if (!S_ISREG(st.st_mode)) return std::make_error_code(std::errc::invalid_argument);

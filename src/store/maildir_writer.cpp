@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <string>
 
+#include "store/mailbox.hpp"
+#include "store/safe_open.hpp"
+
 namespace popbox::store {
 namespace {
 
@@ -18,9 +21,10 @@ std::error_code errno_code() {
   return {errno, std::system_category()};
 }
 
-std::error_code fsync_dir(const std::string& dir) {
-  detail::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::fsync(fd.get()) != 0) return errno_code();
+// Opens the Maildir at `maildir` (creating what is missing) and checks that
+// the directories a delivery writes to are really there.
+std::error_code open_dirs(const std::string& maildir, detail::MaildirDirs& dirs) {
+  if (auto ec = detail::open_maildir(maildir, dirs, detail::Create::yes)) return ec;
   return {};
 }
 
@@ -53,36 +57,17 @@ std::string new_maildir_base() {
 }
 
 MaildirWriter::MaildirWriter(const std::string& maildir, std::error_code& ec) : maildir_(maildir) {
-  ec.clear();
-  for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
-    std::string dir = maildir_ + sub;
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      // Parents of the Maildir itself may be missing too.
-      if (errno == ENOENT && *sub == '\0') {
-        std::string path;
-        for (std::size_t i = 1; i <= dir.size(); ++i) {
-          if (i == dir.size() || dir[i] == '/') {
-            path = dir.substr(0, i);
-            if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-              ec = errno_code();
-              return;
-            }
-          }
-        }
-        continue;
-      }
-      ec = errno_code();
-      return;
-    }
-  }
+  ec = open_dirs(maildir_, dirs_);
+  if (ec) return;
   unique_ = new_maildir_base();
-  tmp_path_ = maildir_ + "/tmp/" + unique_;
-  fd_.reset(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd_) ec = errno_code();
+  ec = detail::open_beneath(dirs_.tmp_dir.get(), unique_.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600,
+                            fd_);
+  if (ec) return;
+  in_tmp_ = true;
 }
 
 MaildirWriter::~MaildirWriter() {
-  if (!committed_ && !tmp_path_.empty()) ::unlink(tmp_path_.c_str());
+  if (!committed_ && in_tmp_) ::unlinkat(dirs_.tmp_dir.get(), unique_.c_str(), 0);
 }
 
 std::error_code MaildirWriter::write(std::string_view data) {
@@ -93,7 +78,7 @@ std::error_code MaildirWriter::write(std::string_view data) {
 
 std::error_code MaildirWriter::commit(std::string* name) {
   if (auto ec = commit_deferred(name)) return ec;
-  return sync_new_dir(maildir_);
+  return sync_new_dir();
 }
 
 // Additions for callers that name messages ahead and batch the directory
@@ -101,41 +86,45 @@ std::error_code MaildirWriter::commit(std::string* name) {
 
 MaildirWriter::MaildirWriter(const std::string& maildir, const std::string& base,
                              std::error_code& ec)
-    : maildir_(maildir), unique_(base), tmp_path_(maildir + "/tmp/" + base) {
-  ec.clear();
+    : maildir_(maildir), unique_(base) {
+  ec = open_dirs(maildir_, dirs_);
+  if (ec) return;
   // The name is the caller's (it may be left over from an interrupted
   // attempt at the same message): no O_EXCL.
-  fd_.reset(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (fd_) return;
-  if (errno == ENOENT) {
-    // The first message into a new Maildir: the other constructor creates
-    // the directories (and removes its own tmp/ file again).
-    MaildirWriter creator(maildir, ec);
-    if (!ec) {
-      fd_.reset(::open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (fd_) return;
-    }
-  }
-  if (!ec) ec = errno_code();
-  tmp_path_.clear();
+  ec = detail::open_beneath(dirs_.tmp_dir.get(), unique_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                            0600, fd_);
+  if (ec) return;
+  in_tmp_ = true;
 }
 
 std::error_code MaildirWriter::commit_deferred(std::string* name) {
   if (::fsync(fd_.get()) != 0) return errno_code();
   if (::close(fd_.release()) != 0) return errno_code();
   std::string final_name = unique_ + ",S=" + std::to_string(size_);
-  std::string new_path = maildir_ + "/new/" + final_name;
   // link() fails rather than replacing an existing file: two writers can
-  // never overwrite each other's message.
-  if (::link(tmp_path_.c_str(), new_path.c_str()) != 0) return errno_code();
+  // never overwrite each other's message. Both ends are named relative to
+  // directory descriptors opened without following symlinks.
+  if (::linkat(dirs_.tmp_dir.get(), unique_.c_str(), dirs_.new_dir.get(), final_name.c_str(), 0) !=
+      0) {
+    return errno_code();
+  }
   committed_ = true;
-  ::unlink(tmp_path_.c_str());
+  ::unlinkat(dirs_.tmp_dir.get(), unique_.c_str(), 0);
   if (name) *name = final_name;
   return {};
 }
 
+std::error_code MaildirWriter::sync_new_dir() {
+  if (::fsync(dirs_.new_dir.get()) != 0) return errno_code();
+  return {};
+}
+
 std::error_code sync_new_dir(const std::string& maildir) {
-  return fsync_dir(maildir + "/new");
+  detail::MaildirDirs dirs;
+  if (auto ec = detail::open_maildir(maildir, dirs, detail::Create::no)) return ec;
+  if (!dirs.new_dir) return std::make_error_code(std::errc::no_such_file_or_directory);
+  if (::fsync(dirs.new_dir.get()) != 0) return errno_code();
+  return {};
 }
 
 }  // namespace popbox::store

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "store/maildir_layout.hpp"
 #include "store/unique_fd.hpp"
 
 namespace popbox::store {
@@ -15,7 +16,8 @@ namespace popbox::store {
 class MaildirWriter {
  public:
   /// Starts a message in `maildir` (its new/, cur/, tmp/ are created if
-  /// missing). Check ec before writing.
+  /// missing). Check ec before writing: store_errc::unsafe_path when one of
+  /// them is a symlink (nothing is written then), else the errno.
   MaildirWriter(const std::string& maildir, std::error_code& ec);
   ~MaildirWriter();  ///< removes the tmp/ file unless commit() succeeded
   MaildirWriter(const MaildirWriter&) = delete;
@@ -35,6 +37,8 @@ class MaildirWriter {
   /// with the next sync_new_dir(). Lets a caller make a batch of messages
   /// durable with one directory fsync.
   std::error_code commit_deferred(std::string* name = nullptr);
+  /// fsyncs new/ of this writer's Maildir.
+  std::error_code sync_new_dir();
   /// Octets written so far.
   std::uint64_t size() const noexcept { return size_; }
   /// The message's unique base name, chosen before anything is written:
@@ -46,8 +50,9 @@ class MaildirWriter {
  private:
   std::string maildir_;
   std::string unique_;  // the base name without the ,S= size
-  std::string tmp_path_;
+  detail::MaildirDirs dirs_;
   detail::UniqueFd fd_;
+  bool in_tmp_ = false;  // our file exists in tmp/
   std::uint64_t size_ = 0;
   bool committed_ = false;
 };

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "store/mailbox.hpp"
+#include "store/safe_open.hpp"
 
 namespace popbox::store::detail {
 
@@ -14,10 +15,8 @@ MaildropLock MaildropLock::acquire(int dir_fd, std::error_code& ec) {
   MaildropLock lock;
   // A fresh open each time (never dup): a shared description would share the
   // lock. O_CLOEXEC keeps it out of children the server may spawn.
-  UniqueFd fd(
-      ::openat(dir_fd, lock_file_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
-  if (!fd) {
-    ec = {errno, std::system_category()};
+  UniqueFd fd;
+  if ((ec = open_beneath(dir_fd, lock_file_name, O_RDWR | O_CREAT | O_NOCTTY, 0600, fd))) {
     return lock;
   }
   int rc;

@@ -3,10 +3,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 
+#include "store/maildir_layout.hpp"
 #include "store/maildir_name.hpp"
 #include "store/unique_fd.hpp"
 
@@ -27,10 +29,18 @@ std::optional<std::uint64_t> size_hint(std::string_view name) {
   return std::nullopt;
 }
 
-std::error_code count_dir(const std::string& dir, QuotaUsage& usage) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d)
-    return errno == ENOENT ? std::error_code() : std::error_code(errno, std::system_category());
+// Counts the directory behind `dir_fd` (-1: missing, holds nothing). A fresh
+// descriptor: readdir keeps its position in the open file description.
+std::error_code count_dir(int dir_fd, QuotaUsage& usage) {
+  if (dir_fd < 0) return {};
+  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return {errno, std::system_category()};
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    std::error_code ec(errno, std::system_category());
+    ::close(fd);
+    return ec;
+  }
   for (dirent* e = ::readdir(d); e; e = ::readdir(d)) {
     std::string_view name = e->d_name;
     if (detail::is_ignored_name(name)) continue;
@@ -123,8 +133,10 @@ std::optional<QuotaLimits> quota_from_extra(std::string_view extra, QuotaLimits 
 
 std::error_code maildir_usage(const std::string& maildir, QuotaUsage& usage) {
   usage = {};
-  if (auto ec = count_dir(maildir + "/new", usage)) return ec;
-  return count_dir(maildir + "/cur", usage);
+  detail::MaildirDirs dirs;
+  if (auto ec = detail::open_maildir(maildir, dirs, detail::Create::no)) return ec;
+  if (auto ec = count_dir(dirs.new_dir.get(), usage)) return ec;
+  return count_dir(dirs.cur_dir.get(), usage);
 }
 
 bool over_quota(const QuotaLimits& limits, const QuotaUsage& usage, std::uint64_t size) noexcept {

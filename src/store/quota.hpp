@@ -36,7 +36,7 @@ std::optional<std::uint64_t> parse_quota_size(std::string_view text);
 
 /// Counts the messages of `maildir` (new/ and cur/) and their stored bytes,
 /// using ",S=" size hints in names and stat() otherwise. A missing Maildir
-/// holds nothing.
+/// holds nothing; a symlinked new/ or cur/ gives store_errc::unsafe_path.
 std::error_code maildir_usage(const std::string& maildir, QuotaUsage& usage);
 
 /// True when one more message of `size` bytes would exceed `limits`.

@@ -20,8 +20,17 @@ class StoreCategory final : public std::error_category {
         return "file system error";
       case store_errc::message_gone:
         return "message was removed by another program";
+      case store_errc::unsafe_path:
+        return "a symlink inside the maildrop was refused";
     }
     return "unknown store error";
+  }
+
+  std::error_condition default_error_condition(int value) const noexcept override {
+    if (static_cast<store_errc>(value) == store_errc::unsafe_path) {
+      return std::errc::operation_not_permitted;
+    }
+    return {value, *this};
   }
 };
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "store/file_io.hpp"
+#include "store/safe_open.hpp"
 #include "store/unique_fd.hpp"
 
 namespace popbox::store::detail {
@@ -99,9 +100,10 @@ std::optional<std::string> header_field(std::string_view header, std::string_vie
 
 std::error_code read_x_uidl(int dir_fd, const std::string& name, std::optional<std::string>& out) {
   out.reset();
-  UniqueFd fd(
-      ::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK));
-  if (!fd) return last_error();
+  UniqueFd fd;
+  if (auto ec = open_beneath(dir_fd, name.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, fd)) {
+    return ec;
+  }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return last_error();
   if (!S_ISREG(st.st_mode)) return std::make_error_code(std::errc::invalid_argument);

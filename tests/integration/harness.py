@@ -3,6 +3,7 @@ a self-signed certificate, a config file, and the real `popbox serve`
 started on ephemeral loopback ports."""
 
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -38,6 +39,27 @@ def wire_form(stored: bytes) -> bytes:
     return out
 
 
+# The unprivileged account `popbox serve` drops to (scripts/test creates it).
+TEST_USER = "popboxtest"
+
+
+def test_ids():
+    """(uid, gid) of TEST_USER."""
+    pw = pwd.getpwnam(TEST_USER)
+    return pw.pw_uid, pw.pw_gid
+
+
+def chown_tree(path, uid=None, gid=None):
+    """Gives `path` and everything below it (symlinks themselves, not their
+    targets) to TEST_USER, so the server can use what a test wrote as root."""
+    if uid is None:
+        uid, gid = test_ids()
+    os.chown(path, uid, gid, follow_symlinks=False)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -49,7 +71,7 @@ class Env:
 
     def __init__(self, users=None, apop=False, allow_plaintext="loopback",
                  idle_timeout="10m", failure_delay="50ms", extra_server="", tls=True,
-                 extra_sections="", user_extra=None, mail_extra=""):
+                 extra_sections="", user_extra=None, mail_extra="", run_as=TEST_USER):
         self.dir = tempfile.mkdtemp(prefix="popbox-it-")
         os.chmod(self.dir, 0o755)
         self.mail_root = os.path.join(self.dir, "mail")
@@ -66,9 +88,11 @@ class Env:
         self.config = os.path.join(self.dir, "popbox.toml")
         tls_section = f'[tls]\ncert = "{self.cert}"\nkey = "{self.key}"\n' if tls else ""
         listen_tls = 'listen_tls = ["127.0.0.1:0"]\n' if tls else ""
+        self.run_as = run_as
+        server_user = f'user = "{run_as}"\n' if run_as else ""
         with open(self.config, "w") as f:
             f.write(
-                f'[server]\nlisten = ["127.0.0.1:0"]\n{listen_tls}'
+                f'[server]\nlisten = ["127.0.0.1:0"]\n{listen_tls}{server_user}'
                 f'hostname = "pop.test"\nidle_timeout = "{idle_timeout}"\n{extra_server}\n'
                 f"{tls_section}"
                 f'[auth]\npasswd_file = "{self.passwd}"\nallow_plaintext = "{allow_plaintext}"\n'
@@ -77,6 +101,13 @@ class Env:
                 f"{extra_sections}"
             )
         self.server = None
+        self.chown()
+
+    def chown(self, path=None):
+        """Gives the temp tree (or `path` in it) to the server's user."""
+        if self.run_as:
+            uid, gid = pwd.getpwnam(self.run_as).pw_uid, pwd.getpwnam(self.run_as).pw_gid
+            chown_tree(path or self.dir, uid, gid)
 
     def maildir(self, user):
         local, _, domain = user.partition("@")
@@ -94,11 +125,22 @@ class Env:
         # Distinct mtimes keep the arrival order the same as delivery order.
         t = 1_700_000_000 + Env._seq
         os.utime(path, (t, t))
+        if self.run_as:
+            # Only what this call made: a whole-tree walk per message is slow.
+            uid, gid = pwd.getpwnam(self.run_as).pw_uid, pwd.getpwnam(self.run_as).pw_gid
+            todo = [path] + [os.path.join(md, d) for d in ("new", "cur", "tmp")]
+            d = md
+            while len(d) >= len(self.dir):
+                todo.append(d)
+                d = os.path.dirname(d)
+            for p in todo:
+                os.chown(p, uid, gid, follow_symlinks=False)
         return path
 
     _seq = 0
 
     def start(self):
+        self.chown()  # what the test wrote since
         self.server = Server(self.config)
         return self.server
 

@@ -144,6 +144,17 @@ TEST(Config, HugeDurationsAreRejectedNotWrapped) {
             std::string::npos);
 }
 
+TEST(Config, ServerUserAndGroup) {
+  auto none = load_text(minimal);
+  EXPECT_EQ(none.server.user, "");
+  EXPECT_EQ(none.server.group, "");
+  auto both = load_text(minimal + "[server]\nuser = \"popbox\"\ngroup = \"mail\"\n");
+  EXPECT_EQ(both.server.user, "popbox");
+  EXPECT_EQ(both.server.group, "mail");
+  EXPECT_NE(load_error(minimal + "[server]\ngroup = \"mail\"\n").find("'group' needs 'user'"),
+            std::string::npos);
+}
+
 TEST(Config, UsernameFormat) {
   auto c = load_text(minimal);
   EXPECT_EQ(c.auth.canonical_user("Alice@Example.COM"), "alice@example.com");

@@ -126,6 +126,30 @@ TEST(LmtpSession, TemporaryQuotaAndFailures) {
   EXPECT_EQ(h.out, "451 4.3.0 <broken@x> Temporary failure, try again later\r\n");
 }
 
+TEST(LmtpSession, UnsafeMailboxIs450ForThatRecipientOnly) {
+  Harness h;
+  h.send("LHLO x");
+  h.send("MAIL FROM:<a@b>");
+  h.send("RCPT TO:<linked@x>");
+  h.out.clear();
+  h.s.recipient_checked(RcptStatus::unsafe_mailbox, h.out);
+  EXPECT_EQ(h.out, "450 4.3.0 <linked@x> Mailbox unavailable, try again later\r\n");
+  for (const char* rcpt : {"RCPT TO:<late@x>", "RCPT TO:<fine@x>"}) {
+    h.send(rcpt);
+    h.out.clear();
+    h.s.recipient_checked(RcptStatus::ok, h.out);
+    EXPECT_EQ(h.out, "250 2.1.5 Ok\r\n");
+  }
+  EXPECT_EQ(h.send("DATA").action, Action::receive_data);
+  h.out.clear();
+  EXPECT_EQ(h.s.data_received(false, h.out).action, Action::deliver);
+  // A link planted between RCPT and DATA: the same code after DATA.
+  h.s.delivered({RcptStatus::unsafe_mailbox, RcptStatus::ok}, h.out);
+  EXPECT_EQ(h.out,
+            "450 4.3.0 <late@x> Mailbox unavailable, try again later\r\n"
+            "250 2.0.0 <fine@x> Saved\r\n");
+}
+
 TEST(LmtpSession, ControlCharactersInPathsAreRefused) {
   Harness h;
   h.send("LHLO x");

@@ -348,12 +348,16 @@ TEST_F(MaildirTest, IndexRebuiltWhenCorrupt) {
     for (const auto& m : box->messages()) EXPECT_EQ(m.size, 3u);
     EXPECT_EQ(read_file(file(detail::index_file_name)), good) << "rebuilt identically";
   }
-  // An index that is a directory, or a symlink, is ignored too.
+  // An index that is a symlink refuses the mailbox; the target is untouched.
   std::filesystem::remove(file(detail::index_file_name));
+  std::string target = read_file(file("new/m0"));
   std::filesystem::create_symlink(file("new/m0"), file(detail::index_file_name));
-  auto box = open_box();
-  EXPECT_EQ(box->stats().index, Index::invalid);
-  EXPECT_EQ(uidls(*box), expected);
+  std::error_code ec;
+  EXPECT_FALSE(MaildirMailbox::load(maildir(), ec));
+  EXPECT_EQ(ec, store_errc::unsafe_path);
+  EXPECT_EQ(ec, std::errc::operation_not_permitted) << "a permanent failure for callers";
+  EXPECT_EQ(read_file(file("new/m0")), target);
+  EXPECT_TRUE(std::filesystem::is_symlink(file(detail::index_file_name)));
 }
 
 TEST_F(MaildirTest, IndexWithDuplicateEntriesIsRepaired) {

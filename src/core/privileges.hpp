@@ -1,0 +1,37 @@
+#pragma once
+// Giving up root. popbox binds its ports and reads its key as root, then
+// runs as an unprivileged user, so a bug reached from the network or from a
+// user's Maildir cannot act as root (Dovecot's mail processes refuse root).
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace popbox::core {
+
+/// The account to run as, resolved from the user database.
+struct RunAs {
+  std::string user;
+  uid_t uid = 0;
+  gid_t gid = 0;  ///< the primary group: [server] group, else the user's
+};
+
+/// True when the process has root's effective user id.
+bool running_as_root() noexcept;
+
+/// Looks up `user` (and `group`, "" = the user's primary group) in the
+/// system databases. Throws std::runtime_error for an unknown name and for
+/// a user or group that is root (uid/gid 0).
+RunAs resolve_run_as(const std::string& user, const std::string& group);
+
+/// Switches the whole process (every thread) to `who`: its supplementary
+/// groups (initgroups), then setgid, then setuid. Verifies that root cannot
+/// be regained, logs `event=privileges user=... uid=... gid=...`, and throws
+/// std::runtime_error on any failure. `announce` false skips the log line
+/// (for a short-lived child process that only tests access).
+void drop_privileges(const RunAs& who, bool announce = true);
+
+/// The message for a process started as root with no user to drop to.
+std::string refuse_root_message();
+
+}  // namespace popbox::core
