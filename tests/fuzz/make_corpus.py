@@ -332,6 +332,62 @@ JWT = {
     "claims_expired": b"\5" + CLAIMS.replace(b"1800000600", b"1700000000"),
 }
 
+# ---- store file parsers: the files other servers and popbox leave in a Maildir.
+DOVECOT = {
+    "v3_full": b"3 V1795447793 N6 G7e3fa312f15b046b9206000083ecc375\n"
+        b"1 W22 :170000000.M0P1.host,S=19\n"
+        b"2 G7e3fa312f15b046b9206000083ecc375 :170000001.M1P1.host,S=20:2,S\n"
+        b"3 P00000003xyz W30 :170000002.M2P1.host\n"
+        b"4 P :170000003.M3P1.host:2,RS\n"
+        b"5 Xunknown G00 P0000000500000001 :170000004.M4P1.host,S=5,W=6\n",
+    "v1": b"1 1120000000 3\n1 a.host:2,S\n2 b.host\n",
+    "crlf_and_torn": b"3 V5 N5 Xx\r\n1 :a\r\n2 :b/c\n0 :zero\n4294967295 :max\n3  :c\n4 :d",
+    "bad_header": b"3 V99999999999 N5\n1 :a\n",
+    "duplicate_base": b"3 V1 N9\n1 P1 :same\n2 P2 :same\n3 :.dot\n",
+}
+COURIER = {
+    "v3": b"/3 5 1120000000\n1170000000.M0P1.host,S=19:2,S 19 1:1120000000\n"
+        b"name with spaces 7 2:1120000000:1\n",
+    "v2_no_uidv": b"/2 3\n1170000000.M0P1.host 100 1:0\nb.host 5 2:0\n",
+    "bad_lines": b"/3 9 7\nx 1 0:7\n y 1 1:7\nz 1 1:7:\nq 99999999999999999999 1:7\n"
+        b"w 1 1:7:1:1\r\nv 2 3:\ntorn 1 4:7",
+    "bad_header": b"/4 1\nx 1 1:1\n",
+}
+UIDL_RECORD = {
+    "closed": b"popbox-uidls 1\nu UID1-1120000000 1170000000.M0P1.host,S=19\n"
+        b"u 00000002deadbeef b%20with%25escapes%0A\nclosed 1790000000\n",
+    "open_torn": b"popbox-uidls 1\nu X-1 a\nu X-2 b\nu X-3 c",
+    "bad_lines": b"popbox-uidls 2\nu  a\nu toolong" + b"x" * 70 + b" b\nu ok %zz\nu ok .dot\n"
+        b"u ok a:b\nu ok %41\nu ok\nv x y\nu dup a\nu dup2 a\n",
+    "no_header": b"u A a\r\nclosed x\n",
+}
+# Mode byte 3: the harness appends a correct trailer; 0: as is.
+INDEX_BODY = (b"popbox-index 1\n19 1700000000000000000 21 1170000000.M0P1.host,S=19\n"
+              b"0 -5 2 empty%20name\n5 0 12 b%0Ac\n")
+INDEX = {
+    "forged_trailer": b"\x03\x00" + INDEX_BODY,
+    "wrong_count": b"\x01\x07" + INDEX_BODY,
+    "as_is": b"\x00\x00popbox-index 1\nend 0 "
+        + format(0xcbf29ce484222325 ^ 0, "016x").encode() + b"\n",
+    "bad_sizes": b"\x03\x00popbox-index 1\n10 0 9 a\n10 0 23 b\n18446744073709551615 0 0 c\n"
+        b"1 2 3 %2e\n1 2 3\n",
+}
+NAME = {
+    "typical": b"1170000000.M0P1.host,S=19,W=21:2,FRS\n1170000001.M1P1.host\n"
+        b"1170000002.M2P1.host:2,\n.hidden\n\nx:1,foo\nx:2,ZAS\n",
+    "hints_and_long": b"S=5,S=6\na,S=1,W=\na,,W=9\n" + b"y" * 80 + b",S=1\n" + b"z" * 70 + b"\n",
+    "collisions": b"a,S=1\na,S=2\na\na-2\na,W=3:2,S\n" + b"q" * 69 + b",S=1\n" + b"q" * 69 + b"\n",
+    "control_bytes": b"a b\na\x00b\n\xff\xfe\nH" + b"0" * 40 + b"\n",
+}
+XUIDL = {
+    "simple": b"\x00From: a@example.org\r\nX-UIDL: 00000001abc\r\nSubject: x\r\n\r\nbody\r\n",
+    "folded_split": b"\x0ax-uidl :  part1\r\n\tpart2 \r\nX-UIDL: second\n\nbody",
+    "no_body": b"\x02Subject: x\nX-UIDL: last",
+    "near_cut": b"\x03X-UIDL: over the edge\r\nmore: header\r\n\r\n",
+    "blank_first": b"\x00\r\nX-UIDL: in body\r\n",
+}
+
+
 if __name__ == "__main__":
     write("fuzz_scram", SCRAM)
     write("fuzz_lmtp_session", LMTP)
@@ -341,3 +397,10 @@ if __name__ == "__main__":
     write("fuzz_passwd_file", PASSWD)
     write("fuzz_config", CONFIG)
     write("fuzz_jwt", JWT)
+
+    write("fuzz_dovecot_uidlist", DOVECOT)
+    write("fuzz_courier_sizelist", COURIER)
+    write("fuzz_uidl_record", UIDL_RECORD)
+    write("fuzz_maildir_index", INDEX)
+    write("fuzz_maildir_name", NAME)
+    write("fuzz_x_uidl", XUIDL)
