@@ -70,15 +70,21 @@ def run_fetch(config, *args, now=None, timeout=120):
                           capture_output=True, timeout=timeout, env=env, text=True)
 
 
-def fetch_retrying(config, *args, attempts=40, **kw):
+def fetch_retrying(config, *args, attempts=40, budget=300, **kw):
     """Runs fetch until it is not refused with [IN-USE]: after a killed
-    client the server needs a moment to notice and unlock the maildrop."""
-    for _ in range(attempts):
+    client the server needs a moment to notice and unlock the maildrop (on a
+    loaded machine Dovecot's session of a killed client can take minutes to
+    go), so it tries `attempts` times and for `budget` seconds at least."""
+    deadline = time.time() + budget
+    tries = 0
+    while True:
         r = run_fetch(config, *args, **kw)
+        tries += 1
         if r.returncode != EX_TEMPFAIL or "IN-USE" not in r.stderr:
             return r
-        time.sleep(0.1)
-    return r
+        if tries >= attempts and time.time() >= deadline:
+            return r
+        time.sleep(0.1 if tries < attempts else 2)
 
 
 def maildir_files(path):
