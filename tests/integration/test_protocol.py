@@ -70,6 +70,18 @@ class ProtocolTest(unittest.TestCase):
     def tearDown(self):
         self.env.close()
 
+    def disconnect_line(self, user="-"):
+        """The event=disconnect log line of the one session that ended (bounded wait)."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            lines = [l for l in self.server.log_text().splitlines()
+                     if "event=disconnect" in l and f" user={user} " in l]
+            if lines:
+                self.assertEqual(len(lines), 1, lines)
+                return lines[0]
+            time.sleep(0.05)
+        self.fail("no event=disconnect line:\n" + self.server.log_text())
+
     def test_pipelined_commands_answered_in_order(self):
         c = Conn(self.server.pop3)
         c.send(b"USER alice\r\nPASS alice-secret\r\nSTAT\r\nLIST 2\r\nUIDL 3\r\nNOOP\r\n"
@@ -114,6 +126,7 @@ class ProtocolTest(unittest.TestCase):
         c.send(b"USER " + b"a" * 100000 + b"\r\n")
         self.assertEqual(c.line(), b"-ERR Line too long.")
         self.assertTrue(c.closed())
+        self.assertRegex(self.disconnect_line(), r" result=line_too_long ")
         # The server is still there.
         Conn(self.server.pop3).login()
 
@@ -123,6 +136,20 @@ class ProtocolTest(unittest.TestCase):
             self.assertEqual(c.cmd("XYZZY"), b"-ERR Unknown command.")
         self.assertTrue(c.cmd("XYZZY").startswith(b"-ERR Too many bad commands"))
         self.assertTrue(c.closed())
+        self.assertRegex(self.disconnect_line(), r" result=too_many_errors .* bad_commands=10 ")
+
+    def test_too_many_failed_logins_close_and_say_so_in_the_log(self):
+        c = Conn(self.server.pop3)
+        for i in range(3):
+            self.assertTrue(c.cmd("USER alice").startswith(b"+OK"))
+            reply = c.cmd("PASS wrong")
+            if i < 2:
+                self.assertEqual(reply, b"-ERR [AUTH] Authentication failed.")
+        self.assertEqual(reply, b"-ERR [AUTH] Authentication failed, too many attempts.")
+        # Closed by the server at once, not at the client's next line.
+        self.assertEqual(c.sock.recv(1), b"")
+        self.assertRegex(self.disconnect_line(),
+                         r" result=auth_failures .* auth_failures=3 ")
 
     def test_bad_arguments(self):
         c = Conn(self.server.pop3)
@@ -167,6 +194,7 @@ class ProtocolTest(unittest.TestCase):
         c = Conn(self.server.pop3)
         self.assertEqual(c.cmd("QUIT"), b"+OK Logging out.")
         self.assertTrue(c.closed())
+        self.assertRegex(self.disconnect_line(), r" result=quit ")
 
     def test_lock_is_gone_after_kill_9(self):
         c = Conn(self.server.pop3)
