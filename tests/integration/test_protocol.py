@@ -389,5 +389,57 @@ class CheckTest(unittest.TestCase):
             env.close()
 
 
+class LogEscapeTest(unittest.TestCase):
+    """What a client sends reaches the serve log only through
+    core::log_escape: SASL user names, mechanism names, LMTP addresses.
+    No raw control or 8-bit byte, no quote or '=' that could fake a field."""
+
+    def setUp(self):
+        self.env = Env(extra_sections='[lmtp]\nlisten = ["127.0.0.1:0"]\n')
+        self.server = self.env.start()
+
+    def tearDown(self):
+        self.env.close()
+
+    def test_sasl_names_mechanisms_and_lmtp_addresses_are_escaped(self):
+        name = b'a\xffb"x=1'
+        c = Conn(self.server.pop3)
+        c.send(b"AUTH PLAIN " + base64.b64encode(b"\0" + name + b"\0pw") + b"\r\n")
+        self.assertEqual(c.line(), b"-ERR [AUTH] Authentication failed.")
+        c.send(b"AUTH \x1b[31m\xff\"result=ok\r\n")
+        self.assertTrue(c.line().startswith(b"-ERR"))
+        self.assertEqual(c.cmd("AUTH LOGIN"), b"+ VXNlcm5hbWU6")
+        c.send(base64.b64encode(name + b"2") + b"\r\n")
+        self.assertEqual(c.line(), b"+ UGFzc3dvcmQ6")
+        c.send(base64.b64encode(b"pw") + b"\r\n")
+        self.assertTrue(c.line().startswith(b"-ERR [AUTH] Authentication failed"))
+        c.send(b"QUIT\r\n")
+        c.line()
+        # LMTP: control bytes are refused as syntax before any log line;
+        # 8-bit bytes, quotes and '=' reach it escaped.
+        r = socket.create_connection(("127.0.0.1", self.server.lmtp), timeout=10)
+        f = r.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        r.sendall(b"LHLO \x1b[2J\xff\r\nMAIL FROM:<s\x1b]0;x\x07@x>\r\n"
+                  b'MAIL FROM:<s\xff"=@x>\r\nRCPT TO:<n\x1b[31m@x>\r\n'
+                  b'RCPT TO:<n\xff"o=1@x>\r\nQUIT\r\n')
+        replies = []
+        while len(replies) < 20 and not (replies and replies[-1].startswith(b"221 ")):
+            replies.append(f.readline())
+        self.assertEqual([l[:4] for l in replies if not l.startswith(b"250-")],
+                         [b"250 ", b"501 ", b"250 ", b"501 ", b"550 ", b"221 "])
+        r.close()
+        self.server.stop()
+        with open(self.server.log_path, "rb") as lf:
+            log = lf.read()
+        for raw in (b"\x1b", b"\x07", b"\xff", b'"x=1', b'"result=ok', b'"o=1'):
+            self.assertNotIn(raw, log)
+        logins = [l for l in log.splitlines() if b" event=login " in l]
+        self.assertEqual(len(logins), 2, logins)
+        self.assertIn(rb" user=a\xffb\x22x\x3d1 result=bad_credentials", logins[0])
+        self.assertIn(rb" user=a\xffb\x22x\x3d12 result=bad_credentials", logins[1])
+        self.assertIn(rb" event=rcpt_refused rcpt=<n\xff\x22o\x3d1@x> ", log)
+
+
 if __name__ == "__main__":
     run_tests()
