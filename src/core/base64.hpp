@@ -7,7 +7,10 @@
 
 namespace popbox::core {
 
-/// Decodes standard base64 with padding; nullopt on any invalid input.
+/// Decodes standard base64 with padding; nullopt for anything but the one
+/// canonical spelling: a byte outside A-Z a-z 0-9 + /, whitespace, a length
+/// not a multiple of four, '=' other than as the last one or two, or
+/// non-zero bits before the padding.
 std::optional<std::string> base64_decode(std::string_view in);
 /// Encodes to standard base64 with padding.
 std::string base64_encode(std::string_view in);

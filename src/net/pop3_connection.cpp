@@ -205,6 +205,16 @@ class Driver {
   }
 
  private:
+  // After slow work the session answered itself (login_done and friends):
+  // when that answer closed it, the output goes out and the link closes now,
+  // not at the client's next line.
+  template <class Stream>
+  asio::awaitable<std::optional<Outcome>> closed_by_session(Stream& stream) {
+    if (session_.state() != pop3::Session::State::closed) co_return std::nullopt;
+    co_await flush(stream);
+    co_return Outcome::closed;
+  }
+
   // Carries out what the session asked for; returns an outcome to end run().
   template <class Stream>
   asio::awaitable<std::optional<Outcome>> act(Stream& stream, pop3::Step& step) {
@@ -220,10 +230,10 @@ class Driver {
         co_return Outcome::start_tls;
       case Action::login:
         co_await login(step.credentials);
-        co_return std::nullopt;
+        co_return co_await closed_by_session(stream);  // too many failed logins
       case Action::scram:
         co_await scram_lookup(step.credentials.user);
-        co_return std::nullopt;
+        co_return co_await closed_by_session(stream);
       case Action::stream:
         if (!co_await send_message(stream, step)) co_return Outcome::closed;
         co_return std::nullopt;
@@ -620,9 +630,11 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   }
 
   const auto& s = session.stats();
-  const char* result = conn->timed_out                                   ? "timeout"
-                       : session.state() == pop3::Session::State::closed ? "quit"
-                                                                         : "disconnected";
+  // The session knows why it closed (QUIT, too many errors, ...).
+  const pop3::CloseReason why = session.close_reason();
+  std::string_view result = conn->timed_out                  ? "timeout"
+                            : why != pop3::CloseReason::none ? pop3::close_reason_name(why)
+                                                             : "disconnected";
   core::log_info(fmt::format(
       "session={} event=disconnect peer={} user={} result={} commands={} bad_commands={} "
       "retr={} retr_bytes={} top={} dele={} auth_failures={} bytes_in={} bytes_out={} "

@@ -155,7 +155,9 @@ void Server::Impl::spawn(std::size_t index, Awaitable session, std::atomic<std::
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      core::log_error(fmt::format("event=session_crashed error=\"{}\"", ex.what()));
+      // The text may quote what the client sent: escaped like a client value.
+      core::log_error(
+          fmt::format("event=session_crashed error=\"{}\"", core::log_escape(ex.what())));
     }
   });
 }

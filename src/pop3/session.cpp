@@ -40,6 +40,22 @@ const Session::CommandSpec* Session::find_command(std::string_view keyword) {
   return nullptr;
 }
 
+std::string_view close_reason_name(CloseReason reason) noexcept {
+  switch (reason) {
+    case CloseReason::none:
+      break;
+    case CloseReason::quit:
+      return "quit";
+    case CloseReason::too_many_errors:
+      return "too_many_errors";
+    case CloseReason::line_too_long:
+      return "line_too_long";
+    case CloseReason::auth_failures:
+      return "auth_failures";
+  }
+  return "none";
+}
+
 Session::Session(SessionOptions options) : options_(std::move(options)) {}
 
 void Session::greeting(std::string& out) const {
@@ -62,7 +78,12 @@ Step Session::on_line(std::string_view line, std::string& out) {
 
 Step Session::on_line_too_long(std::string& out) {
   reply(out, "-ERR Line too long.");
+  return close(CloseReason::line_too_long);
+}
+
+Step Session::close(CloseReason why) {
   state_ = State::closed;
+  close_reason_ = why;
   return {Step::Action::close};
 }
 
@@ -84,8 +105,7 @@ Step Session::bad_command(std::string_view text, std::string& out) {
   ++stats_.bad_commands;
   if (stats_.bad_commands >= static_cast<std::uint64_t>(limits::max_bad_commands)) {
     reply(out, "-ERR Too many bad commands, closing.");
-    state_ = State::closed;
-    return {Step::Action::close};
+    return close(CloseReason::too_many_errors);
   }
   reply(out, text);
   return {};
@@ -135,8 +155,7 @@ Step Session::cmd_capa(const Args& args, std::string& out) {
 Step Session::cmd_quit(const Args&, std::string& out) {
   if (state_ == State::authorization) {
     reply(out, "+OK Logging out.");
-    state_ = State::closed;
-    return {Step::Action::close};
+    return close(CloseReason::quit);
   }
   state_ = State::update;
   return {Step::Action::commit};
@@ -167,8 +186,7 @@ Step Session::commit_done(bool ok, std::string& out) {
     // RFC 1939 section 6: QUIT reports failure to remove messages.
     reply(out, "-ERR [SYS/TEMP] Some deleted messages could not be removed.");
   }
-  state_ = State::closed;
-  return {Step::Action::close};
+  return close(CloseReason::quit);
 }
 
 Step Session::cmd_stat(const Args& args, std::string& out) {

@@ -75,6 +75,18 @@ struct Step {
   std::optional<std::uint64_t> top_lines;
 };
 
+/// Why the session ended the connection, for the log's result= field.
+enum class CloseReason {
+  none,             ///< the session has not closed (the client went away, or a timeout)
+  quit,             ///< QUIT
+  too_many_errors,  ///< limits::max_bad_commands bad commands
+  line_too_long,    ///< a line over limits::max_line
+  auth_failures,    ///< limits::max_auth_failures failed logins
+};
+
+/// The log spelling of `reason`: "quit", "too_many_errors", ... ("none").
+std::string_view close_reason_name(CloseReason reason) noexcept;
+
 /// Counters for the session's log line.
 struct SessionStats {
   std::uint64_t commands = 0, bad_commands = 0, retrieved = 0, retrieved_bytes = 0, top = 0,
@@ -130,6 +142,8 @@ class Session {
   State state() const noexcept { return state_; }
   const std::string& user() const noexcept { return user_; }
   const SessionStats& stats() const noexcept { return stats_; }
+  /// Why the session closed; CloseReason::none while it has not.
+  CloseReason close_reason() const noexcept { return close_reason_; }
 
  private:
   enum class Sasl {
@@ -155,6 +169,8 @@ class Session {
   std::string sasl_mechanisms() const;
   void start_scram(bool plus);
   Step on_scram(Sasl stage, std::string_view msg, std::string& out);
+  /// Enters State::closed for `why`; the driver closes after the output.
+  Step close(CloseReason why);
   Step bad_command(std::string_view reply, std::string& out);
   /// Counts a failed login and closes after limits::max_auth_failures.
   Step auth_failed(std::string_view reply, std::string& out);
@@ -210,6 +226,7 @@ class Session {
     std::size_t next = 0;  // the message whose line comes next
   } listing_;              // the LIST or UIDL whose Action::more is under way
   SessionStats stats_;
+  CloseReason close_reason_ = CloseReason::none;
 };
 
 }  // namespace popbox::pop3

@@ -51,8 +51,7 @@ Step Session::auth_failed(std::string_view text, std::string& out) {
   ++stats_.auth_failures;
   if (stats_.auth_failures >= static_cast<std::uint64_t>(limits::max_auth_failures)) {
     reply(out, "-ERR [AUTH] Authentication failed, too many attempts.");
-    state_ = State::closed;
-    return {Step::Action::close};
+    return close(CloseReason::auth_failures);
   }
   reply(out, text);
   return {};

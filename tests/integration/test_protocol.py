@@ -70,6 +70,18 @@ class ProtocolTest(unittest.TestCase):
     def tearDown(self):
         self.env.close()
 
+    def disconnect_line(self, user="-"):
+        """The event=disconnect log line of the one session that ended (bounded wait)."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            lines = [l for l in self.server.log_text().splitlines()
+                     if "event=disconnect" in l and f" user={user} " in l]
+            if lines:
+                self.assertEqual(len(lines), 1, lines)
+                return lines[0]
+            time.sleep(0.05)
+        self.fail("no event=disconnect line:\n" + self.server.log_text())
+
     def test_pipelined_commands_answered_in_order(self):
         c = Conn(self.server.pop3)
         c.send(b"USER alice\r\nPASS alice-secret\r\nSTAT\r\nLIST 2\r\nUIDL 3\r\nNOOP\r\n"
@@ -114,6 +126,7 @@ class ProtocolTest(unittest.TestCase):
         c.send(b"USER " + b"a" * 100000 + b"\r\n")
         self.assertEqual(c.line(), b"-ERR Line too long.")
         self.assertTrue(c.closed())
+        self.assertRegex(self.disconnect_line(), r" result=line_too_long ")
         # The server is still there.
         Conn(self.server.pop3).login()
 
@@ -123,6 +136,20 @@ class ProtocolTest(unittest.TestCase):
             self.assertEqual(c.cmd("XYZZY"), b"-ERR Unknown command.")
         self.assertTrue(c.cmd("XYZZY").startswith(b"-ERR Too many bad commands"))
         self.assertTrue(c.closed())
+        self.assertRegex(self.disconnect_line(), r" result=too_many_errors .* bad_commands=10 ")
+
+    def test_too_many_failed_logins_close_and_say_so_in_the_log(self):
+        c = Conn(self.server.pop3)
+        for i in range(3):
+            self.assertTrue(c.cmd("USER alice").startswith(b"+OK"))
+            reply = c.cmd("PASS wrong")
+            if i < 2:
+                self.assertEqual(reply, b"-ERR [AUTH] Authentication failed.")
+        self.assertEqual(reply, b"-ERR [AUTH] Authentication failed, too many attempts.")
+        # Closed by the server at once, not at the client's next line.
+        self.assertEqual(c.sock.recv(1), b"")
+        self.assertRegex(self.disconnect_line(),
+                         r" result=auth_failures .* auth_failures=3 ")
 
     def test_bad_arguments(self):
         c = Conn(self.server.pop3)
@@ -167,6 +194,7 @@ class ProtocolTest(unittest.TestCase):
         c = Conn(self.server.pop3)
         self.assertEqual(c.cmd("QUIT"), b"+OK Logging out.")
         self.assertTrue(c.closed())
+        self.assertRegex(self.disconnect_line(), r" result=quit ")
 
     def test_lock_is_gone_after_kill_9(self):
         c = Conn(self.server.pop3)
@@ -359,6 +387,58 @@ class CheckTest(unittest.TestCase):
             self.assertEqual(serve.returncode, 78)
         finally:
             env.close()
+
+
+class LogEscapeTest(unittest.TestCase):
+    """What a client sends reaches the serve log only through
+    core::log_escape: SASL user names, mechanism names, LMTP addresses.
+    No raw control or 8-bit byte, no quote or '=' that could fake a field."""
+
+    def setUp(self):
+        self.env = Env(extra_sections='[lmtp]\nlisten = ["127.0.0.1:0"]\n')
+        self.server = self.env.start()
+
+    def tearDown(self):
+        self.env.close()
+
+    def test_sasl_names_mechanisms_and_lmtp_addresses_are_escaped(self):
+        name = b'a\xffb"x=1'
+        c = Conn(self.server.pop3)
+        c.send(b"AUTH PLAIN " + base64.b64encode(b"\0" + name + b"\0pw") + b"\r\n")
+        self.assertEqual(c.line(), b"-ERR [AUTH] Authentication failed.")
+        c.send(b"AUTH \x1b[31m\xff\"result=ok\r\n")
+        self.assertTrue(c.line().startswith(b"-ERR"))
+        self.assertEqual(c.cmd("AUTH LOGIN"), b"+ VXNlcm5hbWU6")
+        c.send(base64.b64encode(name + b"2") + b"\r\n")
+        self.assertEqual(c.line(), b"+ UGFzc3dvcmQ6")
+        c.send(base64.b64encode(b"pw") + b"\r\n")
+        self.assertTrue(c.line().startswith(b"-ERR [AUTH] Authentication failed"))
+        c.send(b"QUIT\r\n")
+        c.line()
+        # LMTP: control bytes are refused as syntax before any log line;
+        # 8-bit bytes, quotes and '=' reach it escaped.
+        r = socket.create_connection(("127.0.0.1", self.server.lmtp), timeout=10)
+        f = r.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220 "))
+        r.sendall(b"LHLO \x1b[2J\xff\r\nMAIL FROM:<s\x1b]0;x\x07@x>\r\n"
+                  b'MAIL FROM:<s\xff"=@x>\r\nRCPT TO:<n\x1b[31m@x>\r\n'
+                  b'RCPT TO:<n\xff"o=1@x>\r\nQUIT\r\n')
+        replies = []
+        while len(replies) < 20 and not (replies and replies[-1].startswith(b"221 ")):
+            replies.append(f.readline())
+        self.assertEqual([l[:4] for l in replies if not l.startswith(b"250-")],
+                         [b"250 ", b"501 ", b"250 ", b"501 ", b"550 ", b"221 "])
+        r.close()
+        self.server.stop()
+        with open(self.server.log_path, "rb") as lf:
+            log = lf.read()
+        for raw in (b"\x1b", b"\x07", b"\xff", b'"x=1', b'"result=ok', b'"o=1'):
+            self.assertNotIn(raw, log)
+        logins = [l for l in log.splitlines() if b" event=login " in l]
+        self.assertEqual(len(logins), 2, logins)
+        self.assertIn(rb" user=a\xffb\x22x\x3d1 result=bad_credentials", logins[0])
+        self.assertIn(rb" user=a\xffb\x22x\x3d12 result=bad_credentials", logins[1])
+        self.assertIn(rb" event=rcpt_refused rcpt=<n\xff\x22o\x3d1@x> ", log)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <tuple>
 
 #include "core/base64.hpp"
+#include "core/limits.hpp"
 #include "pop3/command.hpp"
 #include "pop3/session.hpp"
 
@@ -365,4 +366,66 @@ TEST(Session, RetrAndTopFramingIsByteExactAtEveryBlockCut) {
       EXPECT_EQ(body, want) << command << " cut " << cut;
     }
   }
+}
+
+// The disconnect log line's result= comes from here: each way the server
+// ends a session has its own reason, and QUIT is only QUIT.
+TEST(Session, CloseReasonSaysWhyTheSessionEnded) {
+  using popbox::pop3::close_reason_name;
+  using popbox::pop3::CloseReason;
+  namespace limits = popbox::limits;
+  {
+    Harness h;
+    EXPECT_EQ(h.session.close_reason(), CloseReason::none);
+    EXPECT_EQ(h.send("QUIT").action, Action::close);
+    EXPECT_EQ(h.session.close_reason(), CloseReason::quit);
+  }
+  {
+    Harness h;
+    h.login();
+    h.send("DELE 1");
+    EXPECT_EQ(h.send("QUIT").action, Action::commit);
+    EXPECT_EQ(h.session.close_reason(), CloseReason::none);  // not closed until committed
+    h.session.commit_done(false, h.out);
+    EXPECT_EQ(h.session.close_reason(), CloseReason::quit);
+  }
+  {
+    Harness h;
+    for (int i = 1; i < limits::max_bad_commands; ++i) h.send("BOGUS");
+    EXPECT_EQ(h.session.close_reason(), CloseReason::none);
+    EXPECT_EQ(h.send("BOGUS").action, Action::close);
+    EXPECT_EQ(h.session.close_reason(), CloseReason::too_many_errors);
+  }
+  {
+    Harness h;  // a bad argument inside a handler counts the same
+    h.login();
+    for (int i = 1; i < limits::max_bad_commands; ++i) h.send("LIST x");
+    EXPECT_EQ(h.send("RETR 1x").action, Action::close);
+    EXPECT_EQ(h.session.close_reason(), CloseReason::too_many_errors);
+  }
+  {
+    Harness h;
+    EXPECT_EQ(h.session.on_line_too_long(h.out).action, Action::close);
+    EXPECT_EQ(h.session.close_reason(), CloseReason::line_too_long);
+  }
+  {
+    Harness h;
+    for (int i = 0; i < limits::max_auth_failures; ++i) {
+      EXPECT_EQ(h.session.close_reason(), CloseReason::none);
+      h.send("USER alice");
+      h.send("PASS x");
+      h.out.clear();
+      h.session.login_done(LoginOutcome::bad_credentials, nullptr, h.out);
+    }
+    EXPECT_EQ(h.out, "-ERR [AUTH] Authentication failed, too many attempts.\r\n");
+    EXPECT_EQ(h.session.close_reason(), CloseReason::auth_failures);
+    // Lines after the close change nothing.
+    EXPECT_EQ(h.send("QUIT").action, Action::close);
+    EXPECT_EQ(h.session.close_reason(), CloseReason::auth_failures);
+  }
+  EXPECT_EQ(close_reason_name(CloseReason::none), "none");
+  EXPECT_EQ(close_reason_name(CloseReason::quit), "quit");
+  EXPECT_EQ(close_reason_name(CloseReason::too_many_errors), "too_many_errors");
+  EXPECT_EQ(close_reason_name(CloseReason::line_too_long), "line_too_long");
+  EXPECT_EQ(close_reason_name(CloseReason::auth_failures), "auth_failures");
 }

@@ -261,8 +261,42 @@ TEST_F(UidlMaildirTest, TornAppendIsRepaired) {
   auto box = open_box();
   EXPECT_EQ(uidls(*box), (std::vector<std::string>{"a", "a-2", "m3", "a-3"}));
   auto rec = detail::parse_recorded_uidls(read_file(file(detail::uidls_file_name)));
-  EXPECT_EQ(rec.bad_lines, 1u);  // the torn line, now ended, is still not an entry
+  EXPECT_EQ(rec.bad_lines, 0u);  // the torn line is gone, not ended
   EXPECT_EQ(rec.entries.back().uidl, "a-3");
+}
+
+// A crash mid-append can leave a torn line that would be a valid record
+// once ended ("u X-3 c"). The next append must not end it: the fragment is
+// dropped (the file rewritten atomically), so no later session reads it.
+TEST_F(UidlMaildirTest, TornRecordIsNeverCompletedByTheNextAppend) {
+  adopt_x_uidl_ = true;
+  deliver("new/m1", "X-UIDL: a\n\n", 1);
+  deliver("new/m2", "X-UIDL: a\n\n", 2);
+  EXPECT_EQ(uidls(*open_box()), (std::vector<std::string>{"a", "a-2"}));  // adoption closes
+  const std::string before = read_file(file(detail::uidls_file_name));
+  ASSERT_EQ(before.back(), '\n');
+  write_file(file(detail::uidls_file_name), before + "u X-3 c");
+  deliver("new/a,S=9", "x\n", 3);  // its name gives "a": taken, so "a-3" is recorded
+  EXPECT_EQ(uidls(*open_box()), (std::vector<std::string>{"a", "a-2", "a-3"}));
+
+  const std::string after = read_file(file(detail::uidls_file_name));
+  EXPECT_EQ(after, before + detail::format_recorded_uidl("a,S=9", "a-3"));
+  EXPECT_FALSE(std::filesystem::exists(file(detail::uidls_tmp_name)));
+  auto rec = detail::parse_recorded_uidls(after);
+  EXPECT_TRUE(rec.closed);
+  EXPECT_EQ(rec.bad_lines, 0u);
+  ASSERT_EQ(rec.entries.size(), 3u);
+  EXPECT_EQ(rec.entries[0].uidl, "a");
+  EXPECT_EQ(rec.entries[0].base, "m1");
+  EXPECT_EQ(rec.entries[1].uidl, "a-2");
+  EXPECT_EQ(rec.entries[2].uidl, "a-3");
+  EXPECT_EQ(rec.entries[2].base, "a,S=9");
+
+  // A message named "c" gets its own name, never the fragment's "X-3".
+  deliver("new/c", "x\n", 4);
+  remove(detail::index_file_name);
+  EXPECT_EQ(uidls(*open_box()), (std::vector<std::string>{"a", "a-2", "a-3", "c"}));
+  EXPECT_EQ(read_file(file(detail::uidls_file_name)), after);  // nothing new to record
 }
 
 TEST_F(UidlMaildirTest, DryRunWritesNothingAndReports) {
