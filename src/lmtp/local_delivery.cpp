@@ -61,7 +61,9 @@ class AsOwner {
   AsOwner(const std::optional<store::Owner>& owner, std::string& detail) {
     if (!owner) return;
     guard_.emplace(owner->uid, owner->gid, ec_);
-    if (ec_) detail = fmt::format("cannot act as uid {} gid {}", owner->uid, owner->gid);
+    if (!ec_) return;
+    detail = fmt::format("cannot act as uid {} gid {}", owner->uid, owner->gid);
+    store::log_owner_switch_failed(*owner);
   }
   bool failed() const noexcept { return static_cast<bool>(ec_); }
 

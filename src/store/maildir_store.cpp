@@ -26,6 +26,7 @@ std::unique_ptr<Mailbox> MaildirStore::open(const OpenRequest& req, std::error_c
   {
     core::FsIdGuard as_owner(req.owner->uid, req.owner->gid, ec);
     if (ec) {
+      log_owner_switch_failed(*req.owner);
       ec = store_errc::owner_refused;
       return nullptr;
     }

@@ -1,7 +1,9 @@
 #include "store/owned_mailbox.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
+#include "core/log.hpp"
 #include "core/privileges.hpp"
 
 namespace popbox::store {
@@ -85,6 +87,13 @@ std::optional<Owner> entry_owner(std::optional<unsigned> uid, std::optional<unsi
     return std::nullopt;
   }
   return owner;
+}
+
+void log_owner_switch_failed(const Owner& owner) {
+  core::log_warn(fmt::format(
+      "event=owner_switch_failed uid={} gid={} reason=\"no CAP_SETUID/CAP_SETGID: entries with "
+      "their own uid/gid added after start need a restart\"",
+      owner.uid, owner.gid));
 }
 
 std::unique_ptr<Mailbox> owned_mailbox(std::unique_ptr<Mailbox> inner, Owner owner) {

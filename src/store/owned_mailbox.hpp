@@ -19,6 +19,9 @@ namespace popbox::store {
 std::optional<Owner> entry_owner(std::optional<unsigned> uid, std::optional<unsigned> gid,
                                  unsigned first_valid_uid, std::error_code& ec);
 
+/// Logs `event=owner_switch_failed` for ids the process cannot take on.
+void log_owner_switch_failed(const Owner& owner);
+
 /// `inner` with every call (open, each block read, commit, the unlock at
 /// destruction) made as `owner`.
 std::unique_ptr<Mailbox> owned_mailbox(std::unique_ptr<Mailbox> inner, Owner owner);

@@ -10,6 +10,7 @@ import pwd
 import signal
 import socket
 import subprocess
+import time
 import unittest
 
 from harness import POPBOX, Env, Server, run_tests, test_ids, wire_form
@@ -121,12 +122,12 @@ class UidEnv:
     """An Env whose passwd-file gives users uid/gid fields: `ids` maps a
     user to (uid, gid) or None (the server user)."""
 
-    def __init__(self, ids, first_valid_uid=None, lmtp=True):
+    def __init__(self, ids, first_valid_uid=None, lmtp=True, extra=None):
         self.env = Env(users={u: f"{u}-pw" for u in ids})
         with open(self.env.passwd, "w") as f:
             for user, owner in ids.items():
                 uid, gid = owner if owner else ("", "")
-                f.write(f"{user}:{{PLAIN}}{user}-pw:{uid}:{gid}::::\n")
+                f.write(f"{user}:{{PLAIN}}{user}-pw:{uid}:{gid}::::{(extra or {}).get(user, '')}\n")
         with open(self.env.config) as f:
             conf = f.read()
         if first_valid_uid is not None:
@@ -170,8 +171,10 @@ class SystemUserTest(unittest.TestCase):
         cls.m2 = ensure_system_user(MAIL_USERS[1])
 
     def setUp(self):
+        # m1 has a quota: LMTP measures the Maildir (as m1) at RCPT and DATA.
         self.u = UidEnv({"m1": self.m1, "m2": self.m2, "plain": None},
-                        first_valid_uid=min(self.m1[0], self.m2[0]))
+                        first_valid_uid=min(self.m1[0], self.m2[0]),
+                        extra={"m1": "userdb_quota_rule=*:storage=1M"})
         self.first = b"Subject: one\n\nfirst body\n.dot line\n"
         self.second = b"Subject: two\n\nsecond\n"
         self.u.put("m1", "new", "1700000001.M1P1.test", self.first)
@@ -329,6 +332,26 @@ class NoOwnersTest(unittest.TestCase):
             self.assertEqual(cap_eff, 0, tid)
         c.cmd("QUIT")
         self.assertIn("capabilities=none", server.log_text())
+
+    def test_owner_added_after_start_is_refused_until_restart(self):
+        m1 = ensure_system_user(MAIL_USERS[0])
+        u = UidEnv({"plain": None}, lmtp=False)
+        self.addCleanup(u.close)
+        server = u.start()
+        top = os.path.dirname(u.maildir("m1"))
+        os.makedirs(top)
+        give(top, *m1)
+        with open(u.env.passwd, "a") as f:
+            f.write(f"m1:{{PLAIN}}m1-pw:{m1[0]}:{m1[1]}::::\n")
+        server.kill(signal.SIGHUP)
+        deadline = time.time() + 10
+        while "what=users result=ok" not in server.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        c = Pop3(server.pop3)
+        self.assertEqual(c.login("m1", "m1-pw"), PERM_REPLY)
+        c.close()
+        self.assertIn(f"event=owner_switch_failed uid={m1[0]} gid={m1[1]}", server.log_text())
+        self.assertFalse(os.path.exists(u.maildir("m1")), "nothing created as the server user")
 
 
 if __name__ == "__main__":
