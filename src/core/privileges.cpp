@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "core/limits.hpp"
@@ -33,21 +34,19 @@ using Caps = std::unique_ptr<std::remove_pointer_t<cap_t>, CapFree>;
 
 constexpr cap_value_t setid_caps[] = {CAP_SETUID, CAP_SETGID};
 
-// A capability state with only CAP_SETUID and CAP_SETGID in `flags`.
-Caps setid_only(bool permitted_and_effective) {
+// CAP_SETUID and CAP_SETGID permitted and effective, nothing else.
+Caps setid_only() {
   Caps caps(cap_init());
   if (!caps) fail("cap_init", errno);
-  if (permitted_and_effective) {
-    for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE}) {
-      if (cap_set_flag(caps.get(), flag, 2, setid_caps, CAP_SET) != 0) fail("cap_set_flag", errno);
-    }
+  for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE}) {
+    if (cap_set_flag(caps.get(), flag, 2, setid_caps, CAP_SET) != 0) fail("cap_set_flag", errno);
   }
   return caps;
 }
 
 // Keeps CAP_SETUID and CAP_SETGID after the switch to a non-root uid.
 void keep_setid_caps() {
-  Caps want = setid_only(true);
+  Caps want = setid_only();
   if (cap_set_proc(want.get()) != 0) fail("cap_set_proc", errno);
   if (::prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) != 0) fail("prctl(PR_SET_KEEPCAPS)", errno);
   if (!has_only_setid_capabilities()) {
@@ -117,7 +116,7 @@ void drop_privileges(const RunAs& who, bool announce, bool keep_setid) {
 bool has_only_setid_capabilities() {
   Caps now(cap_get_proc());
   if (!now) return false;
-  Caps want = setid_only(true);
+  Caps want = setid_only();
   return cap_compare(now.get(), want.get()) == 0;
 }
 

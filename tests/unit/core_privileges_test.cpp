@@ -1,6 +1,7 @@
 // Resolving the [server] user/group popbox drops to.
 #include <gtest/gtest.h>
 #include <sys/fsuid.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <future>
@@ -78,6 +79,51 @@ TEST(FsIdGuard, FailsWithoutCapabilityAndChangesNothing) {
   }
   EXPECT_EQ(fsuid_now(), ::getuid());
   EXPECT_EQ(fsgid_now(), ::getgid());
+}
+
+// Runs `body` in a forked (single-threaded) child; its exit status, or -1.
+template <class Fn>
+int in_child(Fn body) {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(body());
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+TEST(DropPrivileges, KeepsOnlySetidCapabilitiesWhenAsked) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  const RunAs who = resolve_run_as("nobody", "");
+  const int kept = in_child([&] {
+    try {
+      drop_privileges(who, false, true);
+    } catch (...) {
+      return 10;
+    }
+    if (::getuid() != who.uid || ::geteuid() != who.uid) return 11;
+    if (!has_only_setid_capabilities()) return 12;
+    std::error_code ec;
+    FsIdGuard g(4242, 4343, ec);
+    if (ec || fsuid_now() != 4242u || fsgid_now() != 4343u) return 13;
+    return 0;
+  });
+  EXPECT_EQ(kept, 0);
+  const int dropped = in_child([&] {
+    try {
+      drop_privileges(who, false, false);
+    } catch (...) {
+      return 10;
+    }
+    if (has_only_setid_capabilities()) return 12;
+    std::error_code ec;
+    {
+      FsIdGuard g(4242, 4343, ec);
+      if (ec != std::errc::operation_not_permitted) return 13;
+    }
+    if (fsuid_now() != who.uid || fsgid_now() != who.gid) return 14;  // nothing changed
+    return 0;
+  });
+  EXPECT_EQ(dropped, 0);
 }
 
 }  // namespace
