@@ -179,4 +179,11 @@ const PasswdEntry* PasswdFile::find(std::string_view user) const {
   return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
+bool has_other_owner(const PasswdFile& file, unsigned uid, unsigned gid) {
+  for (const PasswdEntry& e : file.entries()) {
+    if ((e.uid && *e.uid != uid) || (e.gid && *e.gid != gid)) return true;
+  }
+  return false;
+}
+
 }  // namespace popbox::auth

@@ -60,6 +60,10 @@ class PasswdFile {
   void wipe_passwords() noexcept;
 };
 
+/// True when some entry names a uid other than `uid` or a gid other than
+/// `gid`: its mailbox is then accessed with ids the server user lacks.
+bool has_other_owner(const PasswdFile& file, unsigned uid, unsigned gid);
+
 /// The first field of a passwd-file line (the user name), or an empty view for
 /// blank and comment lines. Shared with the editor so both agree on names.
 std::string_view passwd_line_user(std::string_view line);

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "auth/authenticator.hpp"
+#include "auth/passwd_file.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
 #include "core/privileges.hpp"
@@ -54,7 +55,13 @@ int run_deliver(const DeliverOptions& o) {
   try {
     auth::Authenticator users(cfg.auth.passwd_file);
     users.load();
-    if (run_as) core::drop_privileges(*run_as);  // after reading the passwd-file
+    // After reading the passwd-file. Keeps CAP_SETUID/CAP_SETGID when an
+    // entry has its own uid/gid (its Maildir is written with them).
+    if (run_as) {
+      const bool keep_setid = auth::has_other_owner(auth::PasswdFile::load(cfg.auth.passwd_file),
+                                                    run_as->uid, run_as->gid);
+      core::drop_privileges(*run_as, true, keep_setid);
+    }
     store::MaildirStore store(cfg.mail.maildir);
     lmtp::LocalDelivery delivery(cfg, users, store);
     auto quota_code = [&] { return cfg.quota.temporary ? EX_TEMPFAIL : EX_NOPERM; };

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <optional>
 
+#include "auth/passwd_file.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
 #include "core/privileges.hpp"
@@ -37,6 +38,11 @@ void add_serve(CLI::App& app, int& rc) {
     }
     try {
       std::string unix_path = cfg.lmtp.unix_path;
+      // Entries with their own uid/gid need CAP_SETUID/CAP_SETGID kept for
+      // the per-thread fsuid switch; without them the drop keeps nothing.
+      const bool keep_setid =
+          run_as && auth::has_other_owner(auth::PasswdFile::load(cfg.auth.passwd_file), run_as->uid,
+                                          run_as->gid);
       // Binds every listener and reads the passwd-file and the TLS key
       // while still root; everything after runs as the configured user.
       net::Server server(std::move(cfg));
@@ -46,7 +52,7 @@ void add_serve(CLI::App& app, int& rc) {
         if (!unix_path.empty() && ::lchown(unix_path.c_str(), run_as->uid, run_as->gid) != 0) {
           throw std::runtime_error("cannot chown " + unix_path);
         }
-        core::drop_privileges(*run_as);
+        core::drop_privileges(*run_as, true, keep_setid);
       }
       rc = server.run();
     } catch (const config::ConfigError& e) {  // found while loading what the config names

@@ -182,9 +182,9 @@ void load_oauth(Config& cfg, const toml::table& t) {
 }
 
 void load_auth(Config& cfg, const toml::table& t) {
-  only_keys(
-      cfg, t, "[auth]",
-      {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format", "oauth"});
+  only_keys(cfg, t, "[auth]",
+            {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format", "oauth",
+             "first_valid_uid"});
   auto& a = cfg.auth;
   a.passwd_file = get_string(cfg, t, "passwd_file", "");
   std::string plain = get_string(cfg, t, "allow_plaintext", "loopback");
@@ -204,6 +204,8 @@ void load_auth(Config& cfg, const toml::table& t) {
   if (a.username_format != "%Lu" && a.username_format != "%u") {
     fail(cfg, t.get("username_format"), "'username_format' must be \"%Lu\" or \"%u\"");
   }
+  a.first_valid_uid =
+      static_cast<unsigned>(get_int(cfg, t, "first_valid_uid", a.first_valid_uid, 1, UINT32_MAX));
   if (const toml::node* n = t.get("oauth")) {
     if (!n->is_table()) fail(cfg, n, "'oauth' must be an [auth.oauth] section");
     load_oauth(cfg, *n->as_table());

@@ -76,6 +76,9 @@ struct AuthConfig {
   /// names before lookup, "%u" keeps them as typed.
   std::string username_format = "%Lu";
   std::optional<OAuthConfig> oauth;  ///< set when [auth.oauth] exists
+  /// Like Dovecot's first_valid_uid: a passwd-file entry whose uid is below
+  /// it gets no mailbox access (uid 0 and gid 0 never do).
+  unsigned first_valid_uid = 500;
 
   /// The name to look up for what a client typed.
   std::string canonical_user(std::string_view typed) const;

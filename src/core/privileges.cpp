@@ -3,11 +3,17 @@
 #include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/capability.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "core/limits.hpp"
@@ -18,6 +24,34 @@ namespace {
 
 [[noreturn]] void fail(const std::string& what, int err) {
   throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(err)));
+}
+
+// libcap's cap_t, freed with cap_free.
+struct CapFree {
+  void operator()(void* p) const noexcept { cap_free(p); }
+};
+using Caps = std::unique_ptr<std::remove_pointer_t<cap_t>, CapFree>;
+
+constexpr cap_value_t setid_caps[] = {CAP_SETUID, CAP_SETGID};
+
+// CAP_SETUID and CAP_SETGID permitted and effective, nothing else.
+Caps setid_only() {
+  Caps caps(cap_init());
+  if (!caps) fail("cap_init", errno);
+  for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE}) {
+    if (cap_set_flag(caps.get(), flag, 2, setid_caps, CAP_SET) != 0) fail("cap_set_flag", errno);
+  }
+  return caps;
+}
+
+// Keeps CAP_SETUID and CAP_SETGID after the switch to a non-root uid.
+void keep_setid_caps() {
+  Caps want = setid_only();
+  if (cap_set_proc(want.get()) != 0) fail("cap_set_proc", errno);
+  if (::prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) != 0) fail("prctl(PR_SET_KEEPCAPS)", errno);
+  if (!has_only_setid_capabilities()) {
+    throw std::runtime_error("capabilities other than setuid/setgid remain");
+  }
 }
 
 }  // namespace
@@ -53,19 +87,73 @@ RunAs resolve_run_as(const std::string& user, const std::string& group) {
   return who;
 }
 
-void drop_privileges(const RunAs& who, bool announce) {
+void drop_privileges(const RunAs& who, bool announce, bool keep_setid) {
   // Order matters: groups and gid need root, so they go before the uid.
   // glibc applies each set*id call to every thread of the process.
   if (::initgroups(who.user.c_str(), who.gid) != 0) fail("initgroups", errno);
   if (::setgid(who.gid) != 0) fail("setgid", errno);
+  // KEEPCAPS (this thread only) keeps the permitted set across setuid; the
+  // effective set is emptied by it and rebuilt below with the two we keep.
+  if (keep_setid && ::prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
+    fail("prctl(PR_SET_KEEPCAPS)", errno);
+  }
   if (::setuid(who.uid) != 0) fail("setuid", errno);
+  if (keep_setid) keep_setid_caps();
   if (::getuid() != who.uid || ::geteuid() != who.uid || ::getgid() != who.gid ||
       ::getegid() != who.gid) {
     throw std::runtime_error("privileges were not dropped");
   }
-  if (::setuid(0) == 0 || ::setgid(0) == 0) throw std::runtime_error("root could be regained");
+  // With CAP_SETUID the process could become root again by design; without
+  // it nothing may bring root back.
+  if (!keep_setid && (::setuid(0) == 0 || ::setgid(0) == 0)) {
+    throw std::runtime_error("root could be regained");
+  }
   if (!announce) return;
-  log_info(fmt::format("event=privileges user={} uid={} gid={}", who.user, who.uid, who.gid));
+  log_info(fmt::format("event=privileges user={} uid={} gid={} capabilities={}", who.user, who.uid,
+                       who.gid, keep_setid ? "setuid,setgid" : "none"));
+}
+
+bool has_only_setid_capabilities() {
+  Caps now(cap_get_proc());
+  if (!now) return false;
+  Caps want = setid_only();
+  return cap_compare(now.get(), want.get()) == 0;
+}
+
+FsIdGuard::FsIdGuard(uid_t uid, gid_t gid, std::error_code& ec) noexcept {
+  ec.clear();
+  const uid_t ruid = ::getuid();
+  const gid_t rgid = ::getgid();
+  if (uid == ruid && gid == rgid) return;
+  // setfs*id return the previous id whether or not they succeeded; the
+  // second call with the same id returns the one now in force.
+  ::setfsgid(gid);
+  if (static_cast<gid_t>(::setfsgid(gid)) != gid) {
+    ::setfsgid(rgid);
+    ec = std::make_error_code(std::errc::operation_not_permitted);
+    return;
+  }
+  ::setfsuid(uid);
+  if (static_cast<uid_t>(::setfsuid(uid)) != uid) {
+    ::setfsuid(ruid);
+    ::setfsgid(rgid);
+    ec = std::make_error_code(std::errc::operation_not_permitted);
+    return;
+  }
+  active_ = true;
+}
+
+FsIdGuard::~FsIdGuard() {
+  if (!active_) return;
+  const uid_t ruid = ::getuid();
+  const gid_t rgid = ::getgid();
+  ::setfsuid(ruid);
+  ::setfsgid(rgid);
+  if (static_cast<uid_t>(::setfsuid(ruid)) != ruid ||
+      static_cast<gid_t>(::setfsgid(rgid)) != rgid) {
+    log_error("event=fsid_restore_failed");
+    std::abort();
+  }
 }
 
 std::string refuse_root_message() {

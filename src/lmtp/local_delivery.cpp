@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include "auth/authenticator.hpp"
+#include "core/privileges.hpp"
 #include "store/maildir_layout.hpp"
 #include "store/maildir_store.hpp"
 #include "store/maildir_writer.hpp"
+#include "store/owned_mailbox.hpp"
 
 namespace popbox::lmtp {
 namespace {
@@ -52,6 +54,24 @@ bool first_line_is_crlf(const core::Spool& message) {
   return crlf;
 }
 
+// Makes the calling thread's file-system access that of `owner` (if any)
+// while alive; detail and failed() say when that was impossible.
+class AsOwner {
+ public:
+  AsOwner(const std::optional<store::Owner>& owner, std::string& detail) {
+    if (!owner) return;
+    guard_.emplace(owner->uid, owner->gid, ec_);
+    if (!ec_) return;
+    detail = fmt::format("cannot act as uid {} gid {}", owner->uid, owner->gid);
+    store::log_owner_switch_failed(*owner);
+  }
+  bool failed() const noexcept { return static_cast<bool>(ec_); }
+
+ private:
+  std::error_code ec_;
+  std::optional<core::FsIdGuard> guard_;
+};
+
 }  // namespace
 
 std::string_view strip_path(std::string_view path) noexcept {
@@ -87,6 +107,14 @@ RcptStatus LocalDelivery::resolve(std::string_view address, std::uint64_t size_h
     detail = "user name gives no usable mail path";
     return RcptStatus::temp_failure;
   }
+  out.owner = store::entry_owner(info->uid, info->gid, cfg_.auth.first_valid_uid, ec);
+  if (ec) {
+    detail = fmt::format("uid/gid of the entry refused (0 or below first_valid_uid {})",
+                         cfg_.auth.first_valid_uid);
+    return RcptStatus::unsafe_mailbox;
+  }
+  AsOwner as_owner(out.owner, detail);
+  if (as_owner.failed()) return RcptStatus::unsafe_mailbox;
   // Refuse a Maildir whose directories are symlinks before any data comes
   // (open_maildir logs which one); deliver() checks again when it writes.
   store::detail::MaildirDirs dirs;
@@ -138,6 +166,8 @@ RcptStatus LocalDelivery::deliver(const Recipient& rcpt, std::string_view sender
     }
     headers = std::move(crlf);
   }
+  AsOwner as_owner(rcpt.owner, detail);
+  if (as_owner.failed()) return RcptStatus::unsafe_mailbox;
   if (!rcpt.limits.unlimited()) {
     // Checked again with the real size: other deliveries may have landed
     // since RCPT, and the size may not have been known then.

@@ -5,11 +5,13 @@
 // directory scans, fsync): run it off the event threads.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "config/config.hpp"
 #include "core/spool.hpp"
+#include "store/mailbox.hpp"
 #include "store/quota.hpp"
 
 namespace popbox::auth {
@@ -26,8 +28,9 @@ enum class RcptStatus {
   no_such_user,  ///< 550 5.1.1 / EX_NOUSER
   over_quota,    ///< 552 5.2.2 (or 452 4.2.2 when temporary) / EX_NOPERM or EX_TEMPFAIL
   temp_failure,  ///< 451 4.3.0 / EX_TEMPFAIL: disk, permissions, lookups
-  /// 450 4.3.0 / EX_TEMPFAIL: a symlink inside the Maildir (nothing written;
-  /// the operator must fix the mailbox, the MTA keeps the message meanwhile)
+  /// 450 4.3.0 / EX_TEMPFAIL: a symlink inside the Maildir, or an entry
+  /// whose uid/gid are refused (nothing written; the operator must fix the
+  /// mailbox or the entry, the MTA keeps the message meanwhile)
   unsafe_mailbox,
 };
 
@@ -37,6 +40,9 @@ struct Recipient {
   std::string user;     ///< the passwd-file user
   std::string maildir;
   store::QuotaLimits limits;
+  /// The entry's uid/gid: every access to the Maildir (quota scan, writing)
+  /// is made with them. None: the server user.
+  std::optional<store::Owner> owner;
 };
 
 class LocalDelivery {
@@ -47,7 +53,8 @@ class LocalDelivery {
   /// Finds the user of `address`: the whole address, then its local part
   /// (for users files with bare names). `size_hint` (0 = unknown) lets a
   /// message that cannot fit be refused before its data is sent. A Maildir
-  /// with a symlinked new/ cur/ or tmp/ gives unsafe_mailbox.
+  /// with a symlinked new/ cur/ or tmp/, and an entry whose uid/gid are
+  /// refused (0, below [auth] first_valid_uid), give unsafe_mailbox.
   RcptStatus resolve(std::string_view address, std::uint64_t size_hint, Recipient& out,
                      std::string& detail);
   /// Stores `message` for one recipient, with the configured headers; when

@@ -18,6 +18,7 @@
 #include "net/server_state.hpp"
 #include "net/watched_socket.hpp"
 #include "pop3/session.hpp"
+#include "store/owned_mailbox.hpp"
 
 namespace popbox::net {
 
@@ -84,7 +85,13 @@ LoginResult open_blocking(ServerState& st, const std::string& user) {
     }
   }
   std::error_code ec;
-  auto mailbox = st.store->open(user, ec);
+  store::OpenRequest req{user, std::nullopt};
+  // The entry's uid/gid own the Maildir: all its I/O is made with them.
+  if (auto info = st.auth.lookup(user)) {
+    req.owner = store::entry_owner(info->uid, info->gid, st.cfg.auth.first_valid_uid, ec);
+  }
+  std::unique_ptr<store::Mailbox> mailbox;
+  if (!ec) mailbox = st.store->open(req, ec);
   if (ec == store::store_errc::in_use) return {LoginOutcome::in_use, nullptr, ""};
   // Problems an operator must fix are permanent for the client (RFC 3206):
   // retrying will not help until then.

@@ -324,6 +324,9 @@ Server::~Server() = default;
 int Server::run() {
   ::signal(SIGPIPE, SIG_IGN);
   auto& impl = *impl_;
+  // Made now, after the privilege drop, so they carry what it kept.
+  impl.state.pool.start();
+  impl.state.auth_pool.start();
   for (auto& l : impl.listeners) {
     asio::co_spawn(*impl.contexts[0], impl.accept_loop(*l), asio::detached);
   }

@@ -16,6 +16,7 @@
 #include "auth/oauth_validator.hpp"
 #include "config/config.hpp"
 #include "core/limits.hpp"
+#include "net/blocking.hpp"
 #include "net/tls_context.hpp"
 #include "store/mailbox.hpp"
 
@@ -96,8 +97,8 @@ struct ServerState {
   auth::Authenticator auth;
   std::unique_ptr<auth::OAuthService> oauth;  ///< null without [auth.oauth]; load() at start
   std::unique_ptr<store::Store> store;
-  asio::thread_pool pool;       ///< blocking mail work: scans, file reads, commits
-  asio::thread_pool auth_pool;  ///< password verification only (limits::auth_threads)
+  BlockingPool pool;       ///< blocking mail work: scans, file reads, commits
+  BlockingPool auth_pool;  ///< password verification only (limits::auth_threads)
   TlsContextHolder tls;
   LoginDelayTracker login_delay;
   auth::AuthPenalty penalty;                     ///< failed logins per IP and user

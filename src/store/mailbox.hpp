@@ -2,8 +2,11 @@
 // The storage interface the POP3 core sees. Maildir is the first backend;
 // nothing outside src/store knows how messages are kept on disk.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -40,13 +43,32 @@ class Mailbox {
                                  std::span<const std::size_t> retrieved) = 0;
 };
 
+/// The ids a mailbox belongs to: every file-system access for it is made
+/// with them (see core::FsIdGuard), so files it creates are theirs.
+struct Owner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  friend bool operator==(const Owner&, const Owner&) = default;
+};
+
+/// What Store::open needs to know of a user.
+struct OpenRequest {
+  std::string user;            ///< the passwd-file name the path template expands
+  std::optional<Owner> owner;  ///< from the user's entry; none = the server user
+};
+
 /// Finds and locks a user's maildrop.
 class Store {
  public:
   virtual ~Store() = default;
-  /// Opens the maildrop of `user` (created if missing) and locks it
-  /// exclusively. ec is store_errc::in_use when another session holds it.
-  virtual std::unique_ptr<Mailbox> open(const std::string& user, std::error_code& ec) = 0;
+  /// Opens the maildrop of `req.user` (created if missing) as `req.owner`
+  /// and locks it exclusively. ec is store_errc::in_use when another
+  /// session holds it, store_errc::owner_refused when the ids cannot be used.
+  virtual std::unique_ptr<Mailbox> open(const OpenRequest& req, std::error_code& ec) = 0;
+  /// The same, as the server user.
+  std::unique_ptr<Mailbox> open(const std::string& user, std::error_code& ec) {
+    return open(OpenRequest{user, std::nullopt}, ec);
+  }
 };
 
 /// Errors of the storage layer.
@@ -59,6 +81,10 @@ enum class store_errc {
   /// is touched. Compares equal to std::errc::operation_not_permitted, so
   /// callers treat it as a permanent failure an operator must fix.
   unsafe_path,
+  /// the entry's uid/gid are refused (0, below [auth] first_valid_uid) or
+  /// cannot be taken on (the server kept no CAP_SETUID/CAP_SETGID). Compares
+  /// equal to std::errc::operation_not_permitted, like unsafe_path.
+  owner_refused,
 };
 
 const std::error_category& store_category() noexcept;

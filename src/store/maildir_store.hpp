@@ -25,10 +25,14 @@ class MaildirStore final : public Store {
   /// std::invalid_argument for an unusable format.
   MaildirStore(std::string path_template, std::string_view uidl_format, bool adopt_x_uidl = false);
 
-  /// Opens the maildrop of `user` (created if missing) and locks it
-  /// exclusively. ec: store_errc::bad_path for a user name that cannot map to
-  /// a path, store_errc::in_use when locked elsewhere, else the errno.
-  std::unique_ptr<Mailbox> open(const std::string& user, std::error_code& ec) override;
+  /// Opens the maildrop of `req.user` (created if missing, mode 0700, owned
+  /// by `req.owner`) and locks it exclusively; with an owner every later
+  /// access goes through owned_mailbox(). ec: store_errc::bad_path for a
+  /// user name that cannot map to a path, store_errc::in_use when locked
+  /// elsewhere, store_errc::owner_refused when the ids cannot be taken on,
+  /// else the errno.
+  std::unique_ptr<Mailbox> open(const OpenRequest& req, std::error_code& ec) override;
+  using Store::open;
 
   /// The Maildir directory of `user` without touching the disk, or "" with
   /// ec = store_errc::bad_path (for logs and the `check` verb).

@@ -22,12 +22,15 @@ class StoreCategory final : public std::error_category {
         return "message was removed by another program";
       case store_errc::unsafe_path:
         return "a symlink inside the maildrop was refused";
+      case store_errc::owner_refused:
+        return "the mailbox owner's uid/gid are refused";
     }
     return "unknown store error";
   }
 
   std::error_condition default_error_condition(int value) const noexcept override {
-    if (static_cast<store_errc>(value) == store_errc::unsafe_path) {
+    if (static_cast<store_errc>(value) == store_errc::unsafe_path ||
+        static_cast<store_errc>(value) == store_errc::owner_refused) {
       return std::errc::operation_not_permitted;
     }
     return {value, *this};

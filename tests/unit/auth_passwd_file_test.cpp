@@ -194,5 +194,25 @@ TEST(PasswdLineUser, FirstField) {
   EXPECT_EQ(passwd_line_user(":x"), "");
 }
 
+// Whether the server must keep CAP_SETUID/CAP_SETGID for some entry.
+TEST(HasOtherOwner, OnlyIdsOtherThanTheServerUsersCount) {
+  const struct {
+    const char* text;
+    bool other;
+  } cases[] = {
+      {"a:{PLAIN}x\nb:{PLAIN}y::::/h\n", false},  // no ids at all
+      {"a:{PLAIN}x:100:200\n", false},            // the server user's own
+      {"a:{PLAIN}x:100\n", false},
+      {"a:{PLAIN}x::200\n", false},
+      {"a:{PLAIN}x\nb:{PLAIN}y:1000:1000\n", true},
+      {"a:{PLAIN}x:100:201\n", true},  // another group is enough
+      {"a:{PLAIN}x:0:0\n", true},      // refused later, but not the server user
+      {"a:{PLAIN}x:abc:1\n", false},   // a skipped line counts for nothing
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(has_other_owner(PasswdFile::parse(c.text, "t"), 100, 200), c.other) << c.text;
+  }
+}
+
 }  // namespace
 }  // namespace popbox::auth

@@ -168,6 +168,20 @@ TEST(Config, UsernameFormat) {
             std::string::npos);
 }
 
+TEST(Config, FirstValidUid) {
+  EXPECT_EQ(load_text(minimal).auth.first_valid_uid, 500u);  // Dovecot's usual value
+  auto c = load_text(
+      "[auth]\npasswd_file = \"/p\"\nfirst_valid_uid = 1000\n[mail]\nmaildir = \"/m/%u\"\n");
+  EXPECT_EQ(c.auth.first_valid_uid, 1000u);
+  for (const char* bad : {"0", "-1", "\"500\"", "4294967296"}) {
+    EXPECT_NE(load_error(std::string("[auth]\npasswd_file = \"/p\"\nfirst_valid_uid = ") + bad +
+                         "\n[mail]\nmaildir = \"/m/%u\"\n")
+                  .find("first_valid_uid"),
+              std::string::npos)
+        << bad;
+  }
+}
+
 TEST(Config, XUidlAdoptionIsOffUnlessAsked) {
   EXPECT_FALSE(load_text(minimal).mail.uidl_adopt_x_uidl);
   auto on = load_text(
