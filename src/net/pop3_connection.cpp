@@ -253,7 +253,13 @@ class Driver {
     const std::string user = st.cfg.auth.canonical_user(creds.user);
     LoginResult result;
     std::chrono::milliseconds wait{0};
-    if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
+    // SCRAM logs in in two steps: the proof goes through the gates below and
+    // on success gets the server-final message; the client's acknowledgement
+    // then only opens the maildrop.
+    const bool scram = creds.kind == pop3::Credentials::Kind::scram;
+    if (scram && creds.acknowledged) {
+      result.outcome = LoginOutcome::ok;
+    } else if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
       result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
     } else if (AuthTicket ticket(st, conn_.ip_key); !ticket) {
       result = {LoginOutcome::temp_failure, nullptr, "too many password checks in progress"};
@@ -283,6 +289,11 @@ class Driver {
       asio::steady_timer delay(conn_.socket.get_executor(), wait);
       co_await delay.async_wait(use_tuple);
     }
+    if (result.outcome == LoginOutcome::ok && scram && !creds.acknowledged) {
+      // Only now may the client learn that its proof was right.
+      session_.scram_verified(out_);
+      co_return;
+    }
     if (result.outcome == LoginOutcome::ok) {
       auto open = [&st, &user] { return open_blocking(st, user); };
       result = co_await run_blocking(st.pool, std::move(open));
@@ -302,6 +313,15 @@ class Driver {
   asio::awaitable<void> scram_lookup(const std::string& name) {
     ServerState& st = st_;
     const std::string user = st.cfg.auth.canonical_user(name);
+    if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
+      // Like a password login from a blocked address: no check, no hint.
+      core::log_info(
+          fmt::format("session={} event=login user={} result=temp_failure "
+                      "detail=\"too many failed logins from this address\"",
+                      conn_.id, core::log_escape(name)));
+      session_.scram_lookup_done(std::nullopt, {}, out_);
+      co_return;
+    }
     auto work = [&st, &user] {
       return std::pair{st.auth.scram_lookup(user), auth::make_scram_nonce()};
     };
