@@ -322,10 +322,21 @@ class Driver {
       session_.scram_lookup_done(std::nullopt, {}, out_);
       co_return;
     }
+    // The lookup derives keys for unknown users and plain-stored passwords:
+    // it is hashing, so it runs on the auth pool under a ticket.
+    AuthTicket ticket(st, conn_.ip_key);
+    if (!ticket) {
+      core::log_info(
+          fmt::format("session={} event=login user={} result=temp_failure "
+                      "detail=\"too many password checks in progress\"",
+                      conn_.id, core::log_escape(name)));
+      session_.scram_lookup_done(std::nullopt, {}, out_);
+      co_return;
+    }
     auto work = [&st, &user] {
       return std::pair{st.auth.scram_lookup(user), auth::make_scram_nonce()};
     };
-    auto result = co_await run_blocking(st_.pool, std::move(work));
+    auto result = co_await run_blocking(st.auth_pool, std::move(work));
     std::optional<auth::ScramSecret> secret;
     if (result.first.result == auth::AuthResult::ok) secret = std::move(result.first.secret);
     auth::wipe(result.first.secret);

@@ -142,9 +142,11 @@ Step Session::on_sasl_line(std::string_view line, std::string& out) {
   // ends the exchange with a failure.
   if (stage == Sasl::oauth_error) return auth_failed("-ERR [AUTH] Authentication failed.", out);
   if (line == "*") {
+    // A cancelled exchange counts as a bad command: otherwise one connection
+    // could pipeline "AUTH SCRAM-SHA-256 <first>" and "*" (a lookup each)
+    // for ever.
     scram_.reset();
-    reply(out, "-ERR Authentication cancelled.");
-    return {};
+    return bad_command("-ERR Authentication cancelled.", out);
   }
   // RFC 5034 section 4: "=" is an empty initial response.
   std::optional<std::string> decoded =

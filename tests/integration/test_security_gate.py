@@ -90,6 +90,22 @@ class ScramGateTest(unittest.TestCase):
         self.assertEqual(replies, [TEMP])
         c.close()
 
+    def test_pipelined_cancelled_exchanges_end_the_connection(self):
+        c = connect(self.server.pop3, "127.0.0.23")
+        first = b64("n,,n=nobody,r=" + b64(os.urandom(18)))
+        c.sock.sendall(f"AUTH SCRAM-SHA-256 {first}\r\n*\r\n".encode() * 10)
+        replies = []
+        try:
+            while len(replies) < 200:
+                replies.append(c.line())
+        except EOFError:
+            pass
+        # Ten cancelled exchanges are ten bad commands: then the server closes.
+        cancels = [r for r in replies if r == b"-ERR Authentication cancelled."]
+        self.assertEqual(len(cancels), 9, replies)
+        self.assertEqual(replies[-1], b"-ERR Too many bad commands, closing.")
+        c.close()
+
 
 if __name__ == "__main__":
     run_tests()

@@ -6,6 +6,7 @@
 
 #include "auth/scram.hpp"
 #include "core/base64.hpp"
+#include "core/limits.hpp"
 #include "pop3/session.hpp"
 
 using popbox::auth::ChannelBinding;
@@ -350,6 +351,25 @@ TEST(SessionScram, WrongProofRefusedByAGateCountsAsAFailure) {
     } else {
       EXPECT_EQ(step.action, Action::close);
       EXPECT_EQ(h.out, "-ERR [AUTH] Authentication failed, too many attempts.\r\n");
+    }
+  }
+}
+
+TEST(SessionScram, CancelledExchangesCountAsBadCommands) {
+  // One connection must not get a SCRAM lookup (a key derivation for an
+  // unknown user) per "AUTH SCRAM-SHA-256 <first>" / "*" pair for ever.
+  Harness h;
+  for (int i = 1; i <= popbox::limits::max_bad_commands; ++i) {
+    ASSERT_EQ(h.send("AUTH SCRAM-SHA-256 " + b64(client_first)).action, Action::scram);
+    h.lookup_done(pencil());
+    Step step = h.send("*");
+    EXPECT_EQ(h.session.stats().bad_commands, static_cast<std::uint64_t>(i));
+    if (i < popbox::limits::max_bad_commands) {
+      EXPECT_EQ(step.action, Action::none);
+      EXPECT_EQ(h.out, "-ERR Authentication cancelled.\r\n");
+    } else {
+      EXPECT_EQ(step.action, Action::close);
+      EXPECT_EQ(h.out, "-ERR Too many bad commands, closing.\r\n");
     }
   }
 }
