@@ -16,6 +16,7 @@
 
 #include "auth/jwt.hpp"
 #include "auth/passwd_file.hpp"
+#include "auth/scram_fake_secret.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
 #include "core/fd_io.hpp"
@@ -143,6 +144,18 @@ int run_check(const std::string& file) {
       auth::load_keys(o->public_keys, o->jwks_file);
     } catch (const std::exception& e) {
       problem(std::string("[auth.oauth]: ") + e.what());
+    }
+  }
+  try {
+    const auto& tls_key = cfg.tls.enabled ? cfg.tls.key : std::filesystem::path();
+    if (!auth::load_scram_fake_secret(cfg.auth.scram_fake_secret_file, tls_key)) {
+      std::cerr << "warning: no [auth] scram_fake_secret_file and no [tls] key: made-up SCRAM "
+                   "salts of unknown users change at every restart, which tells who exists\n";
+    }
+  } catch (const std::exception& e) {
+    // An unreadable TLS key is reported with [tls] above.
+    if (!cfg.auth.scram_fake_secret_file.empty()) {
+      problem(std::string("[auth] scram_fake_secret_file: ") + e.what());
     }
   }
   try {

@@ -76,6 +76,9 @@ struct AuthConfig {
   /// names before lookup, "%u" keeps them as typed.
   std::string username_format = "%Lu";
   std::optional<OAuthConfig> oauth;  ///< set when [auth.oauth] exists
+  /// Key material for made-up SCRAM salts of unknown users; unset: the TLS
+  /// key, or (no TLS either) a per-process random key.
+  std::filesystem::path scram_fake_secret_file;
 
   /// The name to look up for what a client typed.
   std::string canonical_user(std::string_view typed) const;

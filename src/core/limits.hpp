@@ -161,6 +161,9 @@ inline constexpr unsigned max_scram_iterations = 1'000'000;
 /// Random bytes in the server's part of the SCRAM nonce (base64, 24 chars).
 inline constexpr std::size_t scram_nonce_bytes = 18;
 
+/// Least bytes in an [auth] scram_fake_secret_file (the key of made-up salts).
+inline constexpr std::size_t scram_fake_secret_min_bytes = 32;
+
 /// ---- Authentication: OAuth bearer tokens (JWT, RFC 7519 / RFC 9068) -------
 
 /// Longest JWT accepted (bytes of the compact form). Real access tokens are

@@ -6,11 +6,13 @@ a connection that failed too often is closed."""
 import base64
 import hashlib
 import os
+import re
 import socket
+import subprocess
 import time
 import unittest
 
-from harness import Env, run_tests
+from harness import POPBOX, Env, run_tests
 from test_security_scram import H, Line, b64
 
 TIMEOUT = 20
@@ -105,6 +107,64 @@ class ScramGateTest(unittest.TestCase):
         self.assertEqual(len(cancels), 9, replies)
         self.assertEqual(replies[-1], b"-ERR Too many bad commands, closing.")
         c.close()
+
+
+def fake_salt(env, user="nobody-here"):
+    """Starts the server of `env`, returns the salt it gives `user`, stops it."""
+    server = env.start()
+    try:
+        c = connect(server.pop3, "127.0.0.1")
+        r = c.cmd(f"AUTH SCRAM-SHA-256 {b64('n,,n=' + user + ',r=' + b64(os.urandom(18)))}")
+        c.close()
+        assert r.startswith(b"+ "), r
+        return re.search(r",s=([^,]+),", base64.b64decode(r[2:]).decode()).group(1)
+    finally:
+        server.stop()
+        env.server = None
+
+
+class FakeSaltTest(unittest.TestCase):
+    """An unknown user's made-up SCRAM salt must not change when the server
+    restarts (a real user's does not), or it tells who exists."""
+
+    def test_salt_is_the_same_after_a_restart_with_tls(self):
+        env = Env()
+        try:
+            first, second = fake_salt(env), fake_salt(env)
+            self.assertEqual(first, second)
+            self.assertNotEqual(first, fake_salt(env, "someone-else"))
+        finally:
+            env.close()
+
+    def test_salt_is_the_same_after_a_restart_with_a_secret_file(self):
+        env = Env(tls=False)
+        secret = os.path.join(env.dir, "scram.secret")
+        with open(secret, "wb") as f:
+            f.write(os.urandom(32))
+        os.chmod(secret, 0o600)
+        with open(env.config) as f:
+            text = f.read()
+        with open(env.config, "w") as f:
+            f.write(text.replace("[auth]\n", f'[auth]\nscram_fake_secret_file = "{secret}"\n'))
+        try:
+            self.assertEqual(fake_salt(env), fake_salt(env))
+            p = subprocess.run([POPBOX, "check", "--config", env.config], capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertNotIn("scram", p.stderr.lower())
+        finally:
+            env.close()
+
+    def test_check_warns_without_tls_or_secret_file(self):
+        env = Env(tls=False)
+        try:
+            p = subprocess.run([POPBOX, "check", "--config", env.config], capture_output=True,
+                               text=True, timeout=TIMEOUT)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("warning: no [auth] scram_fake_secret_file and no [tls] key: made-up "
+                          "SCRAM salts of unknown users change at every restart", p.stderr)
+        finally:
+            env.close()
 
 
 if __name__ == "__main__":
