@@ -569,6 +569,13 @@ asio::awaitable<std::optional<Client>> identify_client(Connection& conn) {
       c.via = " proxy=" + c.peer;
       c.address = header->source.unmapped();
       c.peer = with_port(c.address, header->source_port);
+    } else if (!header->local) {
+      // A client the proxy could not name (v1 UNKNOWN, v2 AF_UNSPEC or
+      // AF_UNIX): counted under the proxy's address for per-IP limits, but
+      // never trusted as loopback, wherever the proxy runs.
+      c.via = " proxy=" + c.peer + " client=unknown";
+      c.loopback = false;
+      co_return c;
     }
   }
   c.loopback = c.address.is_loopback();

@@ -109,6 +109,46 @@ class ScramGateTest(unittest.TestCase):
         c.close()
 
 
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+class ProxyWithoutAddressTest(unittest.TestCase):
+    """With haproxy on the same host, a client it cannot name must not pass
+    for a loopback client (plaintext allowed); only v2 LOCAL (health checks,
+    the proxy's own connection) keeps the proxy's address as is."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env(extra_server='trusted_proxies = ["127.0.0.1/32"]\n')
+        cls.server = cls.env.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def user_after(self, header):
+        s = socket.create_connection(("127.0.0.1", self.server.pop3), timeout=TIMEOUT)
+        s.sendall(header)
+        c = Line(s)
+        self.assertTrue(c.greeting.startswith(b"+OK"), c.greeting)
+        r = c.cmd("USER alice")
+        c.close()
+        return r
+
+    def test_headers_without_a_client_address_are_not_loopback(self):
+        refused = (b"-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) "
+                   b"connections.")
+        for name, header in (
+                ("v1 UNKNOWN", b"PROXY UNKNOWN\r\n"),
+                ("v2 PROXY AF_UNSPEC", V2_SIG + bytes([0x21, 0x00, 0x00, 0x00])),
+                ("v2 PROXY AF_UNIX", V2_SIG + bytes([0x21, 0x31, 0x00, 216]) + bytes(216))):
+            self.assertEqual(self.user_after(header), refused, name)
+        self.assertIn("client=unknown", self.server.log_text())
+
+    def test_v2_local_keeps_the_proxy_address(self):
+        self.assertEqual(self.user_after(V2_SIG + bytes([0x20, 0x00, 0x00, 0x00])), b"+OK")
+
+
 def fake_salt(env, user="nobody-here"):
     """Starts the server of `env`, returns the salt it gives `user`, stops it."""
     server = env.start()
