@@ -42,8 +42,8 @@ std::string mail_root(const std::string& maildir_template) {
 }
 
 // Lists what `user` (the process's current identity) cannot do that a
-// running server needs: re-read the passwd-file, cert and key on SIGHUP,
-// create Maildirs below the mail root.
+// running server needs: re-read the passwd-file, cert and key and the OAuth
+// public keys on SIGHUP, create Maildirs below the mail root.
 std::vector<std::string> access_problems(const config::Config& cfg, const std::string& user) {
   std::vector<std::string> out;
   auto readable = [&](const std::filesystem::path& p, const char* what) {
@@ -55,6 +55,10 @@ std::vector<std::string> access_problems(const config::Config& cfg, const std::s
   if (cfg.tls.enabled) {
     readable(cfg.tls.cert, "TLS certificate");
     readable(cfg.tls.key, "TLS key");
+  }
+  if (const auto& o = cfg.auth.oauth) {
+    for (const auto& key : o->public_keys) readable(key, "[auth.oauth] public key");
+    readable(o->jwks_file, "[auth.oauth] jwks_file");
   }
   std::string root = mail_root(cfg.mail.maildir);
   if (::access(root.c_str(), W_OK | X_OK) != 0) {

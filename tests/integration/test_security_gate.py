@@ -5,6 +5,7 @@ a connection that failed too often is closed."""
 
 import base64
 import hashlib
+import json
 import os
 import re
 import socket
@@ -13,6 +14,7 @@ import time
 import unittest
 
 from harness import POPBOX, Env, run_tests
+from test_security_oauth import Keys
 from test_security_scram import H, Line, b64
 
 TIMEOUT = 20
@@ -203,6 +205,40 @@ class FakeSaltTest(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("warning: no [auth] scram_fake_secret_file and no [tls] key: made-up "
                           "SCRAM salts of unknown users change at every restart", p.stderr)
+        finally:
+            env.close()
+
+
+class CheckOAuthKeysTest(unittest.TestCase):
+    """`popbox check` (run as root) must say when the dropped [server] user
+    cannot read the OAuth keys that SIGHUP re-reads."""
+
+    def test_unreadable_public_key_and_jwks_are_reported(self):
+        env = Env()
+        try:
+            keys = Keys(env.dir)
+            pem = keys.ec_pub
+            jwks = os.path.join(env.dir, "jwks.json")
+            with open(jwks, "w") as f:
+                json.dump(keys.jwks(), f)
+            env.chown()
+            with open(env.config) as f:
+                base = f.read()
+            for what, path, line in (("public key", pem, f'public_keys = ["{pem}"]'),
+                                     ("jwks_file", jwks, f'jwks_file = "{jwks}"')):
+                with open(env.config, "w") as f:
+                    f.write(base + '[auth.oauth]\nissuer = "https://idp.test"\n'
+                            f'audience = "pop3"\n{line}\n')
+                run = lambda: subprocess.run([POPBOX, "check", "--config", env.config],
+                                             capture_output=True, text=True, timeout=TIMEOUT)
+                p = run()
+                self.assertEqual(p.returncode, 0, p.stderr)
+                os.chown(path, 0, 0)
+                os.chmod(path, 0o600)
+                p = run()
+                self.assertEqual(p.returncode, 78, p.stderr)  # EX_CONFIG
+                self.assertIn(f"[server] user popboxtest cannot read the [auth.oauth] {what} "
+                              f"{path} (SIGHUP re-reads it)", p.stderr)
         finally:
             env.close()
 
