@@ -218,12 +218,16 @@ class Driver {
       case Action::start_tls:
         co_await flush(stream);
         co_return Outcome::start_tls;
-      case Action::login:
-        co_await login(step.credentials);
-        co_return std::nullopt;
-      case Action::scram:
-        co_await scram_lookup(step.credentials.user);
-        co_return std::nullopt;
+      case Action::login: {
+        // What the session answers (a close after too many failures) is
+        // carried out like any other step.
+        pop3::Step next = co_await login(step.credentials);
+        co_return co_await act(stream, next);
+      }
+      case Action::scram: {
+        pop3::Step next = co_await scram_lookup(step.credentials.user);
+        co_return co_await act(stream, next);
+      }
       case Action::stream:
         if (!co_await send_message(stream, step)) co_return Outcome::closed;
         co_return std::nullopt;
@@ -247,7 +251,9 @@ class Driver {
     co_return std::nullopt;
   }
 
-  asio::awaitable<void> login(pop3::Credentials& creds) {
+  // Checks the credentials and opens the maildrop; returns the session's
+  // next step.
+  asio::awaitable<pop3::Step> login(pop3::Credentials& creds) {
     using pop3::LoginOutcome;
     ServerState& st = st_;
     const std::string user = st.cfg.auth.canonical_user(creds.user);
@@ -292,7 +298,7 @@ class Driver {
     if (result.outcome == LoginOutcome::ok && scram && !creds.acknowledged) {
       // Only now may the client learn that its proof was right.
       session_.scram_verified(out_);
-      co_return;
+      co_return pop3::Step{};
     }
     if (result.outcome == LoginOutcome::ok) {
       auto open = [&st, &user] { return open_blocking(st, user); };
@@ -307,10 +313,10 @@ class Driver {
       conn_.hard_deadline = steady_clock::time_point::max();
     }
     mailbox = std::move(result.mailbox);
-    session_.login_done(result.outcome, mailbox ? &mailbox->messages() : nullptr, out_);
+    co_return session_.login_done(result.outcome, mailbox ? &mailbox->messages() : nullptr, out_);
   }
 
-  asio::awaitable<void> scram_lookup(const std::string& name) {
+  asio::awaitable<pop3::Step> scram_lookup(const std::string& name) {
     ServerState& st = st_;
     const std::string user = st.cfg.auth.canonical_user(name);
     if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
@@ -319,8 +325,7 @@ class Driver {
           fmt::format("session={} event=login user={} result=temp_failure "
                       "detail=\"too many failed logins from this address\"",
                       conn_.id, core::log_escape(name)));
-      session_.scram_lookup_done(std::nullopt, {}, out_);
-      co_return;
+      co_return session_.scram_lookup_done(std::nullopt, {}, out_);
     }
     // The lookup derives keys for unknown users and plain-stored passwords:
     // it is hashing, so it runs on the auth pool under a ticket.
@@ -330,8 +335,7 @@ class Driver {
           fmt::format("session={} event=login user={} result=temp_failure "
                       "detail=\"too many password checks in progress\"",
                       conn_.id, core::log_escape(name)));
-      session_.scram_lookup_done(std::nullopt, {}, out_);
-      co_return;
+      co_return session_.scram_lookup_done(std::nullopt, {}, out_);
     }
     auto work = [&st, &user] {
       return std::pair{st.auth.scram_lookup(user), auth::make_scram_nonce()};
@@ -340,7 +344,7 @@ class Driver {
     std::optional<auth::ScramSecret> secret;
     if (result.first.result == auth::AuthResult::ok) secret = std::move(result.first.secret);
     auth::wipe(result.first.secret);
-    session_.scram_lookup_done(std::move(secret), result.second, out_);
+    co_return session_.scram_lookup_done(std::move(secret), result.second, out_);
   }
 
   template <class Stream>

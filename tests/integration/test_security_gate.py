@@ -209,6 +209,43 @@ class FakeSaltTest(unittest.TestCase):
             env.close()
 
 
+class CloseAfterFailuresTest(unittest.TestCase):
+    """The third failed login of a connection ends it at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env(users={"alice": "alice-secret"}, failure_delay="10ms")
+        cls.server = cls.env.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def assert_closed(self, c):
+        c.sock.settimeout(5)
+        self.assertEqual(c.buf, b"")
+        self.assertEqual(c.sock.recv(100), b"")  # closed, nothing else sent
+        c.close()
+
+    def test_three_wrong_passwords_close_the_connection(self):
+        c = connect(self.server.pop3, "127.0.0.31")
+        for i in range(3):
+            self.assertEqual(c.cmd("USER alice"), b"+OK")
+            expected = (b"-ERR [AUTH] Authentication failed." if i < 2 else
+                        b"-ERR [AUTH] Authentication failed, too many attempts.")
+            self.assertEqual(c.cmd("PASS wrong"), expected)
+        self.assert_closed(c)
+
+    def test_three_wrong_scram_proofs_close_the_connection(self):
+        c = connect(self.server.pop3, "127.0.0.32")
+        for i in range(3):
+            replies, _ = scram_timed(c, "alice", "wrong")
+            expected = (b"-ERR [AUTH] Authentication failed." if i < 2 else
+                        b"-ERR [AUTH] Authentication failed, too many attempts.")
+            self.assertEqual(replies[-1], expected)
+        self.assert_closed(c)
+
+
 class CheckOAuthKeysTest(unittest.TestCase):
     """`popbox check` (run as root) must say when the dropped [server] user
     cannot read the OAuth keys that SIGHUP re-reads."""
