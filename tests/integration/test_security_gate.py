@@ -9,6 +9,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import time
 import unittest
@@ -244,6 +245,44 @@ class CloseAfterFailuresTest(unittest.TestCase):
                         b"-ERR [AUTH] Authentication failed, too many attempts.")
             self.assertEqual(replies[-1], expected)
         self.assert_closed(c)
+
+
+SSL_OP_NO_EXTENDED_MASTER_SECRET = 1 << 0  # OpenSSL 3 ssl.h
+
+
+class TlsUniqueTest(unittest.TestCase):
+    """tls-unique is only unique with the extended master secret (RFC 7627):
+    without it, a TLS 1.2 link gets no SCRAM-SHA-256-PLUS."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = Env()
+        cls.server = cls.env.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def sasl_line(self, ems):
+        ctx = ssl.create_default_context(cafile=self.env.cert)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        if not ems:
+            ctx.options |= SSL_OP_NO_EXTENDED_MASTER_SECRET
+        raw = socket.create_connection(("127.0.0.1", self.server.pop3s), timeout=TIMEOUT)
+        c = Line(ctx.wrap_socket(raw, server_hostname="pop.test"))
+        self.assertEqual(c.cmd("CAPA"), b"+OK Capability list follows")
+        sasl = [l for l in c.multiline() if l.startswith(b"SASL ")]
+        plus = c.cmd("AUTH SCRAM-SHA-256-PLUS")
+        c.close()
+        return sasl, plus
+
+    def test_plus_needs_the_extended_master_secret_on_tls12(self):
+        sasl, plus = self.sasl_line(ems=True)
+        self.assertEqual(sasl, [b"SASL PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS"])
+        self.assertEqual(plus, b"+ ")
+        sasl, plus = self.sasl_line(ems=False)
+        self.assertEqual(sasl, [b"SASL PLAIN LOGIN SCRAM-SHA-256"])
+        self.assertEqual(plus, b"-ERR Unsupported authentication mechanism.")
 
 
 class CheckOAuthKeysTest(unittest.TestCase):
