@@ -263,8 +263,10 @@ class Driver {
     // on success gets the server-final message; the client's acknowledgement
     // then only opens the maildrop.
     const bool scram = creds.kind == pop3::Credentials::Kind::scram;
+    const bool passed = std::exchange(scram_passed_, false);
     if (scram && creds.acknowledged) {
-      result.outcome = LoginOutcome::ok;
+      // Only a proof this driver let through may be acknowledged.
+      result.outcome = passed ? LoginOutcome::ok : LoginOutcome::bad_credentials;
     } else if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
       result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
     } else if (AuthTicket ticket(st, conn_.ip_key); !ticket) {
@@ -297,6 +299,7 @@ class Driver {
     }
     if (result.outcome == LoginOutcome::ok && scram && !creds.acknowledged) {
       // Only now may the client learn that its proof was right.
+      scram_passed_ = true;
       session_.scram_verified(out_);
       co_return pop3::Step{};
     }
@@ -443,6 +446,7 @@ class Driver {
   core::LineReader& reader_;
   std::string out_;
   std::vector<char> chunk_;
+  bool scram_passed_ = false;  // a SCRAM proof passed the gates; its acknowledgement may log in
 };
 
 pop3::SessionOptions session_options(const ServerState& st, const Connection& conn, bool secure,
