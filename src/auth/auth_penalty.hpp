@@ -4,6 +4,11 @@
 // wait doubling per failure; an IP with too many failures is refused for a
 // while; entries are forgotten after a quiet hour. Pure code with an
 // injected clock (no I/O, no timers): the caller sleeps.
+//
+// IPs and user names live in separate, separately capped tables, so a
+// stream of made-up user names cannot push addresses out; a blocked address
+// is never evicted; a full table evicts its oldest entries in batches, so
+// an insert costs O(1) amortised under the mutex.
 
 #include <chrono>
 #include <cstddef>
@@ -19,7 +24,9 @@ struct AuthPenaltyOptions {
   std::size_t max_failures_per_ip = 50;        ///< [limits] auth_failures_per_ip
   std::chrono::milliseconds forget_after{std::chrono::hours(1)};
   std::chrono::milliseconds block_time{std::chrono::minutes(15)};
-  std::size_t max_entries = 65536;
+  std::size_t max_ip_entries = 65536;    ///< limits::auth_penalty_entries
+  std::size_t max_user_entries = 65536;  ///< limits::auth_penalty_entries
+  std::size_t evict_batch = 4096;        ///< limits::auth_penalty_evict_batch
 };
 
 /// Thread-safe table of recent login failures.
@@ -40,23 +47,36 @@ class AuthPenalty {
   /// name from elsewhere do not); clears the user's own count.
   std::chrono::milliseconds succeeded(const std::string& ip, const std::string& user,
                                       clock::time_point now);
-  /// Entries held now (for tests and the eviction bound).
+  /// Entries held now, IPs and user names (for tests and the eviction bound).
   std::size_t size() const;
+  /// IP entries held now (at most max_ip_entries).
+  std::size_t ip_entries() const;
 
  private:
   struct Entry {
     std::size_t failures = 0;
     clock::time_point last{};
   };
+  using Table = std::unordered_map<std::string, Entry>;
+  struct Capped {
+    Table entries;
+    std::size_t cap = 0;
+    bool ips = false;  ///< blocked entries are never evicted
+    /// While all entries are blocked: before this time none can go, so a
+    /// full table is not scanned again.
+    clock::time_point no_room_until{};
+  };
 
-  std::size_t failures_of(const std::string& key, clock::time_point now);
-  void add_failure(const std::string& key, clock::time_point now);
-  void make_room(clock::time_point now);
+  std::size_t failures_of(Table& t, const std::string& key, clock::time_point now);
+  void add_failure(Capped& t, const std::string& key, clock::time_point now);
+  bool make_room(Capped& t, clock::time_point now);
+  bool is_blocked(const Entry& e, clock::time_point now) const;
   std::chrono::milliseconds delay_for(std::size_t failures) const;
 
   AuthPenaltyOptions options_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Entry> entries_;  ///< "ip:" and "user:" keys
+  Capped ips_{{}, options_.max_ip_entries, true, {}};
+  Capped users_{{}, options_.max_user_entries, false, {}};
 };
 
 }  // namespace popbox::auth

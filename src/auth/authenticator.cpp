@@ -11,6 +11,7 @@
 
 #include "auth/passwd_file.hpp"
 #include "auth/password_scheme.hpp"
+#include "auth/scram_fake_secret.hpp"
 #include "core/limits.hpp"
 
 namespace popbox::auth {
@@ -105,7 +106,8 @@ constexpr std::string_view scram_dummy_password = "no user has this password";
 
 struct Authenticator::State {
   std::filesystem::path path;
-  /// Per-process key for made-up SCRAM salts and keys (HMAC of the user name).
+  /// Key for made-up SCRAM salts and keys (HMAC of the user name): random
+  /// per process unless set_scram_fake_secret() gave a persistent one.
   std::string fake_key = random_key();
   std::mutex mutex;  ///< guards current and last_check; held only briefly
   std::shared_ptr<const Snapshot> current;
@@ -201,6 +203,12 @@ AuthResult Authenticator::verify_apop(std::string_view user, std::string_view ti
   const bool ok = verify_apop_digest(*plain, timestamp, digest_hex);
   wipe(*plain);
   return ok ? AuthResult::ok : AuthResult::bad_credentials;
+}
+
+void Authenticator::set_scram_fake_secret(const std::string& material) {
+  std::string key = derive_scram_fake_key(material);
+  wipe(state_->fake_key);
+  state_->fake_key = std::move(key);
 }
 
 ScramLookup Authenticator::scram_lookup(std::string_view user) {

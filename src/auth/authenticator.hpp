@@ -58,8 +58,13 @@ class Authenticator {
   /// The SCRAM-SHA-256 secret of `user`: stored as {SCRAM-SHA-256}, or derived
   /// from a {PLAIN} password with a made-up salt. Unknown users and users
   /// whose scheme gives no SCRAM keys get a made-up secret, stable for the
-  /// process, that no proof matches: the answer does not reveal who exists.
+  /// process (for every process, after set_scram_fake_secret()), that no proof matches: the answer
+  /// does not reveal who exists.
   ScramLookup scram_lookup(std::string_view user);
+  /// Makes the made-up SCRAM salts and keys of scram_lookup() depend on
+  /// `material` only (load_scram_fake_secret()), so every process with the
+  /// same material answers alike. Call before serving.
+  void set_scram_fake_secret(const std::string& material);
   /// The entry of `user`, if it exists.
   std::optional<UserInfo> lookup(std::string_view user);
 

@@ -47,6 +47,8 @@ class JwtCategory final : public std::error_category {
         return "token not yet valid (nbf)";
       case jwt_errc::no_user_claim:
         return "token lacks the user claim (or it is not a string)";
+      case jwt_errc::email_unverified:
+        return "token email is not verified (email_verified is false)";
     }
     return "unknown JWT error";
   }

@@ -20,21 +20,22 @@ namespace popbox::auth {
 /// Why a token was refused. The messages are for the log: they never
 /// contain the token.
 enum class jwt_errc {
-  too_large = 1,    ///< longer than limits::max_jwt
-  malformed,        ///< not three dot-separated parts
-  bad_base64,       ///< a part is not unpadded base64url
-  bad_json,         ///< the header or the claims are not a JSON object
-  unsupported_alg,  ///< alg is not RS256 or ES256 (none, HS256, ... are refused)
-  critical_header,  ///< a "crit" header names extensions we do not implement
-  no_key,           ///< no configured key has the token's kid and type
-  bad_signature,    ///< no candidate key verifies the signature
-  bad_claims,       ///< a registered claim has the wrong JSON type
-  wrong_issuer,     ///< iss is not the configured issuer
-  wrong_audience,   ///< aud does not name the configured audience
-  no_expiry,        ///< exp is missing
-  expired,          ///< exp is in the past (beyond the leeway)
-  not_yet_valid,    ///< nbf is in the future (beyond the leeway)
-  no_user_claim,    ///< the user claim is missing or not a non-empty string
+  too_large = 1,     ///< longer than limits::max_jwt
+  malformed,         ///< not three dot-separated parts
+  bad_base64,        ///< a part is not unpadded base64url
+  bad_json,          ///< the header or the claims are not a JSON object
+  unsupported_alg,   ///< alg is not RS256 or ES256 (none, HS256, ... are refused)
+  critical_header,   ///< a "crit" header names extensions we do not implement
+  no_key,            ///< no configured key has the token's kid and type
+  bad_signature,     ///< no candidate key verifies the signature
+  bad_claims,        ///< a registered claim has the wrong JSON type
+  wrong_issuer,      ///< iss is not the configured issuer
+  wrong_audience,    ///< aud does not name the configured audience
+  no_expiry,         ///< exp is missing
+  expired,           ///< exp is in the past (beyond the leeway)
+  not_yet_valid,     ///< nbf is in the future (beyond the leeway)
+  no_user_claim,     ///< the user claim is missing or not a non-empty string
+  email_unverified,  ///< the user claim is "email" and email_verified is false
 };
 
 /// The category of jwt_errc; message() explains the refusal for the log.

@@ -48,6 +48,17 @@ std::error_code check_claims(std::string_view payload, const OAuthPolicy& policy
   if (who == claims.end() || !who->is_string() || who->get_ref<const std::string&>().empty()) {
     return jwt_errc::no_user_claim;
   }
+  if (policy.user_claim == "email") {
+    // OpenID Connect: an address the provider has not verified may belong
+    // to anyone who typed it in at sign-up. Some providers send a string.
+    if (auto v = claims.find("email_verified"); v != claims.end()) {
+      const json& f = *v;
+      const bool yes = f.is_boolean() ? f.get<bool>() : f.is_string() && f == "true";
+      const bool no = f.is_boolean() ? !f.get<bool>() : f.is_string() && f == "false";
+      if (no) return jwt_errc::email_unverified;
+      if (!yes) return jwt_errc::bad_claims;
+    }
+  }
   user = who->get<std::string>();
   return {};
 }

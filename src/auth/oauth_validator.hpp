@@ -27,7 +27,8 @@ struct OAuthPolicy {
 };
 
 /// Checks the claims (JSON text) of a token whose signature was verified;
-/// on success `user` is the value of the user claim.
+/// on success `user` is the value of the user claim. With user_claim "email",
+/// a token whose email_verified is false is refused.
 std::error_code check_claims(std::string_view payload, const OAuthPolicy& policy,
                              std::chrono::system_clock::time_point now, std::string& user);
 

@@ -16,6 +16,7 @@
 
 #include "auth/jwt.hpp"
 #include "auth/passwd_file.hpp"
+#include "auth/scram_fake_secret.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
 #include "core/fd_io.hpp"
@@ -41,8 +42,8 @@ std::string mail_root(const std::string& maildir_template) {
 }
 
 // Lists what `user` (the process's current identity) cannot do that a
-// running server needs: re-read the passwd-file, cert and key on SIGHUP,
-// create Maildirs below the mail root.
+// running server needs: re-read the passwd-file, cert and key and the OAuth
+// public keys on SIGHUP, create Maildirs below the mail root.
 std::vector<std::string> access_problems(const config::Config& cfg, const std::string& user) {
   std::vector<std::string> out;
   auto readable = [&](const std::filesystem::path& p, const char* what) {
@@ -54,6 +55,10 @@ std::vector<std::string> access_problems(const config::Config& cfg, const std::s
   if (cfg.tls.enabled) {
     readable(cfg.tls.cert, "TLS certificate");
     readable(cfg.tls.key, "TLS key");
+  }
+  if (const auto& o = cfg.auth.oauth) {
+    for (const auto& key : o->public_keys) readable(key, "[auth.oauth] public key");
+    readable(o->jwks_file, "[auth.oauth] jwks_file");
   }
   std::string root = mail_root(cfg.mail.maildir);
   if (::access(root.c_str(), W_OK | X_OK) != 0) {
@@ -143,6 +148,18 @@ int run_check(const std::string& file) {
       auth::load_keys(o->public_keys, o->jwks_file);
     } catch (const std::exception& e) {
       problem(std::string("[auth.oauth]: ") + e.what());
+    }
+  }
+  try {
+    const auto& tls_key = cfg.tls.enabled ? cfg.tls.key : std::filesystem::path();
+    if (!auth::load_scram_fake_secret(cfg.auth.scram_fake_secret_file, tls_key)) {
+      std::cerr << "warning: no [auth] scram_fake_secret_file and no [tls] key: made-up SCRAM "
+                   "salts of unknown users change at every restart, which tells who exists\n";
+    }
+  } catch (const std::exception& e) {
+    // An unreadable TLS key is reported with [tls] above.
+    if (!cfg.auth.scram_fake_secret_file.empty()) {
+      problem(std::string("[auth] scram_fake_secret_file: ") + e.what());
     }
   }
   try {

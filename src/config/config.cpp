@@ -184,9 +184,10 @@ void load_oauth(Config& cfg, const toml::table& t) {
 void load_auth(Config& cfg, const toml::table& t) {
   only_keys(cfg, t, "[auth]",
             {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format", "oauth",
-             "first_valid_uid"});
+             "first_valid_uid", "scram_fake_secret_file"});
   auto& a = cfg.auth;
   a.passwd_file = get_string(cfg, t, "passwd_file", "");
+  a.scram_fake_secret_file = get_string(cfg, t, "scram_fake_secret_file", "");
   std::string plain = get_string(cfg, t, "allow_plaintext", "loopback");
   if (plain == "never") {
     a.allow_plaintext = Plaintext::never;

@@ -79,6 +79,9 @@ struct AuthConfig {
   /// Like Dovecot's first_valid_uid: a passwd-file entry whose uid is below
   /// it gets no mailbox access (uid 0 and gid 0 never do).
   unsigned first_valid_uid = 500;
+  /// Key material for made-up SCRAM salts of unknown users; unset: the TLS
+  /// key, or (no TLS either) a per-process random key.
+  std::filesystem::path scram_fake_secret_file;
 
   /// The name to look up for what a client typed.
   std::string canonical_user(std::string_view typed) const;

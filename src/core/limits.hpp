@@ -57,9 +57,13 @@ inline constexpr std::chrono::hours auth_penalty_forget{1};
 /// last failure.
 inline constexpr std::chrono::minutes auth_block_time{15};
 
-/// Entries the failed-login table keeps (IPs and user names together); past
-/// it the oldest are evicted, so a spray of addresses cannot grow memory.
+/// Entries the failed-login table keeps, for IPs and for user names each;
+/// past it the oldest are evicted (a blocked IP never), so a spray of
+/// addresses or names cannot grow memory.
 inline constexpr std::size_t auth_penalty_entries = 65536;
+/// Entries a full failed-login table evicts at once (so inserts do not scan
+/// the table each time).
+inline constexpr std::size_t auth_penalty_evict_batch = 4096;
 
 /// Threads that verify passwords, separate from the mail-I/O pool so that a
 /// login flood cannot delay RETR or commit of logged-in users.
@@ -160,6 +164,9 @@ inline constexpr unsigned max_scram_iterations = 1'000'000;
 
 /// Random bytes in the server's part of the SCRAM nonce (base64, 24 chars).
 inline constexpr std::size_t scram_nonce_bytes = 18;
+
+/// Least bytes in an [auth] scram_fake_secret_file (the key of made-up salts).
+inline constexpr std::size_t scram_fake_secret_min_bytes = 32;
 
 /// ---- Authentication: OAuth bearer tokens (JWT, RFC 7519 / RFC 9068) -------
 

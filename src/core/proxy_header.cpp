@@ -125,6 +125,7 @@ ProxyHeaderParser::Result ProxyHeaderParser::parse_v2() {
   header_ = {};
   header_.version = 2;
   const auto cmd = static_cast<unsigned char>(buf_[12]) & 0x0f;
+  header_.local = cmd == 0;
   const auto family = static_cast<unsigned char>(buf_[13]);
   const std::size_t end = buf_.size();
   std::size_t pos = v2_fixed;

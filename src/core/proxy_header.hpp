@@ -19,6 +19,8 @@ struct ProxyHeader {
   /// False for v1 UNKNOWN, v2 LOCAL and v2 address families without IP
   /// addresses: the connection's own addresses stay in force.
   bool has_addresses = false;
+  /// v2 LOCAL: the proxy's own connection (a health check), not a client's.
+  bool local = false;
   IpAddress source, destination;
   std::uint16_t source_port = 0, destination_port = 0;
   std::size_t tlv_count = 0;  ///< v2 TLVs seen (checked for framing only)

@@ -17,7 +17,10 @@ auth::ChannelBinding channel_binding(SSL* ssl) {
       cb.type = "tls-exporter";
       cb.data.assign(reinterpret_cast<const char*>(out.data()), out.size());
     }
-  } else if (version == TLS1_2_VERSION) {
+  } else if (version == TLS1_2_VERSION && SSL_get_extms_support(ssl) == 1) {
+    // Without the extended master secret (RFC 7627) tls-unique is not
+    // unique: the triple handshake attack gives two links the same value
+    // (RFC 9266 section 1), so -PLUS is not offered there.
     // The first Finished of the handshake: the client's in a full
     // handshake, the server's when the session was resumed.
     std::array<unsigned char, EVP_MAX_MD_SIZE> out{};

@@ -212,16 +212,6 @@ class Driver {
   }
 
  private:
-  // After slow work the session answered itself (login_done and friends):
-  // when that answer closed it, the output goes out and the link closes now,
-  // not at the client's next line.
-  template <class Stream>
-  asio::awaitable<std::optional<Outcome>> closed_by_session(Stream& stream) {
-    if (session_.state() != pop3::Session::State::closed) co_return std::nullopt;
-    co_await flush(stream);
-    co_return Outcome::closed;
-  }
-
   // Carries out what the session asked for; returns an outcome to end run().
   template <class Stream>
   asio::awaitable<std::optional<Outcome>> act(Stream& stream, pop3::Step& step) {
@@ -235,12 +225,16 @@ class Driver {
       case Action::start_tls:
         co_await flush(stream);
         co_return Outcome::start_tls;
-      case Action::login:
-        co_await login(step.credentials);
-        co_return co_await closed_by_session(stream);  // too many failed logins
-      case Action::scram:
-        co_await scram_lookup(step.credentials.user);
-        co_return co_await closed_by_session(stream);
+      case Action::login: {
+        // What the session answers (a close after too many failures) is
+        // carried out like any other step.
+        pop3::Step next = co_await login(step.credentials);
+        co_return co_await act(stream, next);
+      }
+      case Action::scram: {
+        pop3::Step next = co_await scram_lookup(step.credentials.user);
+        co_return co_await act(stream, next);
+      }
       case Action::stream:
         if (!co_await send_message(stream, step)) co_return Outcome::closed;
         co_return std::nullopt;
@@ -264,13 +258,23 @@ class Driver {
     co_return std::nullopt;
   }
 
-  asio::awaitable<void> login(pop3::Credentials& creds) {
+  // Checks the credentials and opens the maildrop; returns the session's
+  // next step.
+  asio::awaitable<pop3::Step> login(pop3::Credentials& creds) {
     using pop3::LoginOutcome;
     ServerState& st = st_;
     const std::string user = st.cfg.auth.canonical_user(creds.user);
     LoginResult result;
     std::chrono::milliseconds wait{0};
-    if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
+    // SCRAM logs in in two steps: the proof goes through the gates below and
+    // on success gets the server-final message; the client's acknowledgement
+    // then only opens the maildrop.
+    const bool scram = creds.kind == pop3::Credentials::Kind::scram;
+    const bool passed = std::exchange(scram_passed_, false);
+    if (scram && creds.acknowledged) {
+      // Only a proof this driver let through may be acknowledged.
+      result.outcome = passed ? LoginOutcome::ok : LoginOutcome::bad_credentials;
+    } else if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
       result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
     } else if (AuthTicket ticket(st, conn_.ip_key); !ticket) {
       result = {LoginOutcome::temp_failure, nullptr, "too many password checks in progress"};
@@ -300,6 +304,12 @@ class Driver {
       asio::steady_timer delay(conn_.socket.get_executor(), wait);
       co_await delay.async_wait(use_tuple);
     }
+    if (result.outcome == LoginOutcome::ok && scram && !creds.acknowledged) {
+      // Only now may the client learn that its proof was right.
+      scram_passed_ = true;
+      session_.scram_verified(out_);
+      co_return pop3::Step{};
+    }
     if (result.outcome == LoginOutcome::ok) {
       auto open = [&st, &user] { return open_blocking(st, user); };
       result = co_await run_blocking(st.pool, std::move(open));
@@ -313,20 +323,38 @@ class Driver {
       conn_.hard_deadline = steady_clock::time_point::max();
     }
     mailbox = std::move(result.mailbox);
-    session_.login_done(result.outcome, mailbox ? &mailbox->messages() : nullptr, out_);
+    co_return session_.login_done(result.outcome, mailbox ? &mailbox->messages() : nullptr, out_);
   }
 
-  asio::awaitable<void> scram_lookup(const std::string& name) {
+  asio::awaitable<pop3::Step> scram_lookup(const std::string& name) {
     ServerState& st = st_;
     const std::string user = st.cfg.auth.canonical_user(name);
+    if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
+      // Like a password login from a blocked address: no check, no hint.
+      core::log_info(
+          fmt::format("session={} event=login user={} result=temp_failure "
+                      "detail=\"too many failed logins from this address\"",
+                      conn_.id, core::log_escape(name)));
+      co_return session_.scram_lookup_done(std::nullopt, {}, out_);
+    }
+    // The lookup derives keys for unknown users and plain-stored passwords:
+    // it is hashing, so it runs on the auth pool under a ticket.
+    AuthTicket ticket(st, conn_.ip_key);
+    if (!ticket) {
+      core::log_info(
+          fmt::format("session={} event=login user={} result=temp_failure "
+                      "detail=\"too many password checks in progress\"",
+                      conn_.id, core::log_escape(name)));
+      co_return session_.scram_lookup_done(std::nullopt, {}, out_);
+    }
     auto work = [&st, &user] {
       return std::pair{st.auth.scram_lookup(user), auth::make_scram_nonce()};
     };
-    auto result = co_await run_blocking(st_.pool, std::move(work));
+    auto result = co_await run_blocking(st.auth_pool, std::move(work));
     std::optional<auth::ScramSecret> secret;
     if (result.first.result == auth::AuthResult::ok) secret = std::move(result.first.secret);
     auth::wipe(result.first.secret);
-    session_.scram_lookup_done(std::move(secret), result.second, out_);
+    co_return session_.scram_lookup_done(std::move(secret), result.second, out_);
   }
 
   template <class Stream>
@@ -425,6 +453,7 @@ class Driver {
   core::LineReader& reader_;
   std::string out_;
   std::vector<char> chunk_;
+  bool scram_passed_ = false;  // a SCRAM proof passed the gates; its acknowledgement may log in
 };
 
 pop3::SessionOptions session_options(const ServerState& st, const Connection& conn, bool secure,
@@ -555,6 +584,13 @@ asio::awaitable<std::optional<Client>> identify_client(Connection& conn) {
       c.via = " proxy=" + c.peer;
       c.address = header->source.unmapped();
       c.peer = with_port(c.address, header->source_port);
+    } else if (!header->local) {
+      // A client the proxy could not name (v1 UNKNOWN, v2 AF_UNSPEC or
+      // AF_UNIX): counted under the proxy's address for per-IP limits, but
+      // never trusted as loopback, wherever the proxy runs.
+      c.via = " proxy=" + c.peer + " client=unknown";
+      c.loopback = false;
+      co_return c;
     }
   }
   c.loopback = c.address.is_loopback();

@@ -1,6 +1,7 @@
 #include "net/server.hpp"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <thread>
 
+#include "auth/scram_fake_secret.hpp"
 #include "core/limits.hpp"
 #include "core/log.hpp"
 #include "lmtp/local_delivery.hpp"
@@ -305,6 +307,15 @@ Server::Server(config::Config cfg) {
   impl_ = std::make_unique<Impl>(cfg);
   auto& st = impl_->state;
   st.auth.load();
+  try {
+    const auto& tls_key = st.cfg.tls.enabled ? st.cfg.tls.key : std::filesystem::path();
+    if (auto m = auth::load_scram_fake_secret(st.cfg.auth.scram_fake_secret_file, tls_key)) {
+      st.auth.set_scram_fake_secret(*m);
+      OPENSSL_cleanse(m->data(), m->size());
+    }
+  } catch (const std::exception& e) {
+    throw config::ConfigError(fmt::format("[auth] SCRAM fake-salt secret: {}", e.what()));
+  }
   if (st.oauth) {
     try {
       st.oauth->load();

@@ -75,7 +75,9 @@ inline auth::AuthPenaltyOptions penalty_options(const config::Config& cfg) {
   o.max_failures_per_ip = cfg.limits.auth_failures_per_ip;
   o.forget_after = limits::auth_penalty_forget;
   o.block_time = limits::auth_block_time;
-  o.max_entries = limits::auth_penalty_entries;
+  o.max_ip_entries = limits::auth_penalty_entries;
+  o.max_user_entries = limits::auth_penalty_entries;
+  o.evict_batch = limits::auth_penalty_evict_batch;
   return o;
 }
 

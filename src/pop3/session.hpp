@@ -39,6 +39,9 @@ struct Credentials {
   std::string secret;  ///< the password, the APOP digest, or the bearer token
   /// scram: the session has checked the proof, and it was right.
   bool verified = false;
+  /// scram: the client acknowledged the server-final message; the driver
+  /// already ran the login gates on the proof and only opens the maildrop.
+  bool acknowledged = false;
 };
 
 /// The outcome of checking credentials and opening the maildrop.
@@ -57,7 +60,9 @@ struct Step {
     none,       ///< write the output, read the next line
     close,      ///< write the output, then close the connection
     start_tls,  ///< write the output, drop buffered input, handshake, call tls_started()
-    login,      ///< check `credentials`, open the maildrop, call login_done()
+    login,      ///< check `credentials`, open the maildrop, call login_done();
+                ///< scram (not yet acknowledged): call scram_verified() instead
+                ///< of opening the maildrop when the checks pass
     stream,     ///< open message `message`, then stream_opened() or stream_failed();
                 ///< pass its stored bytes to stream_block(), then stream_end()
     commit,     ///< apply deletions (commit_deleted()), call commit_done()
@@ -132,6 +137,10 @@ class Session {
   /// database failed) and the server's random nonce part (printable, no ',').
   Step scram_lookup_done(std::optional<auth::ScramSecret> secret, std::string_view server_nonce,
                          std::string& out);
+  /// Reports that the driver accepted the SCRAM proof of Action::login
+  /// (gates and penalty wait done): writes the server-final message; the
+  /// client's empty answer then asks for the acknowledged login.
+  void scram_verified(std::string& out);
   /// The messages Action::commit must delete (message indexes, 0-based).
   std::vector<std::size_t> commit_deleted() const;
   /// The messages that were retrieved (marked seen at commit).
@@ -211,6 +220,7 @@ class Session {
   std::string user_;          // from USER, or the user logged in
   std::string sasl_user_;     // LOGIN mechanism: the user name given first
   bool oauth_login_ = false;  // the login under way came from OAUTHBEARER/XOAUTH2
+  bool scram_wrong_ = false;  // the login under way is a SCRAM proof the session refused
   auth::ScramServer scram_;
   const std::vector<store::MessageInfo>* messages_ = nullptr;
   std::vector<bool> deleted_;

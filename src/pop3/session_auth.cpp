@@ -141,9 +141,11 @@ Step Session::on_sasl_line(std::string_view line, std::string& out) {
   // ends the exchange with a failure.
   if (stage == Sasl::oauth_error) return auth_failed("-ERR [AUTH] Authentication failed.", out);
   if (line == "*") {
+    // A cancelled exchange counts as a bad command: otherwise one connection
+    // could pipeline "AUTH SCRAM-SHA-256 <first>" and "*" (a lookup each)
+    // for ever.
     scram_.reset();
-    reply(out, "-ERR Authentication cancelled.");
-    return {};
+    return bad_command("-ERR Authentication cancelled.", out);
   }
   // RFC 5034 section 4: "=" is an empty initial response.
   std::optional<std::string> decoded =
@@ -210,6 +212,8 @@ void Session::tls_started(bool plaintext_allowed, auth::ChannelBinding binding) 
 Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,
                          std::string& out) {
   const bool oauth = std::exchange(oauth_login_, false);
+  const bool scram_wrong = std::exchange(scram_wrong_, false);
+  scram_.reset();
   switch (outcome) {
     case LoginOutcome::ok: {
       messages_ = messages;
@@ -228,6 +232,12 @@ Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageI
       reply(out, "-ERR [LOGIN-DELAY] Minimum time between logins not reached.");
       break;
     case LoginOutcome::temp_failure:
+      if (scram_wrong) {
+        // Refused by a gate before its check, but the proof was wrong:
+        // it still counts towards this connection's failures.
+        user_.clear();
+        return auth_failed("-ERR [SYS/TEMP] Temporary server failure, try again later.", out);
+      }
       reply(out, "-ERR [SYS/TEMP] Temporary server failure, try again later.");
       break;
     case LoginOutcome::perm_failure:

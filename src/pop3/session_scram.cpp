@@ -1,8 +1,13 @@
 // Session: SASL SCRAM-SHA-256 and SCRAM-SHA-256-PLUS (RFC 5802, 7677, 5034).
 // The exchange itself is auth::ScramServer; this file maps it onto AUTH:
 //   C: AUTH SCRAM-SHA-256 [client-first]   S: + server-first    (after Action::scram)
-//   C: client-final                        S: + server-final
+//   C: client-final                        S: + server-final    (after Action::login
+//                                                                and scram_verified())
 //   C: (empty)                             S: +OK / -ERR        (after Action::login)
+// The proof is checked here, but its verdict goes through the driver's login
+// gates (block, auth ticket, penalty wait) either way: the server-final
+// message, which tells the client the password was right, is written only
+// once the driver has let the login through.
 #include "core/base64.hpp"
 #include "pop3/session.hpp"
 #include "pop3/session_detail.hpp"
@@ -35,17 +40,16 @@ Step Session::on_scram(Sasl stage, std::string_view msg, std::string& out) {
       break;
     case Sasl::scram_final:
       status = scram_.client_final(msg);
-      if (status == ScramStatus::ok) {
-        sasl_ = Sasl::scram_ack;
-        out.append("+ " + core::base64_encode(scram_.server_final()) + "\r\n");
-        return {};
-      }
-      if (status == ScramStatus::nonce_mismatch || status == ScramStatus::binding_mismatch ||
-          status == ScramStatus::bad_proof) {
-        // Through the driver like a wrong password: same delay, same reply.
+      if (status == ScramStatus::ok || status == ScramStatus::nonce_mismatch ||
+          status == ScramStatus::binding_mismatch || status == ScramStatus::bad_proof) {
+        // Right or wrong, through the driver like a password: same gates,
+        // same delay; a wrong one gets the same reply as a wrong password.
+        const bool ok = status == ScramStatus::ok;
         const std::string user = scram_.user();
-        scram_.reset();
-        return start_login({Credentials::Kind::scram, user, {}, false}, out);
+        if (!ok) scram_.reset();  // a right one keeps the exchange for the server-final
+        Step step = start_login({Credentials::Kind::scram, user, {}, ok}, out);
+        scram_wrong_ = !ok && step.action == Step::Action::login;
+        return step;
       }
       break;
     case Sasl::scram_ack: {
@@ -53,11 +57,14 @@ Step Session::on_scram(Sasl stage, std::string_view msg, std::string& out) {
       // empty response; only then does the login complete.
       if (!msg.empty()) {
         scram_.reset();
+        user_.clear();
         return bad_command("-ERR Expected an empty response.", out);
       }
       const std::string user = scram_.user();
       scram_.reset();
-      return start_login({Credentials::Kind::scram, user, {}, true}, out);
+      Credentials creds{Credentials::Kind::scram, user, {}, true};
+      creds.acknowledged = true;
+      return start_login(std::move(creds), out);
     }
     default:
       break;
@@ -76,6 +83,11 @@ Step Session::on_scram(Sasl stage, std::string_view msg, std::string& out) {
     default:
       return bad_command("-ERR Invalid SCRAM message.", out);
   }
+}
+
+void Session::scram_verified(std::string& out) {
+  out.append("+ " + core::base64_encode(scram_.server_final()) + "\r\n");
+  sasl_ = Sasl::scram_ack;
 }
 
 Step Session::scram_lookup_done(std::optional<auth::ScramSecret> secret,

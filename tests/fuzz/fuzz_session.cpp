@@ -381,6 +381,17 @@ class Driver {
     } else if (c.kind == Credentials::Kind::password) {
       FUZZ_CHECK(plaintext_, "password login while plaintext is refused");
     }
+    if (c.kind == Credentials::Kind::scram && c.verified && !c.acknowledged) {
+      // A right proof that passed the gates: the server-final, then the
+      // client's empty answer asks for the acknowledged login.
+      std::string out;
+      session_.scram_verified(out);
+      FUZZ_CHECK(is_cont(check_one_reply(out, false, true)), "SCRAM server-final " + escaped(out));
+      sasl_pending_ = true;
+      return;
+    }
+    FUZZ_CHECK(c.kind != Credentials::Kind::scram || !c.acknowledged || c.verified,
+               "acknowledged SCRAM login without a right proof");
     LoginOutcome outcome = outcome_for(c.secret);
     if (c.kind == Credentials::Kind::scram) {
       outcome = c.verified ? LoginOutcome::ok : LoginOutcome::bad_credentials;

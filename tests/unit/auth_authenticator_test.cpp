@@ -14,6 +14,7 @@
 
 #include "auth/authenticator.hpp"
 #include "auth/password_scheme.hpp"
+#include "auth/scram_fake_secret.hpp"
 
 namespace popbox::auth {
 namespace {
@@ -223,6 +224,39 @@ TEST_F(AuthenticatorTest, ManyThreadsVerifyWhileTheFileChanges) {
   writer.join();
   EXPECT_GT(checks, 8);
   EXPECT_EQ(wrong_answers, 0);
+}
+
+TEST_F(AuthenticatorTest, MadeUpScramSaltsFollowThePersistentSecret) {
+  // Two processes (here: two Authenticators) with the same secret give an
+  // unknown user the same salt and keys, as a real user's stay the same.
+  const std::string material(48, 'k');
+  Authenticator a(file_), b(file_), c(file_), d(file_);
+  for (Authenticator* x : {&a, &b, &c, &d}) x->load();
+  a.set_scram_fake_secret(material);
+  b.set_scram_fake_secret(material);
+  c.set_scram_fake_secret(std::string(48, 'j'));
+  const ScramLookup la = a.scram_lookup("nobody"), lb = b.scram_lookup("nobody");
+  ASSERT_EQ(la.result, AuthResult::ok);
+  EXPECT_EQ(la.secret.salt.size(), 16u);
+  EXPECT_EQ(la.secret.salt, lb.secret.salt);
+  EXPECT_EQ(la.secret.stored_key, lb.secret.stored_key);
+  EXPECT_NE(la.secret.salt, a.scram_lookup("nobody2").secret.salt);
+  EXPECT_NE(la.secret.salt, c.scram_lookup("nobody").secret.salt);
+  EXPECT_NE(la.secret.salt, d.scram_lookup("nobody").secret.salt);  // per-process random
+}
+
+TEST_F(AuthenticatorTest, ScramFakeSecretSources) {
+  EXPECT_FALSE(load_scram_fake_secret({}, {}));
+  const fs::path secret = dir_ / "secret";
+  std::ofstream(secret) << std::string(31, 'x');
+  EXPECT_THROW(load_scram_fake_secret(secret, {}), std::runtime_error);  // too short
+  std::ofstream(secret) << std::string(32, 'x');
+  EXPECT_EQ(load_scram_fake_secret(secret, dir_ / "missing.pem"), std::string(32, 'x'));
+  EXPECT_THROW(load_scram_fake_secret(dir_ / "missing", {}), std::runtime_error);
+  EXPECT_THROW(load_scram_fake_secret({}, file_), std::runtime_error);  // not a key
+  EXPECT_EQ(derive_scram_fake_key("a").size(), 32u);
+  EXPECT_EQ(derive_scram_fake_key("a"), derive_scram_fake_key("a"));
+  EXPECT_NE(derive_scram_fake_key("a"), derive_scram_fake_key("b"));
 }
 
 }  // namespace

@@ -186,6 +186,21 @@ TEST(Jwt, TableOfTokensAgainstPemKeys) {
       {"user claim not a string",
        [&] { return token(rs_header, claims(R"(,"email":["alice"])"), rsa); },
        jwt_errc::no_user_claim},
+      {"email verified",
+       [&] { return token(rs_header, claims(R"(,"email_verified":true)"), rsa); },
+       {}},
+      {"email verified (string)",
+       [&] { return token(rs_header, claims(R"(,"email_verified":"true")"), rsa); },
+       {}},
+      {"email not verified",
+       [&] { return token(rs_header, claims(R"(,"email_verified":false)"), rsa); },
+       jwt_errc::email_unverified},
+      {"email not verified (string)",
+       [&] { return token(rs_header, claims(R"(,"email_verified":"false")"), rsa); },
+       jwt_errc::email_unverified},
+      {"email_verified a number",
+       [&] { return token(rs_header, claims(R"(,"email_verified":0)"), rsa); },
+       jwt_errc::bad_claims},
       {"bad signature", [&] { return corrupt_signature(token(rs_header, claims(), rsa)); },
        jwt_errc::bad_signature},
       {"signed by another key", [&] { return token(rs_header, claims(), other_rsa_key().get()); },
@@ -357,6 +372,23 @@ TEST(Jwt, Base64urlIsStrict) {
   // Bytes outside the alphabet, which libsodium alone lets through.
   EXPECT_FALSE(base64url_decode("ZW1haWw\xfe\xff\xff\xffhbGw"));
   EXPECT_FALSE(base64url_decode("YWI\x80"));
+}
+
+TEST(Jwt, EmailVerifiedMattersOnlyWhenTheEmailNamesTheUser) {
+  OAuthPolicy p{"https://idp.example.com", "pop3", "preferred_username"};
+  const std::string c =
+      R"({"iss":"https://idp.example.com","aud":"pop3","preferred_username":"alice",)"
+      R"("email_verified":false,"exp":)" +
+      std::to_string(now_s + 600) + "}";
+  std::string user;
+  EXPECT_FALSE(check_claims(c, p, now, user));
+  EXPECT_EQ(user, "alice");
+  p.user_claim = "email";
+  EXPECT_EQ(check_claims(R"({"iss":"https://idp.example.com","aud":"pop3","email":"a@b",)"
+                         R"("email_verified":false,"exp":)" +
+                             std::to_string(now_s + 600) + "}",
+                         p, now, user),
+            std::error_code(jwt_errc::email_unverified));
 }
 
 TEST(Jwt, ErrorsHaveLogMessagesWithoutTheToken) {

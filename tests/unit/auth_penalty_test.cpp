@@ -16,7 +16,9 @@ AuthPenaltyOptions options() {
   o.max_failures_per_ip = 5;
   o.forget_after = 1h;
   o.block_time = 15min;
-  o.max_entries = 100;
+  o.max_ip_entries = 100;
+  o.max_user_entries = 100;
+  o.evict_batch = 10;
   return o;
 }
 
@@ -100,9 +102,63 @@ TEST(AuthPenalty, TableStaysBoundedAndEvictsTheOldest) {
   AuthPenalty p(options());  // 100 entries
   for (int i = 0; i < 1000; ++i) {
     p.failed("ip" + std::to_string(i), "same-user", t0 + i * 1ms);
-    EXPECT_LE(p.size(), 100u);
+    EXPECT_LE(p.ip_entries(), 100u);
+    EXPECT_LE(p.size(), 101u);
   }
   // The newest addresses are still remembered, the oldest are gone.
   EXPECT_EQ(p.succeeded("ip999", "other", t0 + 1s), 100ms);
   EXPECT_EQ(p.succeeded("ip0", "other", t0 + 1s), 0ms);
+}
+
+TEST(AuthPenalty, UserNameChurnDoesNotEvictAddresses) {
+  AuthPenaltyOptions o = options();
+  o.max_failures_per_ip = 100000;
+  AuthPenalty p(o);
+  p.failed("victim-ip", "alice", t0);
+  // One address sprays made-up user names: only the user table churns.
+  for (int i = 0; i < 1000; ++i) {
+    p.failed("sprayer", "name" + std::to_string(i), t0 + 1s + i * 1ms);
+    EXPECT_LE(p.size(), 102u);
+  }
+  EXPECT_EQ(p.ip_entries(), 2u);
+  EXPECT_EQ(p.succeeded("victim-ip", "alice", t0 + 2s), 100ms);
+}
+
+TEST(AuthPenalty, BlockedAddressesAreNeverEvicted) {
+  AuthPenalty p(options());  // blocked after 5 failures
+  for (int i = 0; i < 5; ++i) p.failed("attacker", "u", t0 + i * 1ms);
+  ASSERT_TRUE(p.blocked("attacker", t0 + 1s));
+  // A spray of newer addresses fills the table many times over.
+  for (int i = 0; i < 1000; ++i) {
+    p.failed("ip" + std::to_string(i), "u" + std::to_string(i), t0 + 1s + i * 1ms);
+  }
+  EXPECT_LE(p.ip_entries(), 100u);
+  EXPECT_TRUE(p.blocked("attacker", t0 + 2s));
+}
+
+TEST(AuthPenalty, ATableOfBlockedAddressesStaysBounded) {
+  AuthPenaltyOptions o = options();
+  o.max_failures_per_ip = 1;  // every address is blocked by its first failure
+  AuthPenalty p(o);
+  for (int i = 0; i < 300; ++i) p.failed("ip" + std::to_string(i), "u", t0 + i * 1ms);
+  EXPECT_EQ(p.ip_entries(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(p.blocked("ip" + std::to_string(i), t0 + 1s));
+  EXPECT_FALSE(p.blocked("ip200", t0 + 1s));  // no room: not recorded
+  // Once the blocks are over, new addresses get room again.
+  p.failed("late", "u", t0 + 16min);
+  EXPECT_TRUE(p.blocked("late", t0 + 16min));
+  EXPECT_LE(p.ip_entries(), 100u);
+}
+
+TEST(AuthPenalty, AFullTableEvictsABatchAtOnce) {
+  AuthPenaltyOptions o = options();
+  o.max_failures_per_ip = 100000;
+  AuthPenalty p(o);
+  for (int i = 0; i < 100; ++i) p.failed("ip" + std::to_string(i), "u", t0 + i * 1ms);
+  EXPECT_EQ(p.ip_entries(), 100u);
+  p.failed("new", "u", t0 + 1s);
+  // The 10 oldest went; the next 9 new addresses need no eviction.
+  EXPECT_EQ(p.ip_entries(), 91u);
+  EXPECT_EQ(p.succeeded("ip9", "x", t0 + 2s), 0ms);
+  EXPECT_EQ(p.succeeded("ip10", "x", t0 + 2s), 100ms);
 }

@@ -135,6 +135,8 @@ TEST(ProxyHeader, TableOfCases) {
     }
     EXPECT_EQ(o.header.tlv_count, c.tlvs) << c.name;
     EXPECT_EQ(o.header.version, c.input[0] == 'P' ? 1 : 2) << c.name;
+    // Only v2 LOCAL is the proxy's own connection (its address may be kept).
+    EXPECT_EQ(o.header.local, std::string_view(c.name).starts_with("v2 local")) << c.name;
   }
 }
 

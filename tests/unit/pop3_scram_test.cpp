@@ -6,6 +6,7 @@
 
 #include "auth/scram.hpp"
 #include "core/base64.hpp"
+#include "core/limits.hpp"
 #include "pop3/session.hpp"
 
 using popbox::auth::ChannelBinding;
@@ -64,6 +65,13 @@ struct Harness {
     out.clear();
     return session.on_line(line, out);
   }
+  /// Sends a client-final message the session accepts and lets it through
+  /// as the driver does once its gates pass.
+  Step send_verified(std::string_view line) {
+    Step step = send(line);
+    if (step.action == Action::login && step.credentials.verified) session.scram_verified(out);
+    return step;
+  }
   Step lookup_done(std::optional<ScramSecret> secret, std::string_view nonce = server_nonce) {
     out.clear();
     return session.scram_lookup_done(std::move(secret), nonce, out);
@@ -92,12 +100,21 @@ TEST(SessionScram, Rfc7677ExchangeWithoutInitialResponse) {
   EXPECT_EQ(h.out, "");
   EXPECT_EQ(h.lookup_done(pencil()).action, Action::none);
   EXPECT_EQ(h.out, "+ " + b64(server_first) + "\r\n");
-  EXPECT_EQ(h.send(b64(client_final)).action, Action::none);
+  // A right proof goes to the driver's login gates first: nothing is
+  // written until the driver calls scram_verified().
+  step = h.send(b64(client_final));
+  ASSERT_EQ(step.action, Action::login);
+  EXPECT_EQ(step.credentials.kind, Credentials::Kind::scram);
+  EXPECT_TRUE(step.credentials.verified);
+  EXPECT_FALSE(step.credentials.acknowledged);
+  EXPECT_EQ(h.out, "");
+  h.session.scram_verified(h.out);
   EXPECT_EQ(h.out, "+ " + b64(server_final) + "\r\n");
   step = h.send("");
   ASSERT_EQ(step.action, Action::login);
   EXPECT_EQ(step.credentials.kind, Credentials::Kind::scram);
   EXPECT_TRUE(step.credentials.verified);
+  EXPECT_TRUE(step.credentials.acknowledged);
   EXPECT_EQ(step.credentials.user, "user");
   h.out.clear();
   h.session.login_done(LoginOutcome::ok, &h.messages, h.out);
@@ -111,7 +128,7 @@ TEST(SessionScram, InitialResponseAndLowerCaseMechanism) {
   ASSERT_EQ(step.action, Action::scram);
   h.lookup_done(pencil());
   EXPECT_EQ(h.out, "+ " + b64(server_first) + "\r\n");
-  h.send(b64(client_final));
+  h.send_verified(b64(client_final));
   EXPECT_EQ(h.out, "+ " + b64(server_final) + "\r\n");
   // "=" is an empty response too (RFC 5034 section 4).
   EXPECT_EQ(h.send("=").action, Action::login);
@@ -173,7 +190,7 @@ TEST(SessionScram, CancelAndBadInput) {
   Harness g;
   g.send("AUTH SCRAM-SHA-256 " + b64(client_first));
   g.lookup_done(pencil());
-  g.send(b64(client_final));
+  g.send_verified(b64(client_final));
   EXPECT_EQ(g.send(b64("x")).action, Action::none);
   EXPECT_EQ(g.out, "-ERR Expected an empty response.\r\n");
 }
@@ -224,7 +241,7 @@ TEST(SessionScram, PlusWithTheRightBindingSucceeds) {
   const std::string without_proof = "c=" + cbind + ",r=rOprNGfwEbeRWgbNEkqO" + server_nonce;
   const std::string auth_message =
       first.substr(first.find("n=user")) + "," + server_first + "," + without_proof;
-  h.send(b64(without_proof + ",p=" + client_proof("pencil", pencil(), auth_message)));
+  h.send_verified(b64(without_proof + ",p=" + client_proof("pencil", pencil(), auth_message)));
   ASSERT_EQ(h.out.substr(0, 4), "+ dj") << h.out;  // "v=..."
   Step step = h.send("");
   ASSERT_EQ(step.action, Action::login);
@@ -284,7 +301,7 @@ TEST(SessionScram, YFlagBindingDataIsTheHeaderOnly) {
   const std::string without_proof = "c=eSws,r=rOprNGfwEbeRWgbNEkqO" + server_nonce;
   const std::string auth_message =
       "n=user,r=rOprNGfwEbeRWgbNEkqO," + server_first + "," + without_proof;
-  h.send(b64(without_proof + ",p=" + client_proof("pencil", pencil(), auth_message)));
+  h.send_verified(b64(without_proof + ",p=" + client_proof("pencil", pencil(), auth_message)));
   EXPECT_EQ(h.out.substr(0, 4), "+ dj") << h.out;
 }
 
@@ -295,4 +312,64 @@ TEST(SessionScram, TlsStartedForgetsAnExchange) {
   h.session.tls_started(true, {});
   h.send(b64(client_final));
   EXPECT_EQ(h.out, "-ERR Unknown command.\r\n");
+}
+
+TEST(SessionScram, RightProofRefusedByAGateGetsNoServerFinal) {
+  Harness h;
+  h.send("AUTH SCRAM-SHA-256 " + b64(client_first));
+  h.lookup_done(pencil());
+  Step step = h.send(b64(client_final));
+  ASSERT_EQ(step.action, Action::login);
+  EXPECT_TRUE(step.credentials.verified);
+  // The driver refused it (a blocked address, no auth ticket): no "v=".
+  h.out.clear();
+  h.session.login_done(LoginOutcome::temp_failure, nullptr, h.out);
+  EXPECT_EQ(h.out, "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n");
+  EXPECT_EQ(h.session.stats().auth_failures, 0u);
+  EXPECT_EQ(h.send("").action, Action::none);  // no exchange left to acknowledge
+  EXPECT_EQ(h.out, "-ERR Unknown command.\r\n");
+}
+
+TEST(SessionScram, WrongProofRefusedByAGateCountsAsAFailure) {
+  std::string auth_message = client_first.substr(3) + "," + server_first + "," +
+                             "c=biws,r=rOprNGfwEbeRWgbNEkqO" + server_nonce;
+  std::string bad = "c=biws,r=rOprNGfwEbeRWgbNEkqO" + server_nonce +
+                    ",p=" + client_proof("pencil2", pencil(), auth_message);
+  Harness h;
+  for (int i = 1; i <= 3; ++i) {
+    h.send("AUTH SCRAM-SHA-256 " + b64(client_first));
+    h.lookup_done(pencil());
+    Step step = h.send(b64(bad));
+    ASSERT_EQ(step.action, Action::login);
+    EXPECT_FALSE(step.credentials.verified);
+    h.out.clear();
+    step = h.session.login_done(LoginOutcome::temp_failure, nullptr, h.out);
+    EXPECT_EQ(h.session.stats().auth_failures, static_cast<std::uint64_t>(i));
+    if (i < 3) {
+      EXPECT_EQ(step.action, Action::none);
+      EXPECT_EQ(h.out, "-ERR [SYS/TEMP] Temporary server failure, try again later.\r\n");
+    } else {
+      EXPECT_EQ(step.action, Action::close);
+      EXPECT_EQ(h.out, "-ERR [AUTH] Authentication failed, too many attempts.\r\n");
+    }
+  }
+}
+
+TEST(SessionScram, CancelledExchangesCountAsBadCommands) {
+  // One connection must not get a SCRAM lookup (a key derivation for an
+  // unknown user) per "AUTH SCRAM-SHA-256 <first>" / "*" pair for ever.
+  Harness h;
+  for (int i = 1; i <= popbox::limits::max_bad_commands; ++i) {
+    ASSERT_EQ(h.send("AUTH SCRAM-SHA-256 " + b64(client_first)).action, Action::scram);
+    h.lookup_done(pencil());
+    Step step = h.send("*");
+    EXPECT_EQ(h.session.stats().bad_commands, static_cast<std::uint64_t>(i));
+    if (i < popbox::limits::max_bad_commands) {
+      EXPECT_EQ(step.action, Action::none);
+      EXPECT_EQ(h.out, "-ERR Authentication cancelled.\r\n");
+    } else {
+      EXPECT_EQ(step.action, Action::close);
+      EXPECT_EQ(h.out, "-ERR Too many bad commands, closing.\r\n");
+    }
+  }
 }
