@@ -9,8 +9,8 @@
 //     bit 6 odd-numbered messages fail to open, bit 7 commit fails
 //   byte 1 (more): bits 0-1 EXPIRE (none, NEVER, 0, 30), bit 2 LOGIN-DELAY,
 //     bit 3 plaintext allowed once STLS is done, bit 4 OAUTHBEARER/XOAUTH2 on,
-//     bit 5 the big maildrop instead (so many messages that LIST and UIDL
-//     come in pieces of limits::listing_piece)
+//     bit 5 the big maildrop instead (7500 messages: LIST and UIDL come in
+//     pieces of limits::listing_piece)
 //   byte 2: size of the blocks the client bytes arrive in (0 = all at once)
 // The login outcome comes from the last byte of the offered secret (password
 // or APOP digest): '0'-'3' (and any byte % 8 < 4) log in, '4' bad
@@ -76,10 +76,10 @@ Maildrop make_maildrop(std::vector<std::string> msgs, std::size_t uidl_pad = 0) 
   return m;
 }
 
-/// Enough messages that both listings pass limits::listing_piece several
-/// times (LIST lines are short, so there are many).
+/// Just enough messages that LIST passes limits::listing_piece (so a few
+/// DELEs move where, or whether, it is cut) and UIDL passes it twice.
 Maildrop make_big_maildrop() {
-  constexpr std::size_t count = 12000;
+  constexpr std::size_t count = 7500;
   std::vector<std::string> msgs;
   msgs.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -87,7 +87,11 @@ Maildrop make_big_maildrop() {
                    (i % 5 == 0 ? "\n.\n" : "\n"));
   }
   Maildrop m = make_maildrop(std::move(msgs), 8);
-  static_assert(count * 6 > popbox::limits::listing_piece, "LIST must come in pieces");
+  std::size_t list_bytes = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    list_bytes += std::to_string(i + 1).size() + std::to_string(m.infos[i].size).size() + 3;
+  }
+  FUZZ_CHECK(list_bytes > popbox::limits::listing_piece, "the big LIST fits one piece");
   return m;
 }
 

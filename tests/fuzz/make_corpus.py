@@ -68,8 +68,8 @@ SESSION = {
         b"AUTH XOAUTH2 " + b64(b"user=bob\x01auth=Bearer t4\x01\x01"), b"",
         b"AUTH OAUTHBEARER " + bearer(b"b=2Cob", b"t4"), b"AQ==", b"QUIT"]),
     "big_maildrop_listings_in_pieces": session(0x08, 0x20, 0, [
-        b"USER alice", b"PASS secret0", b"LIST", b"UIDL", b"DELE 1", b"DELE 11999", b"LIST",
-        b"UIDL", b"LIST 12000", b"RETR 11996", b"TOP 11991 1", b"STAT", b"RSET", b"UIDL", b"QUIT"]),
+        b"USER alice", b"PASS secret0", b"LIST", b"UIDL", b"DELE 1", b"DELE 7499", b"LIST",
+        b"UIDL", b"LIST 7500", b"RETR 7496", b"TOP 7491 1", b"STAT", b"RSET", b"UIDL", b"QUIT"]),
     "user_pass_all_commands": session(0x38, 0, 0, [
         b"CAPA", b"USER alice", b"PASS secret0", b"STAT", b"LIST", b"LIST 2", b"UIDL",
         b"UIDL 1", b"RETR 1", b"RETR 2", b"TOP 2 3", b"TOP 4 0", b"DELE 1", b"LIST 1",
