@@ -262,6 +262,9 @@ def lmtp(opts: int, result: int, lines) -> bytes:
 
 
 LMTP = {
+    # limits::max_line is 8192: needs -max_len past it (scripts/fuzz).
+    "line_too_long": lmtp(0, 0, [
+        b"LHLO mx.example.com", b"MAIL FROM:<" + b"s" * 8200 + b"@example.org>"]),
     "two_recipients": lmtp(0, 0, [
         b"LHLO mx.example.com", b"MAIL FROM:<sender@example.org> SIZE=120 BODY=8BITMIME",
         b"RCPT TO:<alice@example.com>", b"RCPT TO:<bob@example.com5>", b"RCPT TO:<carol8>",
