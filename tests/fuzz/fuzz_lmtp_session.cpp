@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/dot_codec.hpp"
+#include "core/limits.hpp"
 #include "core/line_reader.hpp"
 #include "fuzz_common.hpp"
 #include "lmtp/session.hpp"
@@ -33,8 +34,6 @@ using popbox::lmtp::RcptStatus;
 using popbox::lmtp::Session;
 using popbox::lmtp::Step;
 using Action = Step::Action;
-
-constexpr std::size_t kMaxLine = 8192;
 
 RcptStatus status_of(unsigned v) {
   static const RcptStatus table[4] = {RcptStatus::ok, RcptStatus::no_such_user,
@@ -79,7 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   session.greeting(out);
   FUZZ_CHECK(out.starts_with("220 ") && check_replies(out) == 1, "bad greeting");
 
-  popbox::core::LineReader reader(kMaxLine);
+  // As net/lmtp_connection.cpp reads commands.
+  popbox::core::LineReader reader(popbox::limits::max_line);
   std::size_t pos = 0;
   for (int guard = 0; pos < in.size(); ++guard) {
     FUZZ_CHECK(guard < 1000000, "no end in sight");

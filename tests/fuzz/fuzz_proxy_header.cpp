@@ -8,7 +8,8 @@
 //    needs more, and takes nothing once it has answered;
 //  * a complete header is at most limits::max_proxy_header bytes and ends
 //    where its format says (v1: CRLF; v2: 16 + the announced length);
-//  * addresses are reported only with the family the header named.
+//  * addresses are reported only with the family the header named, and for
+//    v2 only by the PROXY command (never by LOCAL).
 
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +92,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (h.has_addresses) {
     FUZZ_CHECK(h.source.v6 == h.destination.v6, "mixed address families");
+    if (h.version == 1) {
+      const std::string_view proto = header.substr(6, 5);
+      FUZZ_CHECK(proto == "TCP4 " || proto == "TCP6 ", "addresses from " + escaped(header));
+      FUZZ_CHECK(h.source.v6 == (proto == "TCP6 "),
+                 "v1 family differs from the line: " + escaped(header));
+    } else {
+      // Only the PROXY command carries the client's addresses; LOCAL is the
+      // proxy's own connection (a health check) and must not claim any.
+      FUZZ_CHECK((header[12] & 0x0f) == 1, "addresses from a LOCAL header");
+      const auto family = static_cast<unsigned char>(header[13]) >> 4;
+      FUZZ_CHECK(family == (h.source.v6 ? 2 : 1), "v2 family differs from the header");
+    }
   }
   return 0;
 }

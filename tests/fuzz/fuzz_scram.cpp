@@ -7,7 +7,9 @@
 //
 // Checks: the parsers never crash; a parsed client-first is exactly its gs2
 // header and bare part; re-escaping the user name and authzid gives back what
-// was sent; the nonce is printable without ','; a parsed client-final's
+// was sent; the nonce is printable without ','; an accepted client-first
+// binds the channel exactly when -PLUS was chosen, to this link's type, and
+// says "y" only where -PLUS is impossible; a parsed client-final's
 // without-proof part is a prefix of the message followed by ",p="; the
 // exchange never says ok to a proof for the RFC 7677 secret unless the
 // client-final is the RFC's own (the fuzzer cannot find a valid proof).
@@ -87,6 +89,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auth::ScramServer server(opts & 0x01, link);
   if (server.client_first(first) != auth::ScramStatus::ok) return 0;
   FUZZ_CHECK(!server.user().empty(), "ok with an empty user name");
+  {
+    // Channel binding (RFC 5802 section 6): "p=" only with -PLUS and this
+    // link's type; "n" only without -PLUS; "y" only where -PLUS is not
+    // possible (else it is a downgrade).
+    const auth::ScramClientFirst f = *auth::parse_client_first(first).value;
+    using Binding = auth::ScramClientFirst::Binding;
+    const bool plus = opts & 0x01;
+    if (f.binding == Binding::used) {
+      FUZZ_CHECK(plus && link.available() && f.cb_name == link.type,
+                 "channel binding accepted wrongly: " + escaped(first));
+    } else {
+      FUZZ_CHECK(!plus, "-PLUS without channel binding: " + escaped(first));
+      if (f.binding == Binding::client_only) {
+        FUZZ_CHECK(!link.available(), "downgrade (y) accepted: " + escaped(first));
+      }
+    }
+    FUZZ_CHECK(f.authzid.empty() || f.authzid == f.user, "foreign authzid accepted");
+  }
   auto secret = auth::parse_scram_secret(
       "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
       "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=");

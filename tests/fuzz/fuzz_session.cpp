@@ -8,7 +8,9 @@
 //     already TLS, bit 3 plaintext allowed, bits 4-5 which maildrop (0-3),
 //     bit 6 odd-numbered messages fail to open, bit 7 commit fails
 //   byte 1 (more): bits 0-1 EXPIRE (none, NEVER, 0, 30), bit 2 LOGIN-DELAY,
-//     bit 3 plaintext allowed once STLS is done, bit 4 OAUTHBEARER/XOAUTH2 on
+//     bit 3 plaintext allowed once STLS is done, bit 4 OAUTHBEARER/XOAUTH2 on,
+//     bit 5 the big maildrop instead (7500 messages: LIST and UIDL come in
+//     pieces of limits::listing_piece)
 //   byte 2: size of the blocks the client bytes arrive in (0 = all at once)
 // The login outcome comes from the last byte of the offered secret (password
 // or APOP digest): '0'-'3' (and any byte % 8 < 4) log in, '4' bad
@@ -63,14 +65,33 @@ struct Maildrop {
   std::vector<popbox::store::MessageInfo> infos;  // what the session sees
 };
 
-Maildrop make_maildrop(std::vector<std::string> msgs) {
+Maildrop make_maildrop(std::vector<std::string> msgs, std::size_t uidl_pad = 0) {
   Maildrop m;
   m.stored = std::move(msgs);
   for (std::size_t i = 0; i < m.stored.size(); ++i) {
     popbox::core::CrlfSizer sizer;
     sizer.add(m.stored[i]);
-    m.infos.push_back({"uid-" + std::to_string(i + 1), sizer.total()});
+    m.infos.push_back({"uid-" + std::string(uidl_pad, 'u') + std::to_string(i + 1), sizer.total()});
   }
+  return m;
+}
+
+/// Just enough messages that LIST passes limits::listing_piece (so a few
+/// DELEs move where, or whether, it is cut) and UIDL passes it twice.
+Maildrop make_big_maildrop() {
+  constexpr std::size_t count = 7500;
+  std::vector<std::string> msgs;
+  msgs.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    msgs.push_back("Subject: m" + std::to_string(i) + "\n\n" + std::string(i % 97, 'x') +
+                   (i % 5 == 0 ? "\n.\n" : "\n"));
+  }
+  Maildrop m = make_maildrop(std::move(msgs), 8);
+  std::size_t list_bytes = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    list_bytes += std::to_string(i + 1).size() + std::to_string(m.infos[i].size).size() + 3;
+  }
+  FUZZ_CHECK(list_bytes > popbox::limits::listing_piece, "the big LIST fits one piece");
   return m;
 }
 
@@ -95,6 +116,7 @@ const std::vector<Maildrop>& maildrops() {
                     sizeof "Subject: 8bit\n\n\x80\xff\r\r\n\0 binary\n" - 1),
         "\r\n\r\n.\r\n",
     }));
+    d.push_back(make_big_maildrop());
     return d;
   }();
   return drops;
@@ -206,7 +228,7 @@ LoginOutcome outcome_for(std::string_view secret) {
 class Driver {
  public:
   Driver(std::uint8_t opts, std::uint8_t more)
-      : drop_(maildrops()[(opts >> 4) & 3]),
+      : drop_(maildrops()[(more & 0x20) ? 4 : (opts >> 4) & 3]),
         fail_odd_(opts & 0x40),
         commit_fails_(opts & 0x80),
         plaintext_after_tls_(more & 0x08),
@@ -238,6 +260,9 @@ class Driver {
     std::string out;
     Step step = session_.on_line(line, out);
     // A long listing comes in pieces; each is bounded, together one reply.
+    if (step.action == Action::more) {
+      FUZZ_CHECK(out.size() <= popbox::limits::listing_piece, "first listing piece too big");
+    }
     while (step.action == Action::more) {
       const std::size_t before = out.size();
       step = session_.more(out);

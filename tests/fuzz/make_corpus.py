@@ -30,7 +30,8 @@ def write(target: str, seeds: dict) -> None:
 # ---- fuzz_session: 3 header bytes (options, more, block size) + client bytes.
 # options: 1 APOP, 2 STLS offered, 4 already TLS, 8 plaintext allowed,
 #          0x10/0x20/0x30 maildrop 1/2/3, 0x40 odd messages fail, 0x80 commit fails
-# more:    1 EXPIRE NEVER, 2 EXPIRE 0, 3 EXPIRE 30, 4 LOGIN-DELAY, 8 plaintext after STLS
+# more:    1 EXPIRE NEVER, 2 EXPIRE 0, 3 EXPIRE 30, 4 LOGIN-DELAY, 8 plaintext after STLS,
+#          0x10 OAuth on, 0x20 the big maildrop (LIST and UIDL come in pieces)
 # A secret ending in 0-3 logs in; 4 bad credentials, 5 in use, 6 delay, 7 temp failure.
 def session(opts: int, more: int, block: int, lines) -> bytes:
     return bytes([opts, more, block]) + b"".join(l + b"\r\n" for l in lines)
@@ -66,6 +67,9 @@ SESSION = {
         b"AUTH XOAUTH2 " + b64(b"user=bob\x01auth=Bearer t4\x01\x01"), b"",
         b"AUTH XOAUTH2 " + b64(b"user=bob\x01auth=Bearer t4\x01\x01"), b"",
         b"AUTH OAUTHBEARER " + bearer(b"b=2Cob", b"t4"), b"AQ==", b"QUIT"]),
+    "big_maildrop_listings_in_pieces": session(0x08, 0x20, 0, [
+        b"USER alice", b"PASS secret0", b"LIST", b"UIDL", b"DELE 1", b"DELE 7499", b"LIST",
+        b"UIDL", b"LIST 7500", b"RETR 7496", b"TOP 7491 1", b"STAT", b"RSET", b"UIDL", b"QUIT"]),
     "user_pass_all_commands": session(0x38, 0, 0, [
         b"CAPA", b"USER alice", b"PASS secret0", b"STAT", b"LIST", b"LIST 2", b"UIDL",
         b"UIDL 1", b"RETR 1", b"RETR 2", b"TOP 2 3", b"TOP 4 0", b"DELE 1", b"LIST 1",
@@ -258,6 +262,9 @@ def lmtp(opts: int, result: int, lines) -> bytes:
 
 
 LMTP = {
+    # limits::max_line is 8192: needs -max_len past it (scripts/fuzz).
+    "line_too_long": lmtp(0, 0, [
+        b"LHLO mx.example.com", b"MAIL FROM:<" + b"s" * 8200 + b"@example.org>"]),
     "two_recipients": lmtp(0, 0, [
         b"LHLO mx.example.com", b"MAIL FROM:<sender@example.org> SIZE=120 BODY=8BITMIME",
         b"RCPT TO:<alice@example.com>", b"RCPT TO:<bob@example.com5>", b"RCPT TO:<carol8>",
