@@ -12,143 +12,25 @@
 #include "core/limits.hpp"
 #include "core/line_reader.hpp"
 #include "core/log.hpp"
-#include "core/proxy_header.hpp"
 #include "net/blocking.hpp"
 #include "net/channel_binding.hpp"
+#include "net/client_identity.hpp"
+#include "net/pop3_login.hpp"
 #include "net/server_state.hpp"
 #include "net/watched_socket.hpp"
 #include "pop3/session.hpp"
-#include "store/owned_mailbox.hpp"
 
 namespace popbox::net {
 
 using asio::ip::tcp;
 using std::chrono::steady_clock;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-namespace {
-
-// The result of checking credentials and opening the maildrop, computed on
-// the blocking pool.
-struct LoginResult {
-  pop3::LoginOutcome outcome = pop3::LoginOutcome::bad_credentials;
-  std::unique_ptr<store::Mailbox> mailbox;
-  std::string detail;  // for the log only
-};
-
-// A bearer token: valid, naming `user` (canonicalised like the login name),
-// and `user` has an entry (it gives the mailbox). `detail` says why not.
-auth::AuthResult verify_oauth(ServerState& st, const std::string& user, std::string_view token,
-                              std::string& detail) {
-  if (!st.oauth) return auth::AuthResult::bad_credentials;
-  std::string claimed;
-  if (auto ec = st.oauth->validate(token, claimed)) {
-    detail = ec.message();
-    return auth::AuthResult::bad_credentials;
-  }
-  if (st.cfg.auth.canonical_user(claimed) != user) {
-    detail = "token names another user";
-    return auth::AuthResult::bad_credentials;
-  }
-  if (!st.auth.lookup(user)) {
-    detail = "unknown user";
-    return auth::AuthResult::bad_credentials;
-  }
-  return auth::AuthResult::ok;
-}
-
-// Checks the credentials on the auth pool: hashing never runs on the mail
-// pool. `detail` says why a bearer token was refused (for the log only).
-auth::AuthResult verify_blocking(ServerState& st, const std::string& user,
-                                 const pop3::Credentials& creds, const std::string& apop_timestamp,
-                                 std::string& detail) {
-  switch (creds.kind) {
-    case pop3::Credentials::Kind::scram:
-      // The session checked the SCRAM proof against scram_lookup()'s secret.
-      return creds.verified ? auth::AuthResult::ok : auth::AuthResult::bad_credentials;
-    case pop3::Credentials::Kind::password:
-      return st.auth.verify_password(user, creds.secret);
-    case pop3::Credentials::Kind::oauth:
-      return verify_oauth(st, user, creds.secret, detail);
-    case pop3::Credentials::Kind::apop:
-      break;
-  }
-  return st.auth.verify_apop(user, apop_timestamp, creds.secret);
-}
-
-// Opens the maildrop of a user whose credentials were good, on the mail pool.
-LoginResult open_blocking(ServerState& st, const std::string& user) {
-  using pop3::LoginOutcome;
-  if (auto delay = st.cfg.server.login_delay_seconds) {
-    if (!st.login_delay.admit(user, std::chrono::seconds(*delay))) {
-      return {LoginOutcome::login_delay, nullptr, ""};
-    }
-  }
-  std::error_code ec;
-  store::OpenRequest req{user, std::nullopt};
-  // The entry's uid/gid own the Maildir: all its I/O is made with them.
-  if (auto info = st.auth.lookup(user)) {
-    req.owner = store::entry_owner(info->uid, info->gid, st.cfg.auth.first_valid_uid, ec);
-  }
-  std::unique_ptr<store::Mailbox> mailbox;
-  if (!ec) mailbox = st.store->open(req, ec);
-  if (ec == store::store_errc::in_use) return {LoginOutcome::in_use, nullptr, ""};
-  // Problems an operator must fix are permanent for the client (RFC 3206):
-  // retrying will not help until then.
-  if (ec == store::store_errc::bad_path || ec == std::errc::permission_denied ||
-      ec == std::errc::operation_not_permitted || ec == std::errc::not_a_directory) {
-    return {LoginOutcome::perm_failure, nullptr, ec.message()};
-  }
-  if (ec || !mailbox) return {LoginOutcome::temp_failure, nullptr, ec.message()};
-  return {LoginOutcome::ok, std::move(mailbox), ""};
-}
-
-// A password check's place on the auth pool: at most limits::auth_queue_depth
-// in all and limits::auth_per_ip_concurrency per client key.
-class AuthTicket {
- public:
-  AuthTicket(ServerState& st, const std::string& key)
-      : st_(st), slot_(st.auth_per_ip, key, limits::auth_per_ip_concurrency) {
-    if (!slot_) return;
-    if (st_.auth_queued.fetch_add(1) >= limits::auth_queue_depth) {
-      --st_.auth_queued;
-      return;
-    }
-    granted_ = true;
-  }
-  ~AuthTicket() {
-    if (granted_) --st_.auth_queued;
-  }
-  AuthTicket(const AuthTicket&) = delete;
-  AuthTicket& operator=(const AuthTicket&) = delete;
-  /// True if the check may run now.
-  explicit operator bool() const { return granted_; }
-
- private:
-  ServerState& st_;
-  IpSlot slot_;
-  bool granted_ = false;
-};
-
-const char* outcome_name(pop3::LoginOutcome o) {
-  switch (o) {
-    case pop3::LoginOutcome::ok:
-      return "ok";
-    case pop3::LoginOutcome::bad_credentials:
-      return "bad_credentials";
-    case pop3::LoginOutcome::in_use:
-      return "in_use";
-    case pop3::LoginOutcome::login_delay:
-      return "login_delay";
-    case pop3::LoginOutcome::perm_failure:
-      return "perm_failure";
-    case pop3::LoginOutcome::temp_failure:
-      break;
-  }
-  return "temp_failure";
-}
-
-}  // namespace
+// The login work on the pools (net/pop3_login.hpp).
+using detail::AuthTicket;
+using detail::LoginResult;
+using detail::open_blocking;
+using detail::outcome_name;
+using detail::verify_blocking;
 
 /// State of one POP3 connection shared by its coroutine and its watchdog.
 class Connection final : public WatchedSocket<tcp::socket> {
@@ -502,101 +384,6 @@ asio::awaitable<void> login_timeout_goodbye(Connection& conn, Stream& stream) {
   co_await asio::async_write(stream, asio::buffer(bye), use_tuple);
 }
 
-// Who the client is: the peer of the socket, or, for a trusted proxy, the
-// source address of its PROXY protocol header.
-struct Client {
-  core::IpAddress address;
-  std::string peer;  ///< "address:port" for the log
-  bool loopback = false;
-  std::string via;  ///< " proxy=..." for the log when a proxy named the client
-};
-
-core::IpAddress to_ip(const asio::ip::address& a) {
-  core::IpAddress ip;
-  if (a.is_v4()) {
-    auto b = a.to_v4().to_bytes();
-    std::copy(b.begin(), b.end(), ip.bytes.begin());
-  } else {
-    ip.v6 = true;
-    auto b = a.to_v6().to_bytes();
-    std::copy(b.begin(), b.end(), ip.bytes.begin());
-  }
-  return ip.unmapped();
-}
-
-bool trusted_proxy(const ServerState& st, const core::IpAddress& a) {
-  for (const auto& net : st.cfg.server.trusted_proxies) {
-    if (net.contains(a)) return true;
-  }
-  return false;
-}
-
-std::string with_port(const core::IpAddress& a, std::uint16_t port) {
-  return a.v6 ? fmt::format("[{}]:{}", a.to_string(), port)
-              : fmt::format("{}:{}", a.to_string(), port);
-}
-
-// Reads a PROXY header without reading past it: the bytes are peeked, and
-// only the header's share is taken off the socket.
-asio::awaitable<std::optional<core::ProxyHeader>> read_proxy_header(Connection& conn) {
-  core::ProxyHeaderParser parser;
-  std::array<char, limits::max_proxy_header> buf;
-  for (;;) {
-    conn.arm(conn.state.cfg.server.idle_timeout);
-    auto [wec] = co_await conn.socket.async_wait(tcp::socket::wait_read, use_tuple);
-    if (wec) co_return std::nullopt;
-    std::error_code ec;
-    std::size_t n = conn.socket.receive(asio::buffer(buf), tcp::socket::message_peek, ec);
-    if (ec || n == 0) co_return std::nullopt;
-    std::size_t used = 0;
-    auto r = parser.feed(std::string_view(buf.data(), n), used);
-    if (r == core::ProxyHeaderParser::Result::error) {
-      core::log_info(fmt::format("session={} event=proxy_refused peer={} error=\"{}\"", conn.id,
-                                 conn.peer, parser.error()));
-      co_return std::nullopt;
-    }
-    if (used > 0) asio::read(conn.socket, asio::buffer(buf.data(), used), ec);
-    if (ec) co_return std::nullopt;
-    if (r == core::ProxyHeaderParser::Result::done) co_return parser.header();
-  }
-}
-
-asio::awaitable<std::optional<Client>> identify_client(Connection& conn) {
-  std::error_code ec;
-  auto remote = conn.socket.remote_endpoint(ec);
-  if (ec) co_return std::nullopt;  // already gone
-  Client c;
-  c.address = to_ip(remote.address());
-  c.peer = with_port(c.address, remote.port());
-  conn.peer = c.peer;
-  if (trusted_proxy(conn.state, c.address)) {
-    auto header = co_await read_proxy_header(conn);
-    if (!header) {
-      if (!conn.timed_out) {
-        core::log_info(
-            fmt::format("session={} event=proxy_refused peer={} error=\"no PROXY "
-                        "header\"",
-                        conn.id, c.peer));
-      }
-      co_return std::nullopt;
-    }
-    if (header->has_addresses) {
-      c.via = " proxy=" + c.peer;
-      c.address = header->source.unmapped();
-      c.peer = with_port(c.address, header->source_port);
-    } else if (!header->local) {
-      // A client the proxy could not name (v1 UNKNOWN, v2 AF_UNSPEC or
-      // AF_UNIX): counted under the proxy's address for per-IP limits, but
-      // never trusted as loopback, wherever the proxy runs.
-      c.via = " proxy=" + c.peer + " client=unknown";
-      c.loopback = false;
-      co_return c;
-    }
-  }
-  c.loopback = c.address.is_loopback();
-  co_return c;
-}
-
 }  // namespace
 
 asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerState& st,
@@ -610,7 +397,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   Connection::start_watchdog(conn);
   auto started = steady_clock::now();
 
-  std::optional<Client> client = co_await identify_client(*conn);
+  std::optional<detail::Client> client = co_await detail::identify_client(*conn, st, conn->id);
   if (!client) {
     conn->finish();
     co_return;

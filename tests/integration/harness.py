@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -194,6 +195,108 @@ class Server:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+class LineClient:
+    """A raw CRLF-line connection (POP3 or LMTP) that reads exactly what the
+    server sends: over TCP to `host`:`port` (from `source`, an address such
+    as 127.0.0.2, when given), over the unix socket `path`, or over an
+    already connected `sock` (plain or Python ssl). `greeting` reads the
+    server's first line into `.greeting`. Every read has `timeout`."""
+
+    def __init__(self, port=None, host="127.0.0.1", path=None, source=None, sock=None,
+                 timeout=20, greeting=True):
+        if sock is not None:
+            self.sock = sock
+        elif path:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.settimeout(timeout)
+            self.sock.connect(path)
+        else:
+            self.sock = socket.create_connection(
+                (host, port), timeout=timeout,
+                source_address=(source, 0) if source else None)
+        self.buf = b""
+        self.greeting = self.line() if greeting else None
+
+    def send(self, data: bytes):
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        """The next line without its CRLF; EOFError if the peer closes first."""
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(self.buf)
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def cmd(self, text) -> bytes:
+        """Sends `text` (str or bytes) and CRLF; the reply's first line."""
+        self.send((text.encode() if isinstance(text, str) else text) + b"\r\n")
+        return self.line()
+
+    def multiline(self) -> list:
+        """The lines of a multi-line reply up to the "." line, as sent (still
+        dot-stuffed)."""
+        lines = []
+        while (line := self.line()) != b".":
+            lines.append(line)
+        return lines
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def task_status(pid):
+    """{task id: {field: [words]}} of /proc/<pid>/task/*/status, for every
+    thread of `pid`."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        fields = {}
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields[key] = value.split()
+        out[tid] = fields
+    return out
+
+
+def vm_rss_kib(pid):
+    """The resident set size of process `pid` in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class RssSampler(threading.Thread):
+    """Samples a process's VmRSS every few milliseconds; `peak` in KiB."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = vm_rss_kib(pid)
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            self.peak = max(self.peak, vm_rss_kib(self.pid))
+            time.sleep(0.005)
+
+    def stop(self):
+        self.stopped.set()
+        self.join(5)
+        self.peak = max(self.peak, vm_rss_kib(self.pid))
+        return self.peak
 
 
 def make_cert(cert, key, cn="pop.test"):

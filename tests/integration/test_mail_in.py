@@ -6,13 +6,12 @@ import poplib
 import random
 import signal
 import smtplib
-import socket
 import subprocess
 import shutil
 import time
 import unittest
 
-from harness import POPBOX, Env, run_tests, wire_form
+from harness import POPBOX, Env, LineClient, run_tests, wire_form
 
 poplib._MAXLINE = 1 << 20
 
@@ -46,30 +45,6 @@ def pop3_messages(server, user, password):
     return out
 
 
-class Raw:
-    def __init__(self, port=None, path=None):
-        if path:
-            self.sock = socket.socket(socket.AF_UNIX)
-            self.sock.connect(path)
-        else:
-            self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.sock.settimeout(20)
-        self.buf = b""
-        self.greeting = self.line()
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError(self.buf)
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-
 class LmtpTest(unittest.TestCase):
     def setUp(self):
         self.env = lmtp_env(unix=True)
@@ -97,7 +72,7 @@ class LmtpTest(unittest.TestCase):
             self.assertEqual(g, self.expected("sender@example.org", "alice", m))
 
     def test_unknown_recipient_refused_others_delivered(self):
-        r = Raw(self.server.lmtp)
+        r = LineClient(self.server.lmtp)
         self.assertTrue(r.greeting.startswith(b"220 "))
         # Everything pipelined in one packet (RFC 2920).
         r.send(b"LHLO client.test\r\nMAIL FROM:<s@example.org>\r\n"
@@ -121,7 +96,7 @@ class LmtpTest(unittest.TestCase):
                          [self.expected("s@example.org", "bob@example.com", body)])
 
     def test_unix_socket(self):
-        r = Raw(path=self.env.lmtp_socket)
+        r = LineClient(path=self.env.lmtp_socket)
         r.send(b"LHLO x\r\nMAIL FROM:<>\r\nRCPT TO:<alice>\r\nDATA\r\n")
         while not r.line().startswith(b"354"):
             pass
@@ -157,7 +132,7 @@ class LmtpTest(unittest.TestCase):
         self.assertEqual(len(pop3_messages(self.server, "alice", "alice-secret")), 1)
 
     def test_too_big_message(self):
-        r = Raw(self.server.lmtp)
+        r = LineClient(self.server.lmtp)
         r.send(b"LHLO x\r\nMAIL FROM:<a@b> SIZE=999999999\r\n")
         while r.line().startswith(b"250-"):
             pass
@@ -189,7 +164,7 @@ class QuotaTest(unittest.TestCase):
                     lmtp.sendmail("s@x", ["alice"], big)
                 self.assertEqual(err.exception.recipients["alice"][0], 552)
             # Without SIZE the refusal comes after DATA.
-            r = Raw(server.lmtp)
+            r = LineClient(server.lmtp)
             r.send(b"LHLO x\r\nMAIL FROM:<s@x>\r\nRCPT TO:<alice>\r\nDATA\r\n")
             while not r.line().startswith(b"354"):
                 pass

@@ -12,38 +12,14 @@ import subprocess
 import time
 import unittest
 
-from harness import POPBOX, Env, run_tests
+from harness import POPBOX, Env, LineClient, run_tests
 
 
-class Conn:
+class Conn(LineClient):
     """A raw POP3 connection that reads exactly what the server sends."""
 
     def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-        self.greeting = self.line()
-
-    def send(self, data: bytes):
-        self.sock.sendall(data)
-
-    def line(self) -> bytes:
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def cmd(self, text: str) -> bytes:
-        self.send(text.encode() + b"\r\n")
-        return self.line()
-
-    def multiline(self) -> list:
-        lines = []
-        while (line := self.line()) != b".":
-            lines.append(line)
-        return lines
+        super().__init__(port, timeout=timeout)
 
     def closed(self) -> bool:
         try:

@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import POPBOX, TEST_USER, Env, run_tests, test_ids
+from harness import POPBOX, TEST_USER, Env, LineClient, run_tests, task_status, test_ids
 
 PERM_REPLY = b"-ERR [SYS/PERM] The maildrop cannot be opened; contact the administrator."
 SECRET = {"s1": b"root only one\n", "new/s2": b"root only two\n", "cur/s3:2,S": b"three\n"}
@@ -31,31 +31,10 @@ def snapshot(top):
     return out
 
 
-class Pop3:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.buf = b""
-        self.greeting = self.line()
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError(self.buf)
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def cmd(self, text):
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.line()
-
+class Pop3(LineClient):
     def login(self, user="alice", password="alice-secret"):
         self.assertion = self.cmd(f"USER {user}")
         return self.cmd(f"PASS {password}")
-
-    def close(self):
-        self.sock.close()
 
 
 def lmtp_env(**kw):
@@ -239,15 +218,7 @@ class SymlinkedRootTest(unittest.TestCase):
 
 def task_ids(pid):
     """{task id: (uids, gids, groups)} of every thread of `pid`."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        fields = {}
-        with open(f"/proc/{pid}/task/{tid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields[key] = value.split()
-        out[tid] = (fields["Uid"], fields["Gid"], fields["Groups"])
-    return out
+    return {tid: (f["Uid"], f["Gid"], f["Groups"]) for tid, f in task_status(pid).items()}
 
 
 class PrivilegeTest(unittest.TestCase):

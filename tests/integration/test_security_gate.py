@@ -14,9 +14,9 @@ import subprocess
 import time
 import unittest
 
-from harness import POPBOX, Env, run_tests
+from harness import POPBOX, Env, LineClient, run_tests
 from test_security_oauth import Keys
-from test_security_scram import H, Line, b64
+from test_security_scram import H, b64
 
 TIMEOUT = 20
 TEMP = b"-ERR [SYS/TEMP] Temporary server failure, try again later."
@@ -24,8 +24,7 @@ TEMP = b"-ERR [SYS/TEMP] Temporary server failure, try again later."
 
 def connect(port, source):
     """A POP3 connection to the server from the loopback address `source`."""
-    return Line(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT,
-                                         source_address=(source, 0)))
+    return LineClient(port, source=source, timeout=TIMEOUT)
 
 
 def scram_timed(conn, user, password):
@@ -132,7 +131,7 @@ class ProxyWithoutAddressTest(unittest.TestCase):
     def user_after(self, header):
         s = socket.create_connection(("127.0.0.1", self.server.pop3), timeout=TIMEOUT)
         s.sendall(header)
-        c = Line(s)
+        c = LineClient(sock=s)
         self.assertTrue(c.greeting.startswith(b"+OK"), c.greeting)
         r = c.cmd("USER alice")
         c.close()
@@ -269,7 +268,7 @@ class TlsUniqueTest(unittest.TestCase):
         if not ems:
             ctx.options |= SSL_OP_NO_EXTENDED_MASTER_SECRET
         raw = socket.create_connection(("127.0.0.1", self.server.pop3s), timeout=TIMEOUT)
-        c = Line(ctx.wrap_socket(raw, server_hostname="pop.test"))
+        c = LineClient(sock=ctx.wrap_socket(raw, server_hostname="pop.test"))
         self.assertEqual(c.cmd("CAPA"), b"+OK Capability list follows")
         sasl = [l for l in c.multiline() if l.startswith(b"SASL ")]
         plus = c.cmd("AUTH SCRAM-SHA-256-PLUS")

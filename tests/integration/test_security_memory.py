@@ -18,7 +18,7 @@ import threading
 import time
 import unittest
 
-from harness import MESSAGES, Env, run_tests, wire_form
+from harness import MESSAGES, Env, RssSampler, run_tests, vm_rss_kib, wire_form
 
 poplib._MAXLINE = 1 << 20  # the default 2048 cannot take a 6,000-octet line
 
@@ -28,35 +28,6 @@ UIDL_COMMANDS = 3000
 BOX_MESSAGES = 1000
 RSS_GROWTH_LIMIT_KIB = 20 * 1024  # it was about 106 MB before the bound
 IO_TIMEOUT = 60
-
-
-def vm_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-class RssSampler(threading.Thread):
-    """Samples a process's VmRSS every few milliseconds; `peak` in KiB."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = vm_rss_kib(pid)
-        self.stopped = threading.Event()
-
-    def run(self):
-        while not self.stopped.is_set():
-            self.peak = max(self.peak, vm_rss_kib(self.pid))
-            time.sleep(0.005)
-
-    def stop(self):
-        self.stopped.set()
-        self.join(5)
-        self.peak = max(self.peak, vm_rss_kib(self.pid))
-        return self.peak
 
 
 def connect(port, source):

@@ -9,13 +9,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import unittest
 
 import fetch_helpers
-from harness import MESSAGES, POPBOX, Env, run_tests, wire_form
+from harness import MESSAGES, POPBOX, Env, LineClient, run_tests, wire_form
 
 ISSUER = "https://idp.example.com"
 ALICE = "alice@example.com"
@@ -102,36 +101,13 @@ def xoauth2(user, token):
     return base64.b64encode(f"user={user}\x01auth=Bearer {token}\x01\x01".encode())
 
 
-class Conn:
+class Conn(LineClient):
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-        self.greeting = self.line()
+        super().__init__(port, timeout=10)
 
-    def line(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def cmd(self, data):
-        self.sock.sendall((data.encode() if isinstance(data, str) else data) + b"\r\n")
-        return self.line()
-
-    def multiline(self, data):
-        first = self.cmd(data)
-        lines = []
-        while True:
-            line = self.line()
-            if line == b".":
-                return first, lines
-            lines.append(line)
-
-    def close(self):
-        self.sock.close()
+    def cmd_multiline(self, data):
+        """Sends `data`; the status line and the lines of the reply."""
+        return self.cmd(data), self.multiline()
 
 
 class OAuthBase(unittest.TestCase):
@@ -185,9 +161,9 @@ class PemKeysTest(OAuthBase):
 
     def test_capa_lists_the_mechanisms(self):
         c = Conn(self.server.pop3)
-        first, lines = c.multiline("CAPA")
+        first, lines = c.cmd_multiline("CAPA")
         self.assertIn(b"SASL PLAIN LOGIN OAUTHBEARER XOAUTH2 SCRAM-SHA-256", lines)
-        first, lines = c.multiline("AUTH")
+        first, lines = c.cmd_multiline("AUTH")
         self.assertEqual(lines, [b"PLAIN", b"LOGIN", b"OAUTHBEARER", b"XOAUTH2", b"SCRAM-SHA-256"])
         c.close()
 
@@ -354,7 +330,7 @@ class PolicyTest(unittest.TestCase):
                         f'public_keys = ["{keys.rsa_pub}"]\n')
             srv = env.start()
             c = Conn(srv.pop3)
-            first, lines = c.multiline("CAPA")
+            first, lines = c.cmd_multiline("CAPA")
             self.assertNotIn(b"OAUTHBEARER", b" ".join(lines))
             self.assertTrue(c.cmd("AUTH OAUTHBEARER " + oauthbearer(ALICE, keys.token()).decode())
                             .startswith(b"-ERR [AUTH] Plaintext authentication disallowed"))

@@ -10,31 +10,7 @@ import socket
 import subprocess
 import unittest
 
-from harness import Env, run_tests, wire_form
-
-
-class Raw:
-    """A plain socket speaking CRLF lines (the LMTP client side)."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.sock.settimeout(20)
-        self.buf = b""
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError(self.buf)
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def close(self):
-        self.sock.close()
+from harness import Env, LineClient, run_tests, wire_form
 
 
 def maildir_files(env, user):
@@ -60,7 +36,7 @@ class SmugglingTest(unittest.TestCase):
     def smuggle(self, end):
         body = (b"Subject: hi\r\n\r\nhello" + end + b"MAIL FROM:<x@evil.test>\r\n"
                 b"RCPT TO:<bob@example.com>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n")
-        r = Raw(self.server.lmtp)
+        r = LineClient(self.server.lmtp, greeting=False)
         self.assertTrue(r.line().startswith(b"220 "))
         r.send(b"LHLO relay.test\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<alice>\r\nDATA\r\n")
         while r.line().startswith(b"250-"):
@@ -261,7 +237,7 @@ class LmtpLogEscapeTest(unittest.TestCase):
         self.env.close()
 
     def test_recipient_and_sender_are_escaped(self):
-        r = Raw(self.server.lmtp)
+        r = LineClient(self.server.lmtp, greeting=False)
         self.assertTrue(r.line().startswith(b"220 "))
         r.send(b'LHLO x\r\nMAIL FROM:<s\xff"=@x>\r\nRCPT TO:<n\xff"o=1@x>\r\n'
                b"RCPT TO:<alice>\r\nDATA\r\n")

@@ -16,7 +16,7 @@ import subprocess
 import threading
 import unittest
 
-from harness import POPBOX, Env, run_tests
+from harness import POPBOX, Env, LineClient, run_tests
 
 TIMEOUT = 20
 
@@ -33,36 +33,6 @@ def doveadm_scram(password: str) -> str:
     p = subprocess.run(["doveadm", "pw", "-s", "SCRAM-SHA-256", "-p", password],
                        capture_output=True, text=True, timeout=TIMEOUT, check=True)
     return p.stdout.strip()
-
-
-class Line:
-    """POP3 over a socket (plain or Python ssl), one reply line at a time."""
-
-    def __init__(self, sock):
-        self.sock, self.buf = sock, b""
-        self.greeting = self.line()
-
-    def line(self) -> bytes:
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(self.buf)
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def cmd(self, text: str) -> bytes:
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.line()
-
-    def multiline(self) -> list:
-        lines = []
-        while (line := self.line()) != b".":
-            lines.append(line)
-        return lines
-
-    def close(self):
-        self.sock.close()
 
 
 class SClient:
@@ -167,7 +137,7 @@ class ScramTest(unittest.TestCase):
         cls.env.close()
 
     def plain(self):
-        return Line(socket.create_connection(("127.0.0.1", self.server.pop3), timeout=TIMEOUT))
+        return LineClient(self.server.pop3, timeout=TIMEOUT)
 
     def pop3s(self, max_version=None, ctx=None, session=None):
         if ctx is None:
@@ -175,7 +145,7 @@ class ScramTest(unittest.TestCase):
             if max_version:
                 ctx.maximum_version = max_version
         raw = socket.create_connection(("127.0.0.1", self.server.pop3s), timeout=TIMEOUT)
-        return Line(ctx.wrap_socket(raw, server_hostname="pop.test", session=session))
+        return LineClient(sock=ctx.wrap_socket(raw, server_hostname="pop.test", session=session))
 
     def assert_logged_in(self, conn, reply):
         self.assertEqual(reply, b"+OK Logged in, 1 messages (22 octets).")
@@ -197,8 +167,7 @@ class ScramTest(unittest.TestCase):
         ctx = ssl.create_default_context(cafile=self.env.cert)
         t = ctx.wrap_socket(c.sock, server_hostname="pop.test")
         t.sendall(b"CAPA\r\n")
-        tls = Line.__new__(Line)
-        tls.sock, tls.buf = t, b""
+        tls = LineClient(sock=t, greeting=False)
         self.assertEqual(tls.line(), b"+OK Capability list follows")
         self.assertIn(b"SASL PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS", tls.multiline())
         tls.close()

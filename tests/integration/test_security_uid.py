@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from harness import POPBOX, Env, Server, run_tests, test_ids, wire_form
+from harness import POPBOX, Env, LineClient, Server, run_tests, task_status, test_ids, wire_form
 
 PERM_REPLY = b"-ERR [SYS/PERM] The maildrop cannot be opened; contact the administrator."
 MAIL_USERS = ("popboxmail1", "popboxmail2")
@@ -43,36 +43,10 @@ def give(path, uid, gid):
 
 def thread_status(pid):
     """{tid: (Uid fields, CapEff)} of every thread of `pid`."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        fields = {}
-        with open(f"/proc/{pid}/task/{tid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields[key] = value.split()
-        out[tid] = (fields["Uid"], int(fields["CapEff"][0], 16))
-    return out
+    return {tid: (f["Uid"], int(f["CapEff"][0], 16)) for tid, f in task_status(pid).items()}
 
 
-class Pop3:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.buf = b""
-        self.greeting = self.line()
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError(self.buf)
-            self.buf += data
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def cmd(self, text):
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.line()
-
+class Pop3(LineClient):
     def login(self, user, password):
         self.cmd(f"USER {user}")
         return self.cmd(f"PASS {password}")
@@ -88,9 +62,6 @@ class Pop3:
                     break
                 body += (line[1:] if line.startswith(b".") else line) + b"\r\n"
         return status, body
-
-    def close(self):
-        self.sock.close()
 
 
 def lmtp_deliver(port, recipients, body=b"Subject: lmtp\r\n\r\nvia lmtp\r\n"):

@@ -7,35 +7,15 @@
 #include <fstream>
 
 #include "config/config.hpp"
+#include "config_test_util.hpp"
 
 namespace cfg = popbox::config;
 
 namespace {
 
-cfg::Config load_text(const std::string& text) {
-  char path[] = "/tmp/popbox-config-XXXXXX";
-  int fd = mkstemp(path);
-  EXPECT_GE(fd, 0);
-  std::ofstream(path) << text;
-  close(fd);
-  struct Remove {
-    const char* p;
-    ~Remove() { std::remove(p); }
-  } remove{path};
-  return cfg::load(path);
-}
-
-std::string load_error(const std::string& text) {
-  try {
-    load_text(text);
-  } catch (const cfg::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-const std::string minimal =
-    "[auth]\npasswd_file = \"/etc/popbox/users\"\n[mail]\nmaildir = \"/var/mail/%d/%n\"\n";
+using popbox::test::load_error;
+using popbox::test::load_text;
+const std::string& minimal = popbox::test::minimal_config;
 
 }  // namespace
 

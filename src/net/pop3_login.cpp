@@ -1,0 +1,113 @@
+#include "net/pop3_login.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+#include "core/limits.hpp"
+#include "store/owned_mailbox.hpp"
+
+namespace popbox::net::detail {
+
+namespace {
+
+// A bearer token: valid, naming `user` (canonicalised like the login name),
+// and `user` has an entry (it gives the mailbox). `detail` says why not.
+auth::AuthResult verify_oauth(ServerState& st, const std::string& user, std::string_view token,
+                              std::string& detail) {
+  if (!st.oauth) return auth::AuthResult::bad_credentials;
+  std::string claimed;
+  if (auto ec = st.oauth->validate(token, claimed)) {
+    detail = ec.message();
+    return auth::AuthResult::bad_credentials;
+  }
+  if (st.cfg.auth.canonical_user(claimed) != user) {
+    detail = "token names another user";
+    return auth::AuthResult::bad_credentials;
+  }
+  if (!st.auth.lookup(user)) {
+    detail = "unknown user";
+    return auth::AuthResult::bad_credentials;
+  }
+  return auth::AuthResult::ok;
+}
+
+}  // namespace
+
+auth::AuthResult verify_blocking(ServerState& st, const std::string& user,
+                                 const pop3::Credentials& creds, const std::string& apop_timestamp,
+                                 std::string& detail) {
+  switch (creds.kind) {
+    case pop3::Credentials::Kind::scram:
+      // The session checked the SCRAM proof against scram_lookup()'s secret.
+      return creds.verified ? auth::AuthResult::ok : auth::AuthResult::bad_credentials;
+    case pop3::Credentials::Kind::password:
+      return st.auth.verify_password(user, creds.secret);
+    case pop3::Credentials::Kind::oauth:
+      return verify_oauth(st, user, creds.secret, detail);
+    case pop3::Credentials::Kind::apop:
+      break;
+  }
+  return st.auth.verify_apop(user, apop_timestamp, creds.secret);
+}
+
+LoginResult open_blocking(ServerState& st, const std::string& user) {
+  using pop3::LoginOutcome;
+  if (auto delay = st.cfg.server.login_delay_seconds) {
+    if (!st.login_delay.admit(user, std::chrono::seconds(*delay))) {
+      return {LoginOutcome::login_delay, nullptr, ""};
+    }
+  }
+  std::error_code ec;
+  store::OpenRequest req{user, std::nullopt};
+  // The entry's uid/gid own the Maildir: all its I/O is made with them.
+  if (auto info = st.auth.lookup(user)) {
+    req.owner = store::entry_owner(info->uid, info->gid, st.cfg.auth.first_valid_uid, ec);
+  }
+  std::unique_ptr<store::Mailbox> mailbox;
+  if (!ec) mailbox = st.store->open(req, ec);
+  if (ec == store::store_errc::in_use) return {LoginOutcome::in_use, nullptr, ""};
+  // Problems an operator must fix are permanent for the client (RFC 3206):
+  // retrying will not help until then.
+  if (ec == store::store_errc::bad_path || ec == std::errc::permission_denied ||
+      ec == std::errc::operation_not_permitted || ec == std::errc::not_a_directory) {
+    return {LoginOutcome::perm_failure, nullptr, ec.message()};
+  }
+  if (ec || !mailbox) return {LoginOutcome::temp_failure, nullptr, ec.message()};
+  return {LoginOutcome::ok, std::move(mailbox), ""};
+}
+
+AuthTicket::AuthTicket(ServerState& st, const std::string& key)
+    : st_(st), slot_(st.auth_per_ip, key, limits::auth_per_ip_concurrency) {
+  if (!slot_) return;
+  if (st_.auth_queued.fetch_add(1) >= limits::auth_queue_depth) {
+    --st_.auth_queued;
+    return;
+  }
+  granted_ = true;
+}
+
+AuthTicket::~AuthTicket() {
+  if (granted_) --st_.auth_queued;
+}
+
+const char* outcome_name(pop3::LoginOutcome o) {
+  switch (o) {
+    case pop3::LoginOutcome::ok:
+      return "ok";
+    case pop3::LoginOutcome::bad_credentials:
+      return "bad_credentials";
+    case pop3::LoginOutcome::in_use:
+      return "in_use";
+    case pop3::LoginOutcome::login_delay:
+      return "login_delay";
+    case pop3::LoginOutcome::perm_failure:
+      return "perm_failure";
+    case pop3::LoginOutcome::temp_failure:
+      break;
+  }
+  return "temp_failure";
+}
+
+}  // namespace popbox::net::detail
