@@ -73,8 +73,15 @@ inline constexpr unsigned auth_threads = 2;
 /// login gets -ERR [SYS/TEMP] at once instead of queueing.
 inline constexpr std::size_t auth_queue_depth = 64;
 
-/// Password checks one IP (/64) may have queued or running at once.
+/// Password checks one IP (/64) may have queued or running at once; more
+/// from the same address wait their turn (a NAT or a webmail front end logs
+/// many users in at once) until the login deadline.
 inline constexpr std::size_t auth_per_ip_concurrency = 4;
+
+/// How often a check waiting for its address's turn looks again: from the
+/// first value, doubling up to the second.
+inline constexpr std::chrono::milliseconds auth_turn_poll_first{5};
+inline constexpr std::chrono::milliseconds auth_turn_poll_most{50};
 
 /// IPv6 clients are grouped by this prefix for every per-IP limit: one
 /// subscriber usually gets a whole /64.

@@ -158,7 +158,7 @@ class Driver {
       result.outcome = passed ? LoginOutcome::ok : LoginOutcome::bad_credentials;
     } else if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
       result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
-    } else if (AuthTicket ticket(st, conn_.ip_key); !ticket) {
+    } else if (auto ticket = co_await auth_ticket(); !*ticket) {
       result = {LoginOutcome::temp_failure, nullptr, "too many password checks in progress"};
     } else {
       const std::string* ts = &conn_.apop_timestamp;
@@ -196,16 +196,38 @@ class Driver {
       auto open = [&st, &user] { return open_blocking(st, user); };
       result = co_await run_blocking(st.pool, std::move(open));
     }
-    core::log_info(fmt::format("session={} event=login user={} result={}{}{}{}", conn_.id,
-                               core::log_escape(creds.user), outcome_name(result.outcome),
-                               result.detail.empty() ? "" : " detail=\"", result.detail,
-                               result.detail.empty() ? "" : "\""));
+    const auto queued = std::exchange(queued_ms_, 0);
+    core::log_info(fmt::format(
+        "session={} event=login user={} result={}{}{}{}{}", conn_.id, core::log_escape(creds.user),
+        outcome_name(result.outcome), result.detail.empty() ? "" : " detail=\"", result.detail,
+        result.detail.empty() ? "" : "\"", queued > 0 ? fmt::format(" queued_ms={}", queued) : ""));
     // Logged in: the login deadline no longer applies, idle_timeout does.
     if (result.outcome == LoginOutcome::ok && !conn_.hard_expired) {
       conn_.hard_deadline = steady_clock::time_point::max();
     }
     mailbox = std::move(result.mailbox);
     co_return session_.login_done(result.outcome, mailbox ? &mailbox->messages() : nullptr, out_);
+  }
+
+  // A place on the auth pool. Checks beyond an address's share wait their
+  // turn rather than fail, so many users behind one NAT can all log in; only
+  // a full queue (or the connection ending) refuses.
+  asio::awaitable<std::unique_ptr<AuthTicket>> auth_ticket() {
+    auto pause = limits::auth_turn_poll_first;
+    const auto started = steady_clock::now();
+    for (;;) {
+      auto ticket = std::make_unique<AuthTicket>(st_, conn_.ip_key);
+      if (*ticket || !ticket->address_busy() || !conn_.socket.is_open()) {
+        queued_ms_ =
+            std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started)
+                .count();
+        co_return ticket;
+      }
+      ticket.reset();
+      asio::steady_timer turn(conn_.socket.get_executor(), pause);
+      co_await turn.async_wait(use_tuple);
+      pause = std::min(pause * 2, limits::auth_turn_poll_most);
+    }
   }
 
   asio::awaitable<pop3::Step> scram_lookup(const std::string& name) {
@@ -221,8 +243,8 @@ class Driver {
     }
     // The lookup derives keys for unknown users and plain-stored passwords:
     // it is hashing, so it runs on the auth pool under a ticket.
-    AuthTicket ticket(st, conn_.ip_key);
-    if (!ticket) {
+    auto ticket = co_await auth_ticket();
+    if (!*ticket) {
       core::log_info(
           fmt::format("session={} event=login user={} result=temp_failure "
                       "detail=\"too many password checks in progress\"",
@@ -335,7 +357,8 @@ class Driver {
   core::LineReader& reader_;
   std::string out_;
   std::vector<char> chunk_;
-  bool scram_passed_ = false;  // a SCRAM proof passed the gates; its acknowledgement may log in
+  bool scram_passed_ = false;   // a SCRAM proof passed the gates; its acknowledgement may log in
+  std::int64_t queued_ms_ = 0;  // how long the last check waited for its address's turn
 };
 
 pop3::SessionOptions session_options(const ServerState& st, const Connection& conn, bool secure,

@@ -44,6 +44,9 @@ class AuthTicket {
   AuthTicket& operator=(const AuthTicket&) = delete;
   /// True if the check may run now.
   explicit operator bool() const { return granted_; }
+  /// True if the place was refused because the key already has its share
+  /// (worth waiting for), not because the whole queue is full.
+  bool address_busy() const { return !slot_; }
 
  private:
   ServerState& st_;
