@@ -39,6 +39,12 @@ inline constexpr std::chrono::seconds tls_shutdown_timeout{2};
 /// Grace period for sessions to finish after SIGTERM before they are cut.
 inline constexpr std::chrono::seconds shutdown_grace{10};
 
+/// How often shutdown looks whether every session has ended.
+inline constexpr std::chrono::milliseconds shutdown_poll{20};
+
+/// Pause after a failed accept (EMFILE and friends) instead of spinning.
+inline constexpr std::chrono::milliseconds accept_backoff{100};
+
 /// Longest user name accepted (bytes).
 inline constexpr std::size_t max_user_name = 255;
 

@@ -109,7 +109,7 @@ asio::awaitable<void> Server::Impl::accept_loop(Listener& l) {
     if (ec) {
       // EMFILE and friends: back off instead of spinning.
       core::log_warn(fmt::format("event=accept_failed error=\"{}\"", ec.message()));
-      asio::steady_timer pause(l.acceptor.get_executor(), std::chrono::milliseconds(100));
+      asio::steady_timer pause(l.acceptor.get_executor(), limits::accept_backoff);
       co_await pause.async_wait(use_tuple);
       continue;
     }
@@ -189,7 +189,7 @@ asio::awaitable<void> Server::Impl::accept_unix_loop() {
     if (state.stopping) break;
     if (ec) {
       core::log_warn(fmt::format("event=accept_failed error=\"{}\"", ec.message()));
-      asio::steady_timer pause(unix_acceptor->get_executor(), std::chrono::milliseconds(100));
+      asio::steady_timer pause(unix_acceptor->get_executor(), limits::accept_backoff);
       co_await pause.async_wait(use_tuple);
       continue;
     }
@@ -266,7 +266,7 @@ asio::awaitable<void> Server::Impl::shutdown() {
         asio::post(*contexts[i], [set = &sets[i]] { set->close_all(); });
       }
     }
-    tick.expires_after(std::chrono::milliseconds(20));
+    tick.expires_after(limits::shutdown_poll);
     co_await tick.async_wait(use_tuple);
   }
   for (auto& g : guards) g.reset();
