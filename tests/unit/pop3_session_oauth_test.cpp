@@ -55,7 +55,9 @@ const std::string challenge =
 TEST(Pop3Oauth, CapaListsMechanismsOnlyWhenConfiguredAndAllowed) {
   Harness on;
   on.send("CAPA");
-  EXPECT_NE(on.out.find("SASL PLAIN LOGIN OAUTHBEARER XOAUTH2 SCRAM-SHA-256\r\n"), std::string::npos) << on.out;
+  EXPECT_NE(on.out.find("SASL PLAIN LOGIN OAUTHBEARER XOAUTH2 SCRAM-SHA-256\r\n"),
+            std::string::npos)
+      << on.out;
   Harness off(SessionOptions{});
   off.send("CAPA");
   EXPECT_NE(off.out.find("SASL PLAIN LOGIN SCRAM-SHA-256\r\n"), std::string::npos);
