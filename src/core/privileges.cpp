@@ -120,6 +120,12 @@ bool has_only_setid_capabilities() {
   return cap_compare(now.get(), want.get()) == 0;
 }
 
+void drop_thread_capabilities() {
+  std::unique_ptr<std::remove_pointer_t<cap_t>, int (*)(void*)> none(cap_init(), cap_free);
+  if (!none || cap_set_proc(none.get()) != 0) fail("cap_set_proc", errno);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0) fail("prctl(PR_SET_NO_NEW_PRIVS)", errno);
+}
+
 FsIdGuard::FsIdGuard(uid_t uid, gid_t gid, std::error_code& ec) noexcept {
   ec.clear();
   const uid_t ruid = ::getuid();

@@ -37,6 +37,12 @@ RunAs resolve_run_as(const std::string& user, const std::string& group);
 /// any other thread exists: threads already running lose every capability.
 void drop_privileges(const RunAs& who, bool announce = true, bool keep_setid = false);
 
+/// Empties every capability set of the calling thread and sets
+/// no_new_privs, for good: threads it starts afterwards inherit that. The
+/// server calls it once the mail pool (the only threads that act for
+/// mailbox owners) is running, so network-facing threads cannot regain root.
+void drop_thread_capabilities();
+
 /// While alive, the calling thread's file-system ids are `uid`/`gid`
 /// (setfsgid, then setfsuid, each checked with a second call); the
 /// destructor puts back the process's real ids. Nothing happens when they

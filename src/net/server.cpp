@@ -15,6 +15,7 @@
 #include "auth/scram_fake_secret.hpp"
 #include "core/limits.hpp"
 #include "core/log.hpp"
+#include "core/privileges.hpp"
 #include "lmtp/local_delivery.hpp"
 #include "net/blocking.hpp"
 #include "net/lmtp_connection.hpp"
@@ -335,8 +336,11 @@ Server::~Server() = default;
 int Server::run() {
   ::signal(SIGPIPE, SIG_IGN);
   auto& impl = *impl_;
-  // Made now, after the privilege drop, so they carry what it kept.
+  // Made now, after the privilege drop, so they carry what it kept. Only
+  // the mail pool acts for mailbox owners: every thread made after it (the
+  // auth pool, the event threads, this one) gives up every capability.
   impl.state.pool.start();
+  core::drop_thread_capabilities();
   impl.state.auth_pool.start();
   for (auto& l : impl.listeners) {
     asio::co_spawn(*impl.contexts[0], impl.accept_loop(*l), asio::detached);
