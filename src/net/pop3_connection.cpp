@@ -156,6 +156,19 @@ class Driver {
     if (scram && creds.acknowledged) {
       // Only a proof this driver let through may be acknowledged.
       result.outcome = passed ? LoginOutcome::ok : LoginOutcome::bad_credentials;
+    } else if (scram) {
+      // The session checked the proof (no hashing left, so no place on the
+      // auth pool), and it counts like a password, also from a blocked
+      // address: a refused guess is still a guess.
+      const auto now = steady_clock::now();
+      const bool blocked = st.penalty.blocked(conn_.ip_key, now);
+      wait = creds.verified ? st.penalty.succeeded(conn_.ip_key, user, now)
+                            : st.penalty.failed(conn_.ip_key, user, now);
+      if (blocked) {
+        result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
+      } else {
+        result.outcome = creds.verified ? LoginOutcome::ok : LoginOutcome::bad_credentials;
+      }
     } else if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
       result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
     } else if (auto ticket = co_await auth_ticket(); !*ticket) {

@@ -220,7 +220,7 @@ class Session {
   std::string user_;          // from USER, or the user logged in
   std::string sasl_user_;     // LOGIN mechanism: the user name given first
   bool oauth_login_ = false;  // the login under way came from OAUTHBEARER/XOAUTH2
-  bool scram_wrong_ = false;  // the login under way is a SCRAM proof the session refused
+  bool scram_proof_ = false;  // the login under way checks a SCRAM proof (right or wrong)
   auth::ScramServer scram_;
   const std::vector<store::MessageInfo>* messages_ = nullptr;
   std::vector<bool> deleted_;

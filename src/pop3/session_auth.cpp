@@ -212,7 +212,7 @@ void Session::tls_started(bool plaintext_allowed, auth::ChannelBinding binding) 
 Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,
                          std::string& out) {
   const bool oauth = std::exchange(oauth_login_, false);
-  const bool scram_wrong = std::exchange(scram_wrong_, false);
+  const bool scram_proof = std::exchange(scram_proof_, false);
   scram_.reset();
   switch (outcome) {
     case LoginOutcome::ok: {
@@ -232,9 +232,9 @@ Step Session::login_done(LoginOutcome outcome, const std::vector<store::MessageI
       reply(out, "-ERR [LOGIN-DELAY] Minimum time between logins not reached.");
       break;
     case LoginOutcome::temp_failure:
-      if (scram_wrong) {
-        // Refused by a gate before its check, but the proof was wrong:
-        // it still counts towards this connection's failures.
+      if (scram_proof) {
+        // A SCRAM proof refused by a gate (right or wrong, alike) counts
+        // towards this connection's failures.
         user_.clear();
         return auth_failed("-ERR [SYS/TEMP] Temporary server failure, try again later.", out);
       }

@@ -48,7 +48,9 @@ Step Session::on_scram(Sasl stage, std::string_view msg, std::string& out) {
         const std::string user = scram_.user();
         if (!ok) scram_.reset();  // a right one keeps the exchange for the server-final
         Step step = start_login({Credentials::Kind::scram, user, {}, ok}, out);
-        scram_wrong_ = !ok && step.action == Step::Action::login;
+        // Right or wrong, a proof that a gate then refuses counts as a
+        // failure: the reply must not tell which it was.
+        scram_proof_ = step.action == Step::Action::login;
         return step;
       }
       break;

@@ -94,6 +94,36 @@ class ScramGateTest(unittest.TestCase):
         self.assertEqual(replies, [TEMP])
         c.close()
 
+    def test_proofs_sent_after_the_block_cannot_tell_right_from_wrong(self):
+        # Server-first messages fetched before the address is blocked; the
+        # proofs sent afterwards get one and the same answer, right or wrong,
+        # and each counts as a failure (the third closes the connection).
+        conns = [connect(self.server.pop3, "127.0.0.24") for _ in range(3)]
+        finals = []
+        for c, password in zip(conns, ("wrong", "alice-secret", "wrong")):
+            nonce = b64(os.urandom(18))
+            bare = f"n=alice,r={nonce}"
+            r = c.cmd(f"AUTH SCRAM-SHA-256 {b64('n,,' + bare)}")
+            self.assertTrue(r.startswith(b"+ "), r)
+            server_first = base64.b64decode(r[2:]).decode()
+            attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+            salted = hashlib.pbkdf2_hmac("sha256", password.encode(),
+                                         base64.b64decode(attrs["s"]), int(attrs["i"]))
+            client_key = H(salted, b"Client Key")
+            without_proof = f"c=biws,r={attrs['r']}"
+            auth_message = f"{bare},{server_first},{without_proof}".encode()
+            signature = H(hashlib.sha256(client_key).digest(), auth_message)
+            proof = bytes(a ^ b for a, b in zip(client_key, signature))
+            finals.append(b64(f"{without_proof},p={b64(proof)}"))
+        blocker = connect(self.server.pop3, "127.0.0.24")
+        self.fail_password(blocker)
+        self.fail_password(blocker)
+        blocker.close()
+        answers = [c.cmd(final) for c, final in zip(conns, finals)]
+        self.assertEqual(answers, [TEMP, TEMP, TEMP])
+        for c in conns:
+            c.close()
+
     def test_pipelined_cancelled_exchanges_end_the_connection(self):
         c = connect(self.server.pop3, "127.0.0.23")
         first = b64("n,,n=nobody,r=" + b64(os.urandom(18)))
