@@ -4,7 +4,6 @@ not get, PROXY headers without addresses are not trusted as loopback, and
 a connection that failed too often is closed."""
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -16,7 +15,7 @@ import unittest
 
 from harness import POPBOX, Env, LineClient, run_tests
 from test_security_oauth import Keys
-from test_security_scram import H, b64
+from test_security_scram import b64, client_final
 
 TIMEOUT = 20
 TEMP = b"-ERR [SYS/TEMP] Temporary server failure, try again later."
@@ -35,17 +34,9 @@ def scram_timed(conn, user, password):
     r = conn.cmd(f"AUTH SCRAM-SHA-256 {b64('n,,' + bare)}")
     if not r.startswith(b"+ "):
         return [r], 0.0
-    server_first = base64.b64decode(r[2:]).decode()
-    attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
-                                 int(attrs["i"]))
-    client_key = H(salted, b"Client Key")
-    without_proof = f"c=biws,r={attrs['r']}"
-    auth_message = f"{bare},{server_first},{without_proof}".encode()
-    signature = H(hashlib.sha256(client_key).digest(), auth_message)
-    proof = bytes(a ^ b for a, b in zip(client_key, signature))
+    final, _, _ = client_final(bare, base64.b64decode(r[2:]).decode(), password)
     start = time.monotonic()
-    r2 = conn.cmd(b64(f"{without_proof},p={b64(proof)}"))
+    r2 = conn.cmd(final)
     waited = time.monotonic() - start
     if not r2.startswith(b"+ "):
         return [r, r2], waited
@@ -105,16 +96,7 @@ class ScramGateTest(unittest.TestCase):
             bare = f"n=alice,r={nonce}"
             r = c.cmd(f"AUTH SCRAM-SHA-256 {b64('n,,' + bare)}")
             self.assertTrue(r.startswith(b"+ "), r)
-            server_first = base64.b64decode(r[2:]).decode()
-            attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
-            salted = hashlib.pbkdf2_hmac("sha256", password.encode(),
-                                         base64.b64decode(attrs["s"]), int(attrs["i"]))
-            client_key = H(salted, b"Client Key")
-            without_proof = f"c=biws,r={attrs['r']}"
-            auth_message = f"{bare},{server_first},{without_proof}".encode()
-            signature = H(hashlib.sha256(client_key).digest(), auth_message)
-            proof = bytes(a ^ b for a, b in zip(client_key, signature))
-            finals.append(b64(f"{without_proof},p={b64(proof)}"))
+            finals.append(client_final(bare, base64.b64decode(r[2:]).decode(), password)[0])
         blocker = connect(self.server.pop3, "127.0.0.24")
         self.fail_password(blocker)
         self.fail_password(blocker)

@@ -79,6 +79,21 @@ class SClient:
         self.proc.wait()
 
 
+def client_final(bare, server_first, password, cbind="biws"):
+    """The base64 client-final message answering `server_first` (RFC 5802
+    section 3), with the salted password and AuthMessage to check the
+    server's signature against."""
+    attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
+                                 int(attrs["i"]))
+    client_key = H(salted, b"Client Key")
+    without_proof = f"c={cbind},r={attrs['r']}"
+    auth_message = f"{bare},{server_first},{without_proof}".encode()
+    signature = H(hashlib.sha256(client_key).digest(), auth_message)
+    proof = bytes(a ^ b for a, b in zip(client_key, signature))
+    return b64(f"{without_proof},p={b64(proof)}"), salted, auth_message
+
+
 def scram(conn, user, password, mech="SCRAM-SHA-256", gs2="n,,", cb_data=b"",
           initial=True):
     """Runs a SCRAM-SHA-256 exchange; returns (final reply, server-first).
@@ -95,16 +110,11 @@ def scram(conn, user, password, mech="SCRAM-SHA-256", gs2="n,,", cb_data=b"",
     if not r.startswith(b"+ "):
         return r, None
     server_first = base64.b64decode(r[2:]).decode()
-    attrs = dict(kv.split("=", 1) for kv in server_first.split(","))
-    assert attrs["r"].startswith(nonce) and len(attrs["r"]) > len(nonce), server_first
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(attrs["s"]),
-                                 int(attrs["i"]))
-    client_key = H(salted, b"Client Key")
-    without_proof = f"c={b64(gs2.encode() + cb_data)},r={attrs['r']}"
-    auth_message = f"{bare},{server_first},{without_proof}".encode()
-    signature = H(hashlib.sha256(client_key).digest(), auth_message)
-    proof = bytes(a ^ b for a, b in zip(client_key, signature))
-    r = conn.cmd(b64(f"{without_proof},p={b64(proof)}"))
+    nonce_r = dict(kv.split("=", 1) for kv in server_first.split(","))["r"]
+    assert nonce_r.startswith(nonce) and len(nonce_r) > len(nonce), server_first
+    final, salted, auth_message = client_final(bare, server_first, password,
+                                               b64(gs2.encode() + cb_data))
+    r = conn.cmd(final)
     if not r.startswith(b"+ "):
         return r, server_first
     server_final = base64.b64decode(r[2:]).decode()
