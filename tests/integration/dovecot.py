@@ -174,6 +174,54 @@ service pop3-login {{
             self.proc.wait(5)
         self.proc = None
 
+    def mail_session_pids(self):
+        """This instance's POP3 mail processes: one per logged-in session
+        (or one waiting for the maildrop lock)."""
+        if self.proc is None:
+            return []
+        pids = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue  # gone meanwhile
+            # "pid (comm) state ppid ..."; comm may hold spaces.
+            comm = stat[stat.find("(") + 1:stat.rfind(")")]
+            ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+            if comm == "pop3" and ppid == self.proc.pid:
+                pids.append(int(pid))
+        return pids
+
+    def wait_idle(self, timeout):
+        """True once no mail session is left, False after `timeout` s."""
+        deadline = time.time() + timeout
+        while self.mail_session_pids():
+            if time.time() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    def end_orphaned_sessions(self, grace=30):
+        """Ends the sessions that outlive their killed clients. Most end by
+        themselves once Dovecot notices, but one whose client vanished right
+        after login can sit with no connection, keeping the maildrop lock
+        (pop3_lock_session) fresh until Dovecot's 10-minute idle logout,
+        so every new login meanwhile waits and gets [IN-USE]. After `grace`
+        seconds those get SIGTERM: a session ended without QUIT deletes
+        nothing (RFC 1939 section 6), just like the killed client's."""
+        if self.wait_idle(grace):
+            return
+        for pid in self.mail_session_pids():
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        if not self.wait_idle(30):
+            raise RuntimeError("Dovecot mail sessions survive SIGTERM")
+
     def stop(self):
         """Stops Dovecot and removes its directory; the Maildir stays, still
         owned by the mail user (root can read and write it)."""
