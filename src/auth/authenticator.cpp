@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -86,6 +87,10 @@ std::shared_ptr<const Snapshot> read_snapshot(const std::filesystem::path& path)
   return snap;
 }
 
+UserInfo user_info(const PasswdEntry& e) {
+  return UserInfo{e.user, e.uid, e.gid, e.home, e.extra};
+}
+
 void wipe(std::string& s) {
   if (!s.empty()) sodium_memzero(s.data(), s.size());
 }
@@ -105,34 +110,62 @@ constexpr std::string_view scram_dummy_password = "no user has this password";
 }  // namespace
 
 struct Authenticator::State {
+  explicit State(CredentialCacheOptions cache_options) : cache(cache_options) {}
+
   std::filesystem::path path;
   /// Key for made-up SCRAM salts and keys (HMAC of the user name): random
   /// per process unless set_scram_fake_secret() gave a persistent one.
   std::string fake_key = random_key();
-  std::mutex mutex;  ///< guards current and last_check; held only briefly
+  std::mutex mutex;  ///< guards current; held only briefly
   std::shared_ptr<const Snapshot> current;
-  Clock::time_point last_check{};
+  /// When get() last looked at the file (written under `mutex`, read
+  /// without it by the cache's hot path).
+  std::atomic<Clock::rep> last_check{Clock::time_point{}.time_since_epoch().count()};
+  /// When a cached login last took on the job of looking at the file
+  /// (claim_recheck()).
+  std::atomic<Clock::rep> recheck_claimed{Clock::time_point{}.time_since_epoch().count()};
   /// Serialises reads of the file, which are slow (dummy hashing); verifies
   /// keep using the old snapshot meanwhile.
   std::mutex reload_mutex;
+  /// Successful password checks of the current users (never APOP or SCRAM).
+  CredentialCache cache;
+
+  static Clock::time_point at(Clock::rep r) { return Clock::time_point(Clock::duration(r)); }
 
   void install(std::shared_ptr<const Snapshot> snap) {
-    std::lock_guard lock(mutex);
-    current = std::move(snap);
-    last_check = Clock::now();
+    {
+      std::lock_guard lock(mutex);
+      current = std::move(snap);
+      last_check = Clock::now().time_since_epoch().count();
+    }
+    // After the new users are in place: a check that read the generation
+    // after this drop also sees the new users (see CredentialCache::insert).
+    cache.drop_all();
+  }
+
+  /// True for one caller per recheck_interval once the file is due to be
+  /// looked at (get() has not since): that caller calls get() before it
+  /// trusts the cache, so cached logins notice an edited file as soon as
+  /// full checks do.
+  bool claim_recheck(Clock::time_point now) {
+    if (now - at(last_check.load()) < recheck_interval) return false;
+    Clock::rep claimed = recheck_claimed.load();
+    if (now - at(claimed) < recheck_interval) return false;
+    return recheck_claimed.compare_exchange_strong(claimed, now.time_since_epoch().count());
   }
 
   /// The current users, rereading the file first if it changed on disk and
   /// was not checked within the last second. Null if it was never readable.
   std::shared_ptr<const Snapshot> get() {
     std::shared_ptr<const Snapshot> cur;
+    const auto now = Clock::now();
     {
       std::lock_guard lock(mutex);
       cur = current;
-      const auto now = Clock::now();
-      if (now - last_check < recheck_interval) return cur;
-      last_check = now;
+      if (now - at(last_check.load()) < recheck_interval) return cur;
+      last_check = now.time_since_epoch().count();
     }
+    cache.drop_expired(now);
     const auto id = file_id(path);
     if (cur && (!id || id == cur->id)) return cur;  // unchanged, or gone: keep what we have
     std::lock_guard reload_lock(reload_mutex);
@@ -152,8 +185,9 @@ struct Authenticator::State {
   }
 };
 
-Authenticator::Authenticator(std::filesystem::path passwd_file)
-    : state_(std::make_unique<State>()) {
+Authenticator::Authenticator(std::filesystem::path passwd_file,
+                             CredentialCacheOptions cache_options)
+    : state_(std::make_unique<State>(cache_options)) {
   state_->path = std::move(passwd_file);
 }
 
@@ -165,6 +199,8 @@ void Authenticator::load() {
 }
 
 std::optional<std::string> Authenticator::reload() {
+  // Also when the file cannot be read: the operator asked for a fresh start.
+  state_->cache.drop_all();
   try {
     load();
   } catch (const std::exception& e) {
@@ -174,6 +210,9 @@ std::optional<std::string> Authenticator::reload() {
 }
 
 AuthResult Authenticator::verify_password(std::string_view user, std::string_view password) {
+  // Read before the users: a reload after this point keeps the result of
+  // this check out of the cache.
+  const std::uint64_t generation = state_->cache.generation();
   const auto snap = state_->get();
   if (!snap) return AuthResult::temp_failure;
   const PasswdEntry* entry = snap->file.find(user);
@@ -183,10 +222,35 @@ AuthResult Authenticator::verify_password(std::string_view user, std::string_vie
       !scheme_supported(split_scheme(entry->password).scheme)) {
     // Same work as for a real user; the answer does not matter.
     (void)auth::verify_password(snap->dummy, password);
+    state_->cache.drop_user(user);
     return AuthResult::bad_credentials;
   }
-  return auth::verify_password(entry->password, password) ? AuthResult::ok
-                                                          : AuthResult::bad_credentials;
+  if (!auth::verify_password(entry->password, password)) {
+    state_->cache.drop_user(user);
+    return AuthResult::bad_credentials;
+  }
+  if (state_->cache.enabled()) {
+    state_->cache.insert(user, password, std::make_shared<const UserInfo>(user_info(*entry)),
+                         generation, Clock::now());
+  }
+  return AuthResult::ok;
+}
+
+bool Authenticator::cache_enabled() const {
+  return state_->cache.enabled();
+}
+
+bool Authenticator::claim_recheck() {
+  return state_->claim_recheck(Clock::now());
+}
+
+void Authenticator::recheck() {
+  (void)state_->get();
+}
+
+std::shared_ptr<const UserInfo> Authenticator::cached_login(std::string_view user,
+                                                            std::string_view password) {
+  return state_->cache.find(user, password, Clock::now());
 }
 
 AuthResult Authenticator::verify_apop(std::string_view user, std::string_view timestamp,
@@ -253,7 +317,7 @@ std::optional<UserInfo> Authenticator::lookup(std::string_view user) {
   if (!snap) return std::nullopt;
   const PasswdEntry* e = snap->file.find(user);
   if (e == nullptr) return std::nullopt;
-  return UserInfo{e->user, e->uid, e->gid, e->home, e->extra};
+  return user_info(*e);
 }
 
 }  // namespace popbox::auth

@@ -9,7 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "auth/credential_cache.hpp"
 #include "auth/scram.hpp"
+#include "auth/user_info.hpp"
 
 namespace popbox::auth {
 
@@ -17,14 +19,6 @@ enum class AuthResult {
   ok,
   bad_credentials,  ///< unknown user and wrong password look the same
   temp_failure,     ///< the user database could not be read
-};
-
-/// The parts of a passwd-file entry the rest of popbox uses.
-struct UserInfo {
-  std::string name;
-  std::optional<unsigned> uid, gid;
-  std::string home;
-  std::string extra;  ///< field 8 as written (space separated key=value)
 };
 
 /// What a SCRAM exchange needs of a user (salt, iterations, keys).
@@ -37,7 +31,10 @@ struct ScramLookup {
 /// disk and on reload(). Thread-safe.
 class Authenticator {
  public:
-  explicit Authenticator(std::filesystem::path passwd_file);
+  /// Users of `passwd_file` (load() reads it); successful password checks
+  /// are remembered as `cache_options` says (none by default).
+  explicit Authenticator(std::filesystem::path passwd_file,
+                         CredentialCacheOptions cache_options = no_credential_cache());
   ~Authenticator();
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;
@@ -46,11 +43,28 @@ class Authenticator {
   /// on a problem that makes it unusable.
   void load();
   /// Rereads the file; on error keeps the users it had and returns the message.
+  /// Either way the credential cache is emptied.
   std::optional<std::string> reload();
 
   /// Checks a user name and password (USER/PASS, SASL PLAIN/LOGIN). Does the
-  /// same hashing work for unknown users; compares in constant time.
+  /// same hashing work for unknown users; compares in constant time. A right
+  /// password goes into the credential cache, a wrong one drops the user's
+  /// entry.
   AuthResult verify_password(std::string_view user, std::string_view password);
+  /// True if successful password checks are remembered (cached_login()).
+  bool cache_enabled() const;
+  /// True for one caller about once a second while cached logins are
+  /// trusted without a look at the passwd-file: that caller runs recheck()
+  /// before it calls cached_login(). Never blocks.
+  bool claim_recheck();
+  /// Compares the passwd-file with the disk and rereads it if it changed
+  /// (which empties the cache). May block: call it on a pool.
+  void recheck();
+  /// The entry of `user` if verify_password() accepted exactly `password`
+  /// within the cache's TTL and nothing dropped it since; null otherwise (a
+  /// miss: check in full). Never hashes a password and never blocks, so it
+  /// may run on an event thread.
+  std::shared_ptr<const UserInfo> cached_login(std::string_view user, std::string_view password);
   /// Checks an APOP digest: hex MD5 of timestamp + password. Only users whose
   /// password is stored in plain text can use APOP.
   AuthResult verify_apop(std::string_view user, std::string_view timestamp,

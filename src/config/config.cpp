@@ -184,7 +184,7 @@ void load_oauth(Config& cfg, const toml::table& t) {
 void load_auth(Config& cfg, const toml::table& t) {
   only_keys(cfg, t, "[auth]",
             {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format", "oauth",
-             "first_valid_uid", "scram_fake_secret_file"});
+             "first_valid_uid", "scram_fake_secret_file", "cache_ttl", "cache_size"});
   auto& a = cfg.auth;
   a.passwd_file = get_string(cfg, t, "passwd_file", "");
   a.scram_fake_secret_file = get_string(cfg, t, "scram_fake_secret_file", "");
@@ -207,6 +207,9 @@ void load_auth(Config& cfg, const toml::table& t) {
   }
   a.first_valid_uid =
       static_cast<unsigned>(get_int(cfg, t, "first_valid_uid", a.first_valid_uid, 1, UINT32_MAX));
+  a.cache_ttl = get_duration(cfg, t, "cache_ttl", a.cache_ttl);
+  a.cache_size = static_cast<std::size_t>(
+      get_int(cfg, t, "cache_size", static_cast<std::int64_t>(a.cache_size), 0, 10'000'000));
   if (const toml::node* n = t.get("oauth")) {
     if (!n->is_table()) fail(cfg, n, "'oauth' must be an [auth.oauth] section");
     load_oauth(cfg, *n->as_table());

@@ -82,6 +82,11 @@ struct AuthConfig {
   /// Key material for made-up SCRAM salts of unknown users; unset: the TLS
   /// key, or (no TLS either) a per-process random key.
   std::filesystem::path scram_fake_secret_file;
+  /// Verified-credentials cache (like Dovecot's auth_cache_ttl and
+  /// auth_cache_size): how long a right password is remembered, and how
+  /// many users at most; either 0 turns it off.
+  std::chrono::milliseconds cache_ttl{std::chrono::minutes(5)};
+  std::size_t cache_size = 100000;
 
   /// The name to look up for what a client typed.
   std::string canonical_user(std::string_view typed) const;

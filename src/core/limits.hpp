@@ -89,6 +89,11 @@ inline constexpr std::size_t auth_per_ip_concurrency = 4;
 inline constexpr std::chrono::milliseconds auth_turn_poll_first{5};
 inline constexpr std::chrono::milliseconds auth_turn_poll_most{50};
 
+/// Locks the verified-credentials cache ([auth] cache_ttl, cache_size) is
+/// split into, chosen by user name, so event threads rarely wait for each
+/// other on a cached login.
+inline constexpr std::size_t credential_cache_shards = 64;
+
 /// IPv6 clients are grouped by this prefix for every per-IP limit: one
 /// subscriber usually gets a whole /64.
 inline constexpr int ipv6_client_prefix = 64;

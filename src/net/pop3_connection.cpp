@@ -148,6 +148,7 @@ class Driver {
     const std::string user = st.cfg.auth.canonical_user(creds.user);
     LoginResult result;
     std::chrono::milliseconds wait{0};
+    std::shared_ptr<const auth::UserInfo> cached;  // the entry, on a cache hit
     // SCRAM logs in in two steps: the proof goes through the gates below and
     // on success gets the server-final message; the client's acknowledgement
     // then only opens the maildrop.
@@ -171,6 +172,11 @@ class Driver {
       }
     } else if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
       result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
+    } else if ((cached = co_await detail::cached_login(st, user, creds))) {
+      // A password verified recently (auth::CredentialCache): no hash and no
+      // trip to the auth pool, but the address's penalty still applies.
+      wait = st.penalty.succeeded(conn_.ip_key, user, steady_clock::now());
+      result.outcome = LoginOutcome::ok;
     } else if (auto ticket = co_await auth_ticket(); !*ticket) {
       result = {LoginOutcome::temp_failure, nullptr, "too many password checks in progress"};
     } else {
@@ -206,14 +212,15 @@ class Driver {
       co_return pop3::Step{};
     }
     if (result.outcome == LoginOutcome::ok) {
-      auto open = [&st, &user] { return open_blocking(st, user); };
+      auto open = [&st, &user, info = cached.get()] { return open_blocking(st, user, info); };
       result = co_await run_blocking(st.pool, std::move(open));
     }
     const auto queued = std::exchange(queued_ms_, 0);
     core::log_info(fmt::format(
-        "session={} event=login user={} result={}{}{}{}{}", conn_.id, core::log_escape(creds.user),
-        outcome_name(result.outcome), result.detail.empty() ? "" : " detail=\"", result.detail,
-        result.detail.empty() ? "" : "\"", queued > 0 ? fmt::format(" queued_ms={}", queued) : ""));
+        "session={} event=login user={} result={}{}{}{}{}{}", conn_.id,
+        core::log_escape(creds.user), outcome_name(result.outcome),
+        result.detail.empty() ? "" : " detail=\"", result.detail, result.detail.empty() ? "" : "\"",
+        queued > 0 ? fmt::format(" queued_ms={}", queued) : "", cached ? " auth=cache" : ""));
     // Logged in: the login deadline no longer applies, idle_timeout does.
     if (result.outcome == LoginOutcome::ok && !conn_.hard_expired) {
       conn_.hard_deadline = steady_clock::time_point::max();

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "core/limits.hpp"
+#include "net/blocking.hpp"
 #include "store/owned_mailbox.hpp"
 
 namespace popbox::net::detail {
@@ -52,7 +53,24 @@ auth::AuthResult verify_blocking(ServerState& st, const std::string& user,
   return st.auth.verify_apop(user, apop_timestamp, creds.secret);
 }
 
-LoginResult open_blocking(ServerState& st, const std::string& user) {
+asio::awaitable<std::shared_ptr<const auth::UserInfo>> cached_login(
+    ServerState& st, const std::string& user, const pop3::Credentials& creds) {
+  // APOP answers a per-session challenge and SCRAM/OAuth carry no password:
+  // only plain passwords are ever cached.
+  if (creds.kind != pop3::Credentials::Kind::password || !st.auth.cache_enabled()) {
+    co_return nullptr;
+  }
+  // An edited passwd-file must empty the cache as soon as it would have
+  // changed a full check: the stat (and any reread) may block, so it runs
+  // on the auth pool, once a second for all sessions.
+  if (st.auth.claim_recheck()) {
+    auth::Authenticator* users = &st.auth;
+    co_await run_blocking(st.auth_pool, [users] { users->recheck(); });
+  }
+  co_return st.auth.cached_login(user, creds.secret);
+}
+
+LoginResult open_blocking(ServerState& st, const std::string& user, const auth::UserInfo* info) {
   using pop3::LoginOutcome;
   if (auto delay = st.cfg.server.login_delay_seconds) {
     if (!st.login_delay.admit(user, std::chrono::seconds(*delay))) {
@@ -62,7 +80,9 @@ LoginResult open_blocking(ServerState& st, const std::string& user) {
   std::error_code ec;
   store::OpenRequest req{user, std::nullopt};
   // The entry's uid/gid own the Maildir: all its I/O is made with them.
-  if (auto info = st.auth.lookup(user)) {
+  std::optional<auth::UserInfo> looked_up;
+  if (info == nullptr && (looked_up = st.auth.lookup(user))) info = &*looked_up;
+  if (info != nullptr) {
     req.owner = store::entry_owner(info->uid, info->gid, st.cfg.auth.first_valid_uid, ec);
   }
   std::unique_ptr<store::Mailbox> mailbox;

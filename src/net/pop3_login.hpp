@@ -3,6 +3,7 @@
 // runs on the blocking pools, and the ticket that bounds how much of it may
 // run at once. Not an interface for other modules.
 
+#include <asio/awaitable.hpp>
 #include <memory>
 #include <string>
 
@@ -28,10 +29,19 @@ auth::AuthResult verify_blocking(ServerState& st, const std::string& user,
                                  const pop3::Credentials& creds, const std::string& apop_timestamp,
                                  std::string& detail);
 
+/// The entry of `user` if `creds` are a password the credential cache holds
+/// for that user (auth::Authenticator::cached_login); null for a miss and
+/// for every other kind of credentials. Runs on the calling event thread,
+/// except about once a second a look at the passwd-file on the auth pool.
+asio::awaitable<std::shared_ptr<const auth::UserInfo>> cached_login(ServerState& st,
+                                                                    const std::string& user,
+                                                                    const pop3::Credentials& creds);
+
 /// Opens the maildrop of a user whose credentials were good, as the entry's
-/// owner; call it on the mail pool. Operator problems come back as
-/// perm_failure, a locked maildrop as in_use.
-LoginResult open_blocking(ServerState& st, const std::string& user);
+/// owner (`info`, or looked up when null); call it on the mail pool.
+/// Operator problems come back as perm_failure, a locked maildrop as in_use.
+LoginResult open_blocking(ServerState& st, const std::string& user,
+                          const auth::UserInfo* info = nullptr);
 
 /// A password check's place on the auth pool: at most limits::auth_queue_depth
 /// in all and limits::auth_per_ip_concurrency per client key.

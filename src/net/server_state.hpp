@@ -81,10 +81,16 @@ inline auth::AuthPenaltyOptions penalty_options(const config::Config& cfg) {
   return o;
 }
 
+/// The verified-credentials cache the config asks for ([auth] cache_ttl,
+/// cache_size).
+inline auth::CredentialCacheOptions credential_cache_options(const config::Config& cfg) {
+  return {cfg.auth.cache_ttl, cfg.auth.cache_size, limits::credential_cache_shards};
+}
+
 struct ServerState {
   ServerState(config::Config c, std::unique_ptr<store::Store> s, unsigned pool_threads)
       : cfg(std::move(c)),
-        auth(cfg.auth.passwd_file),
+        auth(cfg.auth.passwd_file, credential_cache_options(cfg)),
         store(std::move(s)),
         pool(pool_threads),
         auth_pool(limits::auth_threads),

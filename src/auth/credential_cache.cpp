@@ -1,0 +1,228 @@
+#include "auth/credential_cache.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace popbox::auth {
+
+namespace {
+
+using Mac = CredentialCache::Mac;
+
+void wipe(Mac& m) {
+  OPENSSL_cleanse(m.data(), m.size());
+}
+
+struct Entry {
+  std::string user;
+  Mac mac{};
+  std::shared_ptr<const UserInfo> info;
+  CredentialCache::clock::time_point expires{};
+  std::uint64_t generation = 0;
+
+  Entry() = default;
+  Entry(const Entry&) = delete;
+  Entry& operator=(const Entry&) = delete;
+  ~Entry() { wipe(mac); }  // every way out of the table wipes the MAC
+};
+
+}  // namespace
+
+/// One lock's worth of the table: entries most recently used first, found
+/// through an index whose keys view the entries' own names (list nodes do
+/// not move).
+struct alignas(64) CredentialCache::Shard {
+  std::mutex mutex;
+  std::list<Entry> lru;
+  std::unordered_map<std::string_view, std::list<Entry>::iterator> index;
+  std::size_t cap = 0;
+
+  void erase(std::list<Entry>::iterator it) {
+    index.erase(it->user);
+    lru.erase(it);
+  }
+};
+
+/// HMAC-SHA256 keyed once; each use works on a copy, so threads share only
+/// the read-only template.
+struct CredentialCache::Hmac {
+  EVP_MAC* mac = nullptr;
+  EVP_MAC_CTX* keyed = nullptr;
+
+  Hmac() {
+    unsigned char key[32];
+    if (RAND_bytes(key, sizeof key) != 1) throw std::runtime_error("cannot get random bytes");
+    mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    keyed = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    const bool ok = keyed != nullptr && EVP_MAC_init(keyed, key, sizeof key, params) == 1;
+    OPENSSL_cleanse(key, sizeof key);
+    if (!ok) {
+      release();
+      throw std::runtime_error("cannot set up HMAC-SHA256");
+    }
+  }
+  ~Hmac() { release(); }
+  Hmac(const Hmac&) = delete;
+  Hmac& operator=(const Hmac&) = delete;
+
+  void release() {
+    EVP_MAC_CTX_free(keyed);  // frees (and cleanses) the key
+    EVP_MAC_free(mac);
+    keyed = nullptr;
+    mac = nullptr;
+  }
+};
+
+CredentialCache::CredentialCache(CredentialCacheOptions options)
+    : enabled_(options.ttl.count() > 0 && options.max_entries > 0),
+      ttl_(options.ttl),
+      hmac_(std::make_unique<Hmac>()) {
+  // Fewer shards than entries, so that each shard's share is at least one
+  // and the shares add up to exactly max_entries.
+  shard_count_ =
+      std::clamp<std::size_t>(options.shards, 1, std::max<std::size_t>(options.max_entries, 1));
+  shards_ = std::make_unique<Shard[]>(shard_count_);
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    shards_[i].cap =
+        options.max_entries / shard_count_ + (i < options.max_entries % shard_count_ ? 1 : 0);
+  }
+}
+
+CredentialCache::~CredentialCache() = default;
+
+std::optional<Mac> CredentialCache::mac(std::string_view user, std::string_view secret) const {
+  Mac out{};
+  // The user's length first, so that no other (user, secret) split of the
+  // same bytes gives the same input.
+  const std::uint64_t n = user.size();
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
+  std::size_t written = 0;
+  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(hmac_->keyed);
+  const bool ok =
+      ctx != nullptr && EVP_MAC_update(ctx, len, sizeof len) == 1 &&
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(user.data()), user.size()) == 1 &&
+      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size()) ==
+          1 &&
+      EVP_MAC_final(ctx, out.data(), &written, out.size()) == 1 && written == out.size();
+  EVP_MAC_CTX_free(ctx);
+  if (!ok) {
+    wipe(out);
+    return std::nullopt;  // out of memory inside OpenSSL
+  }
+  return out;
+}
+
+CredentialCache::Shard& CredentialCache::shard_of(std::string_view user) const {
+  return shards_[std::hash<std::string_view>{}(user) % shard_count_];
+}
+
+std::shared_ptr<const UserInfo> CredentialCache::find(std::string_view user,
+                                                      std::string_view secret,
+                                                      clock::time_point now) {
+  if (!enabled_) return nullptr;
+  std::optional<Mac> m = mac(user, secret);
+  if (!m) return nullptr;
+  Shard& s = shard_of(user);
+  std::shared_ptr<const UserInfo> info;
+  {
+    std::lock_guard lock(s.mutex);
+    auto found = s.index.find(user);
+    if (found != s.index.end()) {
+      auto it = found->second;
+      if (now >= it->expires || it->generation != generation_.load()) {
+        s.erase(it);
+      } else if (CRYPTO_memcmp(it->mac.data(), m->data(), m->size()) == 0) {
+        s.lru.splice(s.lru.begin(), s.lru, it);
+        info = it->info;
+      }
+    }
+  }
+  wipe(*m);
+  return info;
+}
+
+void CredentialCache::insert(std::string_view user, std::string_view secret,
+                             std::shared_ptr<const UserInfo> info, std::uint64_t generation,
+                             clock::time_point now) {
+  if (!enabled_ || !info) return;
+  std::optional<Mac> m = mac(user, secret);
+  if (!m) return;
+  Shard& s = shard_of(user);
+  std::lock_guard lock(s.mutex);
+  // Compared under the shard's lock: drop_all() changes the generation
+  // before it clears the shards, so either this sees the new generation or
+  // drop_all() clears this entry after.
+  if (generation != generation_.load()) {
+    wipe(*m);
+    return;
+  }
+  if (auto found = s.index.find(user); found != s.index.end()) s.erase(found->second);
+  while (!s.lru.empty() && s.lru.size() >= s.cap) s.erase(std::prev(s.lru.end()));
+  Entry& e = s.lru.emplace_front();
+  e.user.assign(user);
+  e.mac = *m;
+  e.info = std::move(info);
+  e.expires = now + ttl_;
+  e.generation = generation;
+  s.index.emplace(e.user, s.lru.begin());
+  wipe(*m);
+}
+
+void CredentialCache::drop_user(std::string_view user) {
+  if (!enabled_) return;
+  Shard& s = shard_of(user);
+  std::lock_guard lock(s.mutex);
+  if (auto found = s.index.find(user); found != s.index.end()) s.erase(found->second);
+}
+
+void CredentialCache::drop_all() {
+  generation_.fetch_add(1);
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard lock(s.mutex);
+    s.index.clear();
+    s.lru.clear();
+  }
+}
+
+void CredentialCache::drop_expired(clock::time_point now) {
+  if (!enabled_) return;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    Shard& s = shards_[i];
+    std::lock_guard lock(s.mutex);
+    for (auto it = s.lru.begin(); it != s.lru.end();) {
+      auto next = std::next(it);
+      if (now >= it->expires) s.erase(it);
+      it = next;
+    }
+  }
+}
+
+std::size_t CredentialCache::size() const {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < shard_count_; ++i) {
+    std::lock_guard lock(shards_[i].mutex);
+    n += shards_[i].lru.size();
+  }
+  return n;
+}
+
+}  // namespace popbox::auth
