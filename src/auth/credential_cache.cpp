@@ -31,6 +31,7 @@ struct Entry {
   std::shared_ptr<const UserInfo> info;
   CredentialCache::clock::time_point expires{};
   std::uint64_t generation = 0;
+  std::list<Entry*>::iterator by_age;  ///< this entry's place in Shard::by_age
 
   Entry() = default;
   Entry(const Entry&) = delete;
@@ -42,16 +43,25 @@ struct Entry {
 
 /// One lock's worth of the table: entries most recently used first, found
 /// through an index whose keys view the entries' own names (list nodes do
-/// not move).
+/// not move), and the same entries oldest check first, which is soonest to
+/// expire (the TTL is the same for all), so expired ones go without a scan.
 struct alignas(64) CredentialCache::Shard {
   std::mutex mutex;
   std::list<Entry> lru;
+  std::list<Entry*> by_age;
   std::unordered_map<std::string_view, std::list<Entry>::iterator> index;
   std::size_t cap = 0;
 
   void erase(std::list<Entry>::iterator it) {
+    by_age.erase(it->by_age);
     index.erase(it->user);
     lru.erase(it);
+  }
+
+  void erase_expired(CredentialCache::clock::time_point now) {
+    while (!by_age.empty() && now >= by_age.front()->expires) {
+      erase(index.find(by_age.front()->user)->second);
+    }
   }
 };
 
@@ -175,6 +185,7 @@ void CredentialCache::insert(std::string_view user, std::string_view secret,
     return;
   }
   if (auto found = s.index.find(user); found != s.index.end()) s.erase(found->second);
+  s.erase_expired(now);
   while (!s.lru.empty() && s.lru.size() >= s.cap) s.erase(std::prev(s.lru.end()));
   Entry& e = s.lru.emplace_front();
   e.user.assign(user);
@@ -182,6 +193,7 @@ void CredentialCache::insert(std::string_view user, std::string_view secret,
   e.info = std::move(info);
   e.expires = now + ttl_;
   e.generation = generation;
+  e.by_age = s.by_age.insert(s.by_age.end(), &e);
   s.index.emplace(e.user, s.lru.begin());
   wipe(*m);
 }
@@ -199,6 +211,7 @@ void CredentialCache::drop_all() {
     Shard& s = shards_[i];
     std::lock_guard lock(s.mutex);
     s.index.clear();
+    s.by_age.clear();
     s.lru.clear();
   }
 }
@@ -208,11 +221,7 @@ void CredentialCache::drop_expired(clock::time_point now) {
   for (std::size_t i = 0; i < shard_count_; ++i) {
     Shard& s = shards_[i];
     std::lock_guard lock(s.mutex);
-    for (auto it = s.lru.begin(); it != s.lru.end();) {
-      auto next = std::next(it);
-      if (now >= it->expires) s.erase(it);
-      it = next;
-    }
+    s.erase_expired(now);
   }
 }
 

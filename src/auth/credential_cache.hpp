@@ -83,7 +83,8 @@ class CredentialCache {
   /// Forgets every entry (the user database was read again).
   void drop_all();
   /// Forgets the entries that expired by `now` (they are misses already;
-  /// this frees them and wipes their MACs).
+  /// this frees them and wipes their MACs). Costs what it removes, not what
+  /// the table holds.
   void drop_expired(clock::time_point now);
 
   /// Entries held now (at most cache_size).

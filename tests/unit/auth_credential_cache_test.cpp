@@ -82,9 +82,18 @@ TEST(CredentialCache, DropExpiredFreesEntriesNobodyAsksFor) {
   CredentialCache c(CredentialCacheOptions{10s, 100, 4});
   c.insert("old", "pw", info("old"), c.generation(), t0);
   c.insert("new", "pw", info("new"), c.generation(), t0 + 5s);
+  ASSERT_NE(c.find("old", "pw", t0 + 6s),
+            nullptr);  // most recently used now, still the oldest check
+  c.drop_expired(t0 + 9s);
+  EXPECT_EQ(c.size(), 2u);
   c.drop_expired(t0 + 12s);
   EXPECT_EQ(c.size(), 1u);
   EXPECT_NE(c.find("new", "pw", t0 + 12s), nullptr);
+  // An insert into the same shard also clears what has expired there.
+  CredentialCache one(CredentialCacheOptions{10s, 100, 1});
+  one.insert("a", "pw", info("a"), one.generation(), t0);
+  one.insert("b", "pw", info("b"), one.generation(), t0 + 10s);
+  EXPECT_EQ(one.size(), 1u);
 }
 
 TEST(CredentialCache, LeastRecentlyUsedGoesBeyondTheSize) {
