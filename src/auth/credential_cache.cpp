@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <list>
 #include <mutex>
@@ -24,6 +25,23 @@ using Mac = CredentialCache::Mac;
 void wipe(Mac& m) {
   OPENSSL_cleanse(m.data(), m.size());
 }
+
+/// Tells caches apart for the per-thread HMAC contexts (never reused, so a
+/// context keyed by a cache that is gone is never taken for another's).
+std::atomic<std::uint64_t> next_cache_id{1};
+
+/// Each thread's copy of one cache's keyed HMAC: restarting it with the
+/// same key costs a quarter of copying the template per use, and threads
+/// share nothing on the way.
+struct ThreadHmac {
+  std::uint64_t owner = 0;
+  EVP_MAC_CTX* ctx = nullptr;
+  ThreadHmac() = default;
+  ThreadHmac(const ThreadHmac&) = delete;
+  ThreadHmac& operator=(const ThreadHmac&) = delete;
+  ~ThreadHmac() { EVP_MAC_CTX_free(ctx); }  // cleanses the key copy
+};
+thread_local ThreadHmac thread_hmac;
 
 struct Entry {
   std::string user;
@@ -65,8 +83,8 @@ struct alignas(64) CredentialCache::Shard {
   }
 };
 
-/// HMAC-SHA256 keyed once; each use works on a copy, so threads share only
-/// the read-only template.
+/// HMAC-SHA256 keyed once; each thread works on its own copy (ThreadHmac),
+/// so threads share only the read-only template.
 struct CredentialCache::Hmac {
   EVP_MAC* mac = nullptr;
   EVP_MAC_CTX* keyed = nullptr;
@@ -103,6 +121,7 @@ struct CredentialCache::Hmac {
 CredentialCache::CredentialCache(CredentialCacheOptions options)
     : enabled_(options.ttl.count() > 0 && options.max_entries > 0),
       ttl_(options.ttl),
+      id_(next_cache_id.fetch_add(1)),
       hmac_(std::make_unique<Hmac>()) {
   // Fewer shards than entries, so that each shard's share is at least one
   // and the shares add up to exactly max_entries.
@@ -125,14 +144,21 @@ std::optional<Mac> CredentialCache::mac(std::string_view user, std::string_view 
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
   std::size_t written = 0;
-  EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(hmac_->keyed);
+  ThreadHmac& mine = thread_hmac;
+  if (mine.owner != id_) {
+    EVP_MAC_CTX_free(mine.ctx);
+    mine.ctx = EVP_MAC_CTX_dup(hmac_->keyed);
+    mine.owner = mine.ctx != nullptr ? id_ : 0;
+  }
+  EVP_MAC_CTX* ctx = mine.ctx;
+  // A null key restarts the HMAC with the key it has.
   const bool ok =
-      ctx != nullptr && EVP_MAC_update(ctx, len, sizeof len) == 1 &&
+      ctx != nullptr && EVP_MAC_init(ctx, nullptr, 0, nullptr) == 1 &&
+      EVP_MAC_update(ctx, len, sizeof len) == 1 &&
       EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(user.data()), user.size()) == 1 &&
       EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size()) ==
           1 &&
       EVP_MAC_final(ctx, out.data(), &written, out.size()) == 1 && written == out.size();
-  EVP_MAC_CTX_free(ctx);
   if (!ok) {
     wipe(out);
     return std::nullopt;  // out of memory inside OpenSSL

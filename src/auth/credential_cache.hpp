@@ -11,10 +11,9 @@
 // dropped (the user database changed), and least recently used first when
 // the table is full; every MAC is wiped when its entry goes.
 //
-// Thread-safe and cheap enough for event threads: one HMAC (~1 us) outside
-// any lock, then a short critical section in one of several shards chosen
-// by the user name, so threads rarely meet on a lock. Pure code: the clock
-// is a parameter.
+// Thread-safe and cheap enough for event threads: one HMAC (~0.3 us, on a
+// per-thread context) outside any lock, then a short critical section in one of several shards
+// chosen by the user name, so threads rarely meet on a lock. Pure code: the clock is a parameter.
 
 #include <array>
 #include <atomic>
@@ -96,6 +95,7 @@ class CredentialCache {
 
   bool enabled_ = false;
   std::chrono::milliseconds ttl_{0};
+  std::uint64_t id_ = 0;  ///< tells this cache's per-thread HMAC contexts apart
   std::size_t shard_count_ = 1;
   std::unique_ptr<Shard[]> shards_;
   std::atomic<std::uint64_t> generation_{0};
