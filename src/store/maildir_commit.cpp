@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "store/maildir_layout.hpp"
 #include "store/maildir_mailbox.hpp"
 #include "store/maildir_name.hpp"
 #include "store/safe_open.hpp"
@@ -61,10 +62,16 @@ std::unique_ptr<MessageReader> MaildirMailbox::open(std::size_t index, std::erro
     ec = store_errc::message_gone;
     return nullptr;
   }
+  // The Maildir again (no descriptor is kept between commands), then
+  // "cur/NAME" below it in one openat2.
+  detail::DirsScope scope(dirs_);
+  if ((ec = reopen_dirs(false))) return nullptr;
   for (int attempt = 0; attempt < 2; ++attempt) {
     detail::UniqueFd fd;
-    ec = detail::open_beneath(dirs_.fd(e.file.dir), e.file.name.c_str(),
-                              O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, fd);
+    std::string rel = e.file.dir == detail::Subdir::cur_dir ? "cur/" : "new/";
+    rel += e.file.name;
+    ec = detail::open_beneath(dirs_.root.get(), rel.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK, 0,
+                              fd);
     if (!ec) return std::make_unique<MaildirReader>(std::move(fd));
     if (!is_enoent(ec) || attempt == 1) break;
     std::string old_name = e.file.name;
@@ -120,6 +127,9 @@ std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
   // Bad indices are a caller bug: refuse before touching any file.
   for (std::size_t index : deleted) check_index(index, entries_.size());
   for (std::size_t index : retrieved) check_index(index, entries_.size());
+  if (deleted.empty() && retrieved.empty()) return {};
+  detail::DirsScope scope(dirs_);
+  if (auto ec = reopen_dirs(true)) return ec;
   std::vector<bool> is_deleted(entries_.size(), false);
   bool any_removed = false;
   for (std::size_t index : deleted) is_deleted[index] = true;

@@ -2,12 +2,24 @@
 // index where the file is unchanged, measure the rest, keep the index order.
 #include "store/maildir_mailbox.hpp"
 
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <ctime>
+
+#include "core/limits.hpp"
+#include "core/log.hpp"
+#include "store/file_io.hpp"
 
 #include "store/maildir_index.hpp"
 #include "store/maildir_name.hpp"
 #include "store/maildir_uidls.hpp"
+#include "store/safe_open.hpp"
+#include "store/uidl_record.hpp"
 #include "store/x_uidl.hpp"
 
 namespace popbox::store {
@@ -29,6 +41,30 @@ bool vanished(const std::error_code& ec) {
          ec == std::errc::invalid_argument;
 }
 
+// The state of the Maildir before it is listed: a change after this point
+// shows in the stamps the next login compares.
+std::error_code take_stamps(const detail::MaildirDirs& dirs, detail::SnapshotStamps& now) {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  now.scan_ns = detail::to_ns(ts.tv_sec, ts.tv_nsec);
+  struct stat st {};
+  if (::fstat(dirs.new_dir.get(), &st) != 0) return detail::last_error();
+  now.new_dir = detail::stamp_of(st);
+  if (::fstat(dirs.cur_dir.get(), &st) != 0) return detail::last_error();
+  now.cur_dir = detail::stamp_of(st);
+  return {};
+}
+
+// The stamp of popbox-uidls; zero when missing or not a regular file.
+detail::FileStamp uidls_stamp(int root) {
+  struct stat st {};
+  if (::fstatat(root, detail::uidls_file_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !S_ISREG(st.st_mode)) {
+    return {};
+  }
+  return detail::stamp_of(st);
+}
+
 }  // namespace
 
 std::unique_ptr<MaildirMailbox> MaildirMailbox::load(const std::string& path, std::error_code& ec) {
@@ -41,8 +77,17 @@ std::unique_ptr<MaildirMailbox> MaildirMailbox::load(const std::string& path, st
   std::unique_ptr<MaildirMailbox> box(new MaildirMailbox());
   box->path_ = path;
   box->options_ = options;
+  // Only for the length of the open: an idle session holds no descriptor.
+  detail::DirsScope scope(box->dirs_);
   // open_maildir logs an unsafe directory itself.
   if ((ec = detail::open_maildir(path, box->dirs_))) return nullptr;
+  struct stat st {};
+  if (::fstat(box->dirs_.root.get(), &st) != 0) {
+    ec = detail::last_error();
+    return nullptr;
+  }
+  box->root_dev_ = st.st_dev;
+  box->root_ino_ = st.st_ino;
   box->lock_ = detail::MaildropLock::acquire(box->dirs_.root.get(), ec);
   if (!ec) ec = box->build_snapshot();
   if (ec == store_errc::unsafe_path) detail::log_unsafe_path(path, box->dirs_.root.get());
@@ -50,7 +95,73 @@ std::unique_ptr<MaildirMailbox> MaildirMailbox::load(const std::string& path, st
   return box;
 }
 
+std::error_code MaildirMailbox::reopen_dirs(bool subdirs) {
+  // By path, as at load (operators symlink /var/mail), then checked to be
+  // the directory that was locked; below it nothing follows a symlink.
+  dirs_.root.reset(::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirs_.root) return detail::last_error();
+  struct stat st {};
+  if (::fstat(dirs_.root.get(), &st) != 0) return detail::last_error();
+  if (st.st_dev != root_dev_ || st.st_ino != root_ino_) {
+    core::log_warn(fmt::format("event=maildir_replaced path={}", core::log_escape(path_)));
+    return store_errc::io;
+  }
+  if (!subdirs) return {};
+  auto ec = detail::open_dir_beneath(dirs_.root.get(), "new", dirs_.new_dir);
+  if (!ec) ec = detail::open_dir_beneath(dirs_.root.get(), "cur", dirs_.cur_dir);
+  if (ec == store_errc::unsafe_path) detail::log_unsafe_path(path_, dirs_.root.get());
+  return ec;
+}
+
+bool MaildirMailbox::use_snapshot(const detail::SnapshotStamps& now) {
+  if (options_.mode != MaildirOptions::Mode::serve) return false;  // reports list everything
+  detail::FileStamp uidls = uidls_stamp(dirs_.root.get());
+  if (uidls == detail::FileStamp{}) return false;  // adoption not closed yet
+  auto snap = detail::read_snapshot(dirs_.root.get());
+  if (!snap) return false;
+  const auto& was = snap->stamps;
+  if (was.new_dir != now.new_dir || was.cur_dir != now.cur_dir || was.uidls != uidls) return false;
+  if (was.dirty(std::chrono::nanoseconds(limits::maildir_sync_window).count())) return false;
+  entries_.clear();
+  entries_.reserve(snap->entries.size());
+  messages_.clear();
+  messages_.reserve(snap->entries.size());
+  for (auto& e : snap->entries) {
+    messages_.push_back(MessageInfo{std::move(e.uidl), e.crlf_size});
+    entries_.push_back(Entry{std::move(e.file), e.crlf_size, false});
+  }
+  stats_.index = MaildirOpenStats::Index::loaded;
+  stats_.sizes_from_index = entries_.size();
+  stats_.listed = false;
+  return true;
+}
+
+void MaildirMailbox::write_snapshot_now(detail::SnapshotStamps now) {
+  // Only a state the next login would compute the same way from the same
+  // files: UIDLs recorded and adoption closed, no stray duplicates, and the
+  // directories not dirty (Dovecot's rule).
+  if (options_.mode != MaildirOptions::Mode::serve || stats_.adoption_open ||
+      stats_.uidls_write_error || !duplicates_.empty() ||
+      now.dirty(std::chrono::nanoseconds(limits::maildir_sync_window).count())) {
+    return;
+  }
+  // Taken after this session's own append: only lock holders write it.
+  now.uidls = uidls_stamp(dirs_.root.get());
+  if (now.uidls == detail::FileStamp{}) return;
+  detail::Snapshot snap;
+  snap.stamps = now;
+  snap.entries.reserve(entries_.size());
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    snap.entries.push_back({entries_[i].file, entries_[i].crlf_size, messages_[i].uidl});
+  }
+  // A cache like the index: failing to write it only costs a listing.
+  stats_.snapshot_written = !detail::write_snapshot(dirs_.root.get(), snap);
+}
+
 std::error_code MaildirMailbox::build_snapshot() {
+  detail::SnapshotStamps now;
+  if (auto ec = take_stamps(dirs_, now)) return ec;
+  if (use_snapshot(now)) return {};
   std::vector<detail::ScannedFile> files;
   if (auto ec =
           detail::scan_maildir(dirs_.new_dir.get(), dirs_.cur_dir.get(), files, &duplicates_)) {
@@ -143,6 +254,7 @@ std::error_code MaildirMailbox::build_snapshot() {
     write_index_now(stats_.index_write_error);
     stats_.index_written = !stats_.index_write_error;
   }
+  write_snapshot_now(now);
   return {};
 }
 
@@ -158,6 +270,9 @@ void MaildirMailbox::write_index_now(std::error_code& write_error) {
 }
 
 std::error_code MaildirMailbox::relocate() {
+  if (!dirs_.new_dir || !dirs_.cur_dir) {
+    if (auto ec = reopen_dirs(true)) return ec;
+  }
   std::vector<detail::ScannedFile> files;
   if (auto ec = detail::scan_maildir(dirs_.new_dir.get(), dirs_.cur_dir.get(), files)) return ec;
   for (auto& e : entries_) {

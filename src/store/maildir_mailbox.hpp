@@ -10,6 +10,7 @@
 #include "store/mailbox.hpp"
 #include "store/maildir_layout.hpp"
 #include "store/maildir_scan.hpp"
+#include "store/maildir_snapshot.hpp"
 #include "store/maildrop_lock.hpp"
 #include "store/uidl_assign.hpp"
 #include "store/uidl_format.hpp"
@@ -52,7 +53,10 @@ struct MaildirOpenStats {
   std::size_t sizes_measured = 0;         ///< messages read to compute the size
   std::size_t index_entries_dropped = 0;  ///< index entries whose file is gone
   bool index_written = false;             ///< a new index was written at open
-  std::error_code index_write_error;      ///< why writing it failed (not fatal)
+  /// new/ and cur/ were listed; false: popbox-snapshot was trusted (warm).
+  bool listed = true;
+  bool snapshot_written = false;      ///< a new popbox-snapshot was written at open
+  std::error_code index_write_error;  ///< why writing it failed (not fatal)
 
   bool adoption_open = false;         ///< popbox-uidls allowed adopting at open
   std::size_t uidls_recorded = 0;     ///< UIDLs taken from popbox-uidls
@@ -64,8 +68,10 @@ struct MaildirOpenStats {
   std::error_code uidls_write_error;  ///< why recording failed (not fatal)
 };
 
-/// The Maildir Mailbox. Holds the maildrop lock and descriptors of the Maildir
-/// while it lives; files are named by BASE so renames by others are followed.
+/// The Maildir Mailbox. Holds the maildrop lock while it lives, but no
+/// descriptor: the Maildir is opened again (and checked to be the same
+/// directory) when a message is read or the session commits. Files are
+/// named by BASE so renames by others are followed.
 class MaildirMailbox final : public Mailbox {
  public:
   /// Opens the Maildir at `path` (created if missing), locks it, and takes
@@ -108,6 +114,9 @@ class MaildirMailbox final : public Mailbox {
 
   MaildirMailbox() = default;
   std::error_code build_snapshot();
+  bool use_snapshot(const detail::SnapshotStamps& now);
+  void write_snapshot_now(detail::SnapshotStamps now);
+  std::error_code reopen_dirs(bool subdirs);
   std::error_code read_uidl_sources(const std::vector<detail::ScannedFile>& files,
                                     UidlSources& src);
   std::error_code look_for_x_uidl(std::size_t file, const detail::ScannedFile& f,
@@ -118,7 +127,9 @@ class MaildirMailbox final : public Mailbox {
   std::error_code remove_duplicates(std::string_view base);
 
   std::string path_;
-  detail::MaildirDirs dirs_;
+  dev_t root_dev_ = 0;  // the Maildir that was locked
+  ino_t root_ino_ = 0;
+  detail::MaildirDirs dirs_;  // open only within load, open and commit
   detail::MaildropLock lock_;
   std::vector<Entry> entries_;
   // Second copies of a BASE (a link()+unlink() move cut short leaves one in
