@@ -57,6 +57,33 @@ void append_stamp(std::string& out, const FileStamp& st, char end = ' ') {
   append_number(out, st.size, end);
 }
 
+// Sets file.name and file.base_len from an escaped name token: a message
+// name (no '/', not a dotfile) with a valid BASE. One pass over the bytes for
+// the usual name without escapes: this runs once per message of a warm open.
+bool take_name(std::string_view token, ScannedFile& file) {
+  std::size_t colon = std::string_view::npos;
+  bool escaped = false;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    auto c = static_cast<unsigned char>(token[i]);
+    if (c == '%') {
+      escaped = true;
+      break;
+    }
+    if (c <= 0x20 || c == 0x7F || c == '/') return false;
+    if (c == ':' && colon == std::string_view::npos) colon = i;
+  }
+  if (!escaped) {
+    file.name.assign(token);
+    file.base_len = colon == std::string_view::npos ? token.size() : colon;
+  } else {
+    auto name = unescape(token);
+    if (!name || name->find('/') != std::string::npos) return false;
+    file.base_len = base_of(*name).size();
+    file.name = std::move(*name);
+  }
+  return !is_ignored_name(file.name) && valid_base(file.base());
+}
+
 bool parse_entry(std::string_view line, SnapshotEntry& e) {
   if (line.size() < 2 || (line[0] != 'n' && line[0] != 'c') || line[1] != ' ') return false;
   e.file.dir = line[0] == 'c' ? Subdir::cur_dir : Subdir::new_dir;
@@ -73,10 +100,8 @@ bool parse_entry(std::string_view line, SnapshotEntry& e) {
   }
   std::size_t space = line.find(' ');
   if (space == std::string_view::npos) return false;
-  auto name = unescape(line.substr(0, space));
-  if (!name || name->find('/') != std::string::npos || is_ignored_name(*name)) return false;
-  std::string_view base = base_of(*name);
-  if (!valid_base(base)) return false;
+  if (!take_name(line.substr(0, space), e.file)) return false;
+  std::string_view base = e.file.base();
   std::string_view uidl = line.substr(space + 1);
   if (uidl == "%") {
     e.uidl = uidl_of_base(base);
@@ -85,8 +110,6 @@ bool parse_entry(std::string_view line, SnapshotEntry& e) {
     if (!u || !is_valid_uidl(*u)) return false;
     e.uidl = std::move(*u);
   }
-  e.file.base_len = base.size();
-  e.file.name = std::move(*name);
   return true;
 }
 

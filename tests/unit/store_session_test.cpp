@@ -1,6 +1,8 @@
 // A Mailbox during a session: the lock, reading, commit, the snapshot; and a
 // disabled benchmark for opening a large maildrop.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include "store/maildir_mailbox.hpp"
 #include "store/maildir_snapshot.hpp"
 #include "store/maildir_store.hpp"
+#include "store/safe_open.hpp"
 #include "store_test_util.hpp"
 
 namespace popbox::store {
@@ -327,6 +330,56 @@ TEST(StoreBench, DISABLED_Open100k) {
   time_open("snapshot deleted (index, listed)");
   std::filesystem::remove(root + "/" + detail::index_file_name);
   time_open("index deleted");
+}
+
+// What an idle session's Mailbox costs for a small box (20 messages), and
+// what opening a message costs now that no directory descriptor is kept.
+TEST(StoreBench, DISABLED_SmallBoxCost) {
+  TempDir tmp;
+  std::string root = tmp / "Maildir";
+  make_maildir(root);
+  for (int i = 0; i < 20; ++i) {
+    std::string name = std::to_string(1'700'000'000 + i) + ".M" + std::to_string(i) +
+                       "P1234.host.example.com,S=120";
+    write_file(root + "/cur/" + name + ":2,S", std::string(120, 'x'));
+  }
+  set_mtime(root + "/new", static_cast<long>(std::time(nullptr)) - 100);
+  set_mtime(root + "/cur", static_cast<long>(std::time(nullptr)) - 100);
+  for (int i = 0; i < 3; ++i) {  // close adoption, write the snapshot, warm
+    std::error_code ec;
+    MaildirMailbox::load(root, ec);
+  }
+  std::error_code ec;
+  auto before = ::mallinfo2().uordblks;
+  auto box = MaildirMailbox::load(root, ec);
+  auto after = ::mallinfo2().uordblks;
+  ASSERT_TRUE(box);
+  std::printf("open Mailbox, 20 messages: %zu bytes on the heap (%s)\n", after - before,
+              box->stats().listed ? "listed" : "snapshot");
+  constexpr int rounds = 20'000;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < rounds; ++i) {
+    auto reader = box->open(static_cast<std::size_t>(i % 20), ec);
+    ASSERT_TRUE(reader);
+  }
+  auto us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start);
+  std::printf("open a message (re-opens the Maildir): %.2f us\n", us.count() / rounds);
+  // The same with a kept descriptor of cur/, as before issue 8.
+  detail::UniqueFd cur;
+  ASSERT_FALSE(detail::open_dir_beneath(
+      detail::UniqueFd(::open(root.c_str(), O_RDONLY | O_DIRECTORY)).get(), "cur", cur));
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(root + "/cur")) {
+    names.push_back(e.path().filename().string());
+  }
+  start = std::chrono::steady_clock::now();
+  for (int i = 0; i < rounds; ++i) {
+    detail::UniqueFd fd;
+    ASSERT_FALSE(detail::open_beneath(cur.get(), names[static_cast<std::size_t>(i) % 20].c_str(),
+                                      O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, fd));
+  }
+  us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start);
+  std::printf("open a message with a kept cur/ descriptor: %.2f us\n", us.count() / rounds);
 }
 
 }  // namespace
