@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <stdexcept>
 
 #include "core/limits.hpp"
 #include "core/log.hpp"
@@ -126,9 +127,16 @@ bool MaildirMailbox::use_snapshot(const detail::SnapshotStamps& now) {
   entries_.reserve(snap->entries.size());
   messages_.clear();
   messages_.reserve(snap->entries.size());
+  std::size_t bytes = 0;
+  for (const auto& e : snap->entries) bytes += e.file.name.size() + 1;
+  names_.clear();
+  names_.reserve(bytes);
   for (auto& e : snap->entries) {
     messages_.push_back(MessageInfo{std::move(e.uidl), e.crlf_size});
-    entries_.push_back(Entry{std::move(e.file), e.crlf_size, false});
+    Entry entry;
+    set_file(entry, e.file);
+    entry.crlf_size = e.crlf_size;
+    entries_.push_back(entry);
   }
   stats_.index = MaildirOpenStats::Index::loaded;
   stats_.sizes_from_index = entries_.size();
@@ -152,7 +160,7 @@ void MaildirMailbox::write_snapshot_now(detail::SnapshotStamps now) {
   snap.stamps = now;
   snap.entries.reserve(entries_.size());
   for (std::size_t i = 0; i < entries_.size(); ++i) {
-    snap.entries.push_back({entries_[i].file, entries_[i].crlf_size, messages_[i].uidl});
+    snap.entries.push_back({file_of(entries_[i]), entries_[i].crlf_size, messages_[i].uidl});
   }
   // A cache like the index: failing to write it only costs a listing.
   stats_.snapshot_written = !detail::write_snapshot(dirs_.root.get(), snap);
@@ -220,11 +228,15 @@ std::error_code MaildirMailbox::build_snapshot() {
   std::vector<char> buf;
   entries_.clear();
   entries_.reserve(order.size());
+  std::size_t bytes = 0;
+  for (const auto& f : files) bytes += f.name.size() + 1;
+  names_.clear();
+  names_.reserve(bytes);
   std::vector<std::size_t> file_of_entry;  // scan index of each entry
   file_of_entry.reserve(order.size());
   for (std::size_t i : order) {
+    detail::ScannedFile& f = files[i];
     Entry e;
-    e.file = std::move(files[i]);
     detail::HeaderCollector header;
     bool want_header = uidl.wants_x_uidl(i);
     bool measured = cached[i] == unknown;
@@ -233,7 +245,7 @@ std::error_code MaildirMailbox::build_snapshot() {
       ++stats_.sizes_from_index;
     } else {
       if (buf.empty()) buf.resize(measure_block);
-      auto ec = detail::measure_file(dirs_.fd(e.file.dir), e.file, e.crlf_size, buf,
+      auto ec = detail::measure_file(dirs_.fd(f.dir), f, e.crlf_size, buf,
                                      want_header ? &header : nullptr);
       changed = true;
       if (ec && vanished(ec)) continue;
@@ -241,11 +253,12 @@ std::error_code MaildirMailbox::build_snapshot() {
       ++stats_.sizes_measured;
     }
     if (want_header) {
-      auto ec = look_for_x_uidl(i, e.file, measured ? &header : nullptr, uidl);
+      auto ec = look_for_x_uidl(i, f, measured ? &header : nullptr, uidl);
       if (ec && vanished(ec)) continue;
       if (ec) return ec;
     }
-    entries_.push_back(std::move(e));
+    set_file(e, f);
+    entries_.push_back(e);
     file_of_entry.push_back(i);
   }
   choose_uidls(uidl, file_of_entry);
@@ -263,10 +276,47 @@ void MaildirMailbox::write_index_now(std::error_code& write_error) {
   out.reserve(entries_.size());
   for (const auto& e : entries_) {
     if (e.removed) continue;
-    out.push_back({std::string(e.file.base()), e.file.file_size, e.file.mtime_ns, e.crlf_size});
+    out.push_back({std::string(base_of(e)), e.file_size, e.mtime_ns, e.crlf_size});
   }
   // The index is a cache: a read-only or full Maildir still serves mail.
   write_error = detail::write_index(dirs_.root.get(), out);
+}
+
+void MaildirMailbox::set_file(Entry& e, const detail::ScannedFile& file) {
+  // Names are at most NAME_MAX (255) octets: from readdir, or checked by
+  // the snapshot parser. 4 GiB of names would be ~16 million renames.
+  if (file.name.size() > UINT16_MAX || names_.size() > UINT32_MAX - UINT16_MAX - 1) {
+    throw std::length_error("maildir entry names");
+  }
+  e.name_at = static_cast<std::uint32_t>(names_.size());
+  e.name_len = static_cast<std::uint16_t>(file.name.size());
+  e.base_len = static_cast<std::uint16_t>(file.base_len);
+  e.dir = file.dir;
+  e.file_size = file.file_size;
+  e.mtime_ns = file.mtime_ns;
+  names_.append(file.name);
+  names_.push_back('\0');
+}
+
+std::size_t MaildirMailbox::heap_bytes() const noexcept {
+  auto str = [](const std::string& v) { return v.capacity() > 15 ? v.capacity() + 1 : 0; };
+  std::size_t n = sizeof(*this) + str(path_) + str(names_);
+  n += entries_.capacity() * sizeof(Entry) + messages_.capacity() * sizeof(MessageInfo);
+  for (const auto& m : messages_) n += str(m.uidl);
+  n += duplicates_.capacity() * sizeof(detail::ScannedFile);
+  for (const auto& d : duplicates_) n += str(d.name);
+  n += report_.capacity() * sizeof(UidlReportEntry);
+  return n;
+}
+
+detail::ScannedFile MaildirMailbox::file_of(const Entry& e) const {
+  detail::ScannedFile f;
+  f.name = std::string(name_of(e));
+  f.base_len = e.base_len;
+  f.dir = e.dir;
+  f.file_size = e.file_size;
+  f.mtime_ns = e.mtime_ns;
+  return f;
 }
 
 std::error_code MaildirMailbox::relocate() {
@@ -277,11 +327,14 @@ std::error_code MaildirMailbox::relocate() {
   if (auto ec = detail::scan_maildir(dirs_.new_dir.get(), dirs_.cur_dir.get(), files)) return ec;
   for (auto& e : entries_) {
     if (e.removed) continue;
-    const detail::ScannedFile* f = find_by_base(files, e.file.base());
+    const detail::ScannedFile* f = find_by_base(files, base_of(e));
     if (f == nullptr) continue;  // gone: callers treat ENOENT on the old name
-    e.file.name = f->name;
-    e.file.base_len = f->base_len;
-    e.file.dir = f->dir;
+    if (name_of(e) == f->name && e.dir == f->dir) continue;
+    const auto file_size = e.file_size;  // what the snapshot measured stays
+    const auto mtime_ns = e.mtime_ns;
+    set_file(e, *f);
+    e.file_size = file_size;
+    e.mtime_ns = mtime_ns;
   }
   return {};
 }

@@ -95,6 +95,9 @@ class MaildirMailbox final : public Mailbox {
   std::error_code commit(std::span<const std::size_t> deleted,
                          std::span<const std::size_t> retrieved) override;
 
+  /// Heap bytes this object holds (itself, its vectors' capacities, the
+  /// strings outside their inline buffers), without malloc's own overhead.
+  std::size_t heap_bytes() const noexcept;
   /// How open built the snapshot.
   const MaildirOpenStats& stats() const noexcept { return stats_; }
   /// The Maildir directory.
@@ -104,11 +107,29 @@ class MaildirMailbox final : public Mailbox {
   const std::vector<UidlReportEntry>& uidl_report() const noexcept { return report_; }
 
  private:
+  // One message, 40 bytes: where it was last seen (its file name is kept,
+  // NUL-terminated, in names_), and its sizes.
   struct Entry {
-    detail::ScannedFile file;  // where the message was last seen
-    std::uint64_t crlf_size = 0;
+    std::uint32_t name_at = 0;  // offset of the name in names_
+    std::uint16_t name_len = 0;
+    std::uint16_t base_len = 0;
+    detail::Subdir dir = detail::Subdir::new_dir;
     bool removed = false;  // unlinked by commit, or found gone
+    std::int64_t mtime_ns = 0;
+    std::uint64_t file_size = 0;
+    std::uint64_t crlf_size = 0;
   };
+
+  std::string_view name_of(const Entry& e) const noexcept {
+    return {names_.data() + e.name_at, e.name_len};
+  }
+  const char* c_name(const Entry& e) const noexcept { return names_.data() + e.name_at; }
+  std::string_view base_of(const Entry& e) const noexcept {
+    return {names_.data() + e.name_at, e.base_len};
+  }
+  // Points `e` at `file`'s name (appended to names_) and takes its sizes.
+  void set_file(Entry& e, const detail::ScannedFile& file);
+  detail::ScannedFile file_of(const Entry& e) const;
 
   struct UidlSources;  // what earlier servers left, see maildir_uidls.cpp
 
@@ -132,6 +153,7 @@ class MaildirMailbox final : public Mailbox {
   detail::MaildirDirs dirs_;  // open only within load, open and commit
   detail::MaildropLock lock_;
   std::vector<Entry> entries_;
+  std::string names_;  // the file names of entries_, each followed by a NUL
   // Second copies of a BASE (a link()+unlink() move cut short leaves one in
   // new/): deleting the message must delete them too, or it comes back.
   std::vector<detail::ScannedFile> duplicates_;

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <charconv>
+#include <climits>
 
 #include "core/limits.hpp"
 #include "store/file_io.hpp"
@@ -15,6 +16,7 @@ namespace {
 
 constexpr std::string_view header = "popbox-snapshot 1\n";
 constexpr std::string_view stamps_tag = "stamps ";
+constexpr std::size_t name_max = NAME_MAX;  // no longer file name exists
 
 // First 8 bytes of SHA-256, as a number (SHA-NI makes it cheaper than a
 // byte-wise hash here). Zero if the digest fails, which no valid file has.
@@ -72,6 +74,7 @@ bool take_name(std::string_view token, ScannedFile& file) {
     if (c <= 0x20 || c == 0x7F || c == '/') return false;
     if (c == ':' && colon == std::string_view::npos) colon = i;
   }
+  if (token.size() > 3 * name_max) return false;
   if (!escaped) {
     file.name.assign(token);
     file.base_len = colon == std::string_view::npos ? token.size() : colon;
@@ -81,7 +84,7 @@ bool take_name(std::string_view token, ScannedFile& file) {
     file.base_len = base_of(*name).size();
     file.name = std::move(*name);
   }
-  return !is_ignored_name(file.name) && valid_base(file.base());
+  return file.name.size() <= name_max && !is_ignored_name(file.name) && valid_base(file.base());
 }
 
 bool parse_entry(std::string_view line, SnapshotEntry& e) {
