@@ -52,9 +52,13 @@ std::uint64_t lock_offset(dev_t dev, ino_t ino) noexcept;
 /// The lock of one maildrop, held while the object lives.
 class MaildropLock {
  public:
+  /// A lock that holds nothing.
   MaildropLock() = default;
+  /// Takes over what `other` holds; `other` then holds nothing.
   MaildropLock(MaildropLock&& other) noexcept;
+  /// Releases what this holds, then takes over `other`'s.
   MaildropLock& operator=(MaildropLock&& other) noexcept;
+  /// Releases the lock (the kernel does as well if the process dies).
   ~MaildropLock();
 
   /// Takes the lock of the Maildir at `dir_fd` without waiting. On failure the

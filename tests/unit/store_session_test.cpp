@@ -18,6 +18,7 @@
 #include "store/maildir_mailbox.hpp"
 #include "store/maildir_snapshot.hpp"
 #include "store/maildir_store.hpp"
+#include "store/maildrop_lock.hpp"
 #include "store/safe_open.hpp"
 #include "store_test_util.hpp"
 
@@ -384,6 +385,21 @@ TEST(StoreBench, DISABLED_SmallBoxCost) {
   }
   us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start);
   std::printf("open a message with a kept cur/ descriptor: %.2f us\n", us.count() / rounds);
+  box.reset();
+  // Taking and dropping the maildrop lock, in both schemes.
+  detail::UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  for (bool shared : {false, true}) {
+    configure_maildrop_locks(shared ? tmp / "maildrop.lock" : "");
+    start = std::chrono::steady_clock::now();
+    for (int i = 0; i < rounds; ++i) {
+      auto lock = detail::MaildropLock::acquire(dir.get(), ec);
+      ASSERT_TRUE(lock.held()) << ec.message();
+    }
+    us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start);
+    std::printf("lock + unlock, %s: %.2f us\n", shared ? "shared lock file" : "per-Maildir flock",
+                us.count() / rounds);
+  }
+  configure_maildrop_locks("");
 }
 
 }  // namespace
