@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "core/privileges.hpp"
 #include "net/server.hpp"
+#include "store/maildrop_lock.hpp"
 
 namespace popbox::cli {
 
@@ -43,6 +44,12 @@ void add_serve(CLI::App& app, int& rc) {
       const bool keep_setid =
           run_as && auth::has_other_owner(auth::PasswdFile::load(cfg.auth.passwd_file), run_as->uid,
                                           run_as->gid);
+      // The one maildrop lock file, opened (created) while still root and
+      // given to the service user, so its CLI verbs can share it.
+      store::configure_maildrop_locks(
+          cfg.mail.lock_file,
+          run_as ? std::optional<store::Owner>(store::Owner{run_as->uid, run_as->gid})
+                 : std::nullopt);
       // Binds every listener and reads the passwd-file and the TLS key
       // while still root; everything after runs as the configured user.
       net::Server server(std::move(cfg));

@@ -11,12 +11,14 @@
 
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "auth/passwd_file.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
+#include "core/privileges.hpp"
 #include "store/maildir_mailbox.hpp"
 #include "store/maildir_name.hpp"
 #include "store/maildir_store.hpp"
@@ -196,6 +198,13 @@ int run_import(const ImportOptions& o) {
     store = std::make_unique<store::MaildirStore>(cfg.mail.maildir, cfg.mail.uidl_format,
                                                   cfg.mail.uidl_adopt_x_uidl);
     users = auth::PasswdFile::load(cfg.auth.passwd_file);
+    // The server's lock scheme, so a running server and this exclude each other.
+    std::optional<store::Owner> owner;
+    if (core::running_as_root() && !cfg.server.user.empty()) {
+      auto who = core::resolve_run_as(cfg.server.user, cfg.server.group);
+      owner = store::Owner{who.uid, who.gid};
+    }
+    store::configure_maildrop_locks(cfg.mail.lock_file, owner);
   } catch (const std::exception& e) {
     std::cerr << "popbox uidl import: " << e.what() << "\n";
     return EX_CONFIG;

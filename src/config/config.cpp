@@ -373,11 +373,21 @@ Config load(const std::filesystem::path& file) {
   load_auth(cfg, section("auth") ? *section("auth") : empty);
   if (cfg.auth.passwd_file.empty()) fail(cfg, nullptr, "[auth] passwd_file is required");
   if (auto* m = section("mail")) {
-    only_keys(cfg, *m, "[mail]", {"maildir", "uidl_format", "uidl_adopt_x_uidl"});
+    only_keys(cfg, *m, "[mail]", {"maildir", "uidl_format", "uidl_adopt_x_uidl", "lock_file"});
     cfg.mail.maildir = get_string(cfg, *m, "maildir", "");
     cfg.mail.uidl_format = get_string(cfg, *m, "uidl_format", "popbox");
     if (cfg.mail.uidl_format.empty()) fail(cfg, m->get("uidl_format"), "'uidl_format' is empty");
     cfg.mail.uidl_adopt_x_uidl = get_bool(cfg, *m, "uidl_adopt_x_uidl", false);
+  }
+  if (const toml::node* n = root.at_path("mail.lock_file").node()) {
+    if (!n->is_string()) fail(cfg, n, "'lock_file' must be a string");
+    cfg.mail.lock_file = n->as_string()->get();
+  } else {
+    // Next to the config: a directory only the admin writes, present for a
+    // packaged install, the demo and the tests alike.
+    std::error_code ec;
+    auto dir = std::filesystem::absolute(file, ec).parent_path();
+    cfg.mail.lock_file = (dir / default_lock_file_name).string();
   }
   if (auto* q = section("quota")) load_quota(cfg, *q);
   if (auto* l = section("lmtp")) load_lmtp(cfg, *l);

@@ -102,7 +102,15 @@ struct MailConfig {
   /// open (Dovecot's pop3_reuse_xuidl). Off: any sender can write that
   /// header, so it would let a stranger pick or collide UIDLs.
   bool uidl_adopt_x_uidl = false;
+  /// The one file every popbox process keeps its maildrop locks in (OFD
+  /// byte-range locks, no descriptor per session); "" = a flock on
+  /// popbox.lock in each Maildir. load() gives an unset key
+  /// default_lock_file_name in the config file's directory.
+  std::string lock_file;
 };
+
+/// File name of the default `[mail] lock_file`, in the config's directory.
+inline constexpr char default_lock_file_name[] = "popbox-maildrop.lock";
 
 /// Default per-user limits; passwd-file extra fields override them
 /// (userdb_quota_rule=*:storage=100M, userdb_quota_rule2=*:messages=10000).

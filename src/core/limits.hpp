@@ -204,6 +204,17 @@ inline constexpr unsigned min_rsa_bits = 2048;
 /// group (glibc suggests 1 KiB; large NSS group entries need more).
 inline constexpr std::size_t account_lookup_buffer = 16 * 1024;
 
+/// ---- Maildir store -----------------------------------------------------------
+
+/// Dovecot's MAILDIR_SYNC_SECS: new/ or cur/ modified this close to the
+/// moment it was listed (or later) is "dirty": another change within the
+/// same timestamp would go unseen, so the next login lists it again instead
+/// of trusting popbox-snapshot. Also covers clock drift between NFS clients.
+inline constexpr std::chrono::seconds maildir_sync_window{1};
+
+/// A larger popbox-snapshot is not one popbox wrote (~4 million messages).
+inline constexpr std::size_t max_snapshot_bytes = std::size_t{1} << 30;
+
 }  // namespace popbox::limits
 
 /// ---- POP3 client (`popbox fetch`) ------------------------------------------

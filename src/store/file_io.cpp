@@ -109,9 +109,16 @@ void append_escaped(std::string& out, std::string_view s) {
 }
 
 std::optional<std::string> unescape(std::string_view s) {
-  std::string out;
+  // Most names need no escape: copy the plain prefix in one go.
+  std::size_t plain = 0;
+  while (plain < s.size() && s[plain] != '%' &&
+         !needs_escape(static_cast<unsigned char>(s[plain]))) {
+    ++plain;
+  }
+  std::string out(s.substr(0, plain));
+  if (plain == s.size()) return out;
   out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
+  for (std::size_t i = plain; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c == '%') {
       if (i + 2 >= s.size()) return std::nullopt;
@@ -133,8 +140,13 @@ std::optional<std::string> unescape(std::string_view s) {
 }
 
 bool valid_base(std::string_view base) noexcept {
-  return !base.empty() && base[0] != '.' &&
-         base.find_first_of(std::string_view(":/\0", 3)) == std::string_view::npos;
+  if (base.empty() || base[0] == '.') return false;
+  // A plain loop: find_first_of calls memchr once per byte of `base`, which
+  // was the largest cost of parsing a 100,000-message index.
+  for (char c : base) {
+    if (c == ':' || c == '/' || c == '\0') return false;
+  }
+  return true;
 }
 
 }  // namespace popbox::store::detail

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "store/maildir_layout.hpp"
 #include "store/maildir_mailbox.hpp"
 #include "store/maildir_name.hpp"
 #include "store/safe_open.hpp"
@@ -61,19 +62,25 @@ std::unique_ptr<MessageReader> MaildirMailbox::open(std::size_t index, std::erro
     ec = store_errc::message_gone;
     return nullptr;
   }
+  // The Maildir again (no descriptor is kept between commands), then
+  // "cur/NAME" below it in one openat2.
+  detail::DirsScope scope(dirs_);
+  if ((ec = reopen_dirs(false))) return nullptr;
   for (int attempt = 0; attempt < 2; ++attempt) {
     detail::UniqueFd fd;
-    ec = detail::open_beneath(dirs_.fd(e.file.dir), e.file.name.c_str(),
-                              O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, fd);
+    std::string rel = e.dir == detail::Subdir::cur_dir ? "cur/" : "new/";
+    rel += name_of(e);
+    ec = detail::open_beneath(dirs_.root.get(), rel.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK, 0,
+                              fd);
     if (!ec) return std::make_unique<MaildirReader>(std::move(fd));
     if (!is_enoent(ec) || attempt == 1) break;
-    std::string old_name = e.file.name;
-    detail::Subdir old_dir = e.file.dir;
+    std::string old_name(name_of(e));
+    detail::Subdir old_dir = e.dir;
     if (auto rescan_error = relocate()) {
       ec = rescan_error;
       return nullptr;
     }
-    if (e.file.name == old_name && e.file.dir == old_dir) {
+    if (name_of(e) == old_name && e.dir == old_dir) {
       e.removed = true;  // not found anywhere: later opens need not rescan
       break;
     }
@@ -109,17 +116,20 @@ std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
       std::error_code ec = op();
       if (!is_enoent(ec)) return ec;
       if (relocated) return std::error_code();
-      std::string old_name = e.file.name;
-      detail::Subdir old_dir = e.file.dir;
+      std::string old_name(name_of(e));
+      detail::Subdir old_dir = e.dir;
       relocated = true;
       if (auto rec = relocate()) return rec;
-      if (e.file.name == old_name && e.file.dir == old_dir) return std::error_code();
+      if (name_of(e) == old_name && e.dir == old_dir) return std::error_code();
     }
   };
 
   // Bad indices are a caller bug: refuse before touching any file.
   for (std::size_t index : deleted) check_index(index, entries_.size());
   for (std::size_t index : retrieved) check_index(index, entries_.size());
+  if (deleted.empty() && retrieved.empty()) return {};
+  detail::DirsScope scope(dirs_);
+  if (auto ec = reopen_dirs(true)) return ec;
   std::vector<bool> is_deleted(entries_.size(), false);
   bool any_removed = false;
   for (std::size_t index : deleted) is_deleted[index] = true;
@@ -127,7 +137,7 @@ std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
     if (!is_deleted[index] || entries_[index].removed) continue;
     Entry& e = entries_[index];
     auto ec = with_retry(e, [&]() -> std::error_code {
-      if (::unlinkat(dirs_.fd(e.file.dir), e.file.name.c_str(), 0) != 0) return last_error();
+      if (::unlinkat(dirs_.fd(e.dir), c_name(e), 0) != 0) return last_error();
       return {};
     });
     note(ec);
@@ -135,7 +145,7 @@ std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
       e.removed = true;
       any_removed = true;
       touched = true;
-      note(remove_duplicates(e.file.base()));
+      note(remove_duplicates(base_of(e)));
     }
   }
 
@@ -143,16 +153,17 @@ std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
     if (is_deleted[index] || entries_[index].removed) continue;
     Entry& e = entries_[index];
     note(with_retry(e, [&]() -> std::error_code {
-      std::string target = detail::seen_name(e.file.name);
+      std::string target = detail::seen_name(name_of(e));
       // An info part we do not understand is left as it is rather than lost.
       if (target.empty()) return {};
-      if (e.file.dir == detail::Subdir::cur_dir && target == e.file.name) return {};
-      if (::renameat(dirs_.fd(e.file.dir), e.file.name.c_str(), dirs_.cur_dir.get(),
-                     target.c_str()) != 0) {
+      if (e.dir == detail::Subdir::cur_dir && target == name_of(e)) return {};
+      if (::renameat(dirs_.fd(e.dir), c_name(e), dirs_.cur_dir.get(), target.c_str()) != 0) {
         return last_error();
       }
-      e.file.name = std::move(target);
-      e.file.dir = detail::Subdir::cur_dir;
+      detail::ScannedFile moved = file_of(e);
+      moved.name = std::move(target);
+      moved.dir = detail::Subdir::cur_dir;
+      set_file(e, moved);
       touched = true;
       return {};
     }));

@@ -22,6 +22,19 @@ struct MaildirDirs {
   }
 };
 
+/// Closes every descriptor of a MaildirDirs when it goes out of scope.
+class DirsScope {
+ public:
+  /// `dirs` must outlive the scope.
+  explicit DirsScope(MaildirDirs& dirs) noexcept : dirs_(dirs) {}
+  ~DirsScope() { dirs_ = MaildirDirs{}; }
+  DirsScope(const DirsScope&) = delete;
+  DirsScope& operator=(const DirsScope&) = delete;
+
+ private:
+  MaildirDirs& dirs_;
+};
+
 /// Whether open_maildir may create what is missing.
 enum class Create { yes, no };
 

@@ -10,6 +10,7 @@
 #include "store/mailbox.hpp"
 #include "store/maildir_layout.hpp"
 #include "store/maildir_scan.hpp"
+#include "store/maildir_snapshot.hpp"
 #include "store/maildrop_lock.hpp"
 #include "store/uidl_assign.hpp"
 #include "store/uidl_format.hpp"
@@ -52,7 +53,10 @@ struct MaildirOpenStats {
   std::size_t sizes_measured = 0;         ///< messages read to compute the size
   std::size_t index_entries_dropped = 0;  ///< index entries whose file is gone
   bool index_written = false;             ///< a new index was written at open
-  std::error_code index_write_error;      ///< why writing it failed (not fatal)
+  /// new/ and cur/ were listed; false: popbox-snapshot was trusted (warm).
+  bool listed = true;
+  bool snapshot_written = false;      ///< a new popbox-snapshot was written at open
+  std::error_code index_write_error;  ///< why writing it failed (not fatal)
 
   bool adoption_open = false;         ///< popbox-uidls allowed adopting at open
   std::size_t uidls_recorded = 0;     ///< UIDLs taken from popbox-uidls
@@ -64,8 +68,10 @@ struct MaildirOpenStats {
   std::error_code uidls_write_error;  ///< why recording failed (not fatal)
 };
 
-/// The Maildir Mailbox. Holds the maildrop lock and descriptors of the Maildir
-/// while it lives; files are named by BASE so renames by others are followed.
+/// The Maildir Mailbox. Holds the maildrop lock while it lives, but no
+/// descriptor: the Maildir is opened again (and checked to be the same
+/// directory) when a message is read or the session commits. Files are
+/// named by BASE so renames by others are followed.
 class MaildirMailbox final : public Mailbox {
  public:
   /// Opens the Maildir at `path` (created if missing), locks it, and takes
@@ -89,6 +95,9 @@ class MaildirMailbox final : public Mailbox {
   std::error_code commit(std::span<const std::size_t> deleted,
                          std::span<const std::size_t> retrieved) override;
 
+  /// Heap bytes this object holds (itself, its vectors' capacities, the
+  /// strings outside their inline buffers), without malloc's own overhead.
+  std::size_t heap_bytes() const noexcept;
   /// How open built the snapshot.
   const MaildirOpenStats& stats() const noexcept { return stats_; }
   /// The Maildir directory.
@@ -98,16 +107,37 @@ class MaildirMailbox final : public Mailbox {
   const std::vector<UidlReportEntry>& uidl_report() const noexcept { return report_; }
 
  private:
+  // One message, 40 bytes: where it was last seen (its file name is kept,
+  // NUL-terminated, in names_), and its sizes.
   struct Entry {
-    detail::ScannedFile file;  // where the message was last seen
-    std::uint64_t crlf_size = 0;
+    std::uint32_t name_at = 0;  // offset of the name in names_
+    std::uint16_t name_len = 0;
+    std::uint16_t base_len = 0;
+    detail::Subdir dir = detail::Subdir::new_dir;
     bool removed = false;  // unlinked by commit, or found gone
+    std::int64_t mtime_ns = 0;
+    std::uint64_t file_size = 0;
+    std::uint64_t crlf_size = 0;
   };
+
+  std::string_view name_of(const Entry& e) const noexcept {
+    return {names_.data() + e.name_at, e.name_len};
+  }
+  const char* c_name(const Entry& e) const noexcept { return names_.data() + e.name_at; }
+  std::string_view base_of(const Entry& e) const noexcept {
+    return {names_.data() + e.name_at, e.base_len};
+  }
+  // Points `e` at `file`'s name (appended to names_) and takes its sizes.
+  void set_file(Entry& e, const detail::ScannedFile& file);
+  detail::ScannedFile file_of(const Entry& e) const;
 
   struct UidlSources;  // what earlier servers left, see maildir_uidls.cpp
 
   MaildirMailbox() = default;
   std::error_code build_snapshot();
+  bool use_snapshot(const detail::SnapshotStamps& now);
+  void write_snapshot_now(detail::SnapshotStamps now);
+  std::error_code reopen_dirs(bool subdirs);
   std::error_code read_uidl_sources(const std::vector<detail::ScannedFile>& files,
                                     UidlSources& src);
   std::error_code look_for_x_uidl(std::size_t file, const detail::ScannedFile& f,
@@ -118,9 +148,12 @@ class MaildirMailbox final : public Mailbox {
   std::error_code remove_duplicates(std::string_view base);
 
   std::string path_;
-  detail::MaildirDirs dirs_;
+  dev_t root_dev_ = 0;  // the Maildir that was locked
+  ino_t root_ino_ = 0;
+  detail::MaildirDirs dirs_;  // open only within load, open and commit
   detail::MaildropLock lock_;
   std::vector<Entry> entries_;
+  std::string names_;  // the file names of entries_, each followed by a NUL
   // Second copies of a BASE (a link()+unlink() move cut short leaves one in
   // new/): deleting the message must delete them too, or it comes back.
   std::vector<detail::ScannedFile> duplicates_;

@@ -134,7 +134,7 @@ void MaildirMailbox::choose_uidls(UidlSources& src, const std::vector<std::size_
   std::vector<detail::UidlCandidate> candidates(n);
   for (std::size_t k = 0; k < n; ++k) {
     std::size_t i = file_of_entry[k];
-    candidates[k].base = entries_[k].file.base();
+    candidates[k].base = base_of(entries_[k]);
     candidates[k].recorded = src.recorded_of[i];
     if (src.need_previous) {
       candidates[k].adopted = src.previous_of[i];

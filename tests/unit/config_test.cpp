@@ -161,6 +161,21 @@ TEST(Config, FirstValidUid) {
   }
 }
 
+TEST(Config, MaildropLockFileDefaultsToTheConfigDirectory) {
+  // load_text writes the config to /tmp.
+  EXPECT_EQ(load_text(minimal).mail.lock_file, "/tmp/popbox-maildrop.lock");
+  auto set = [](const std::string& value) {
+    return load_text("[auth]\npasswd_file = \"/p\"\n[mail]\nmaildir = \"/m/%u\"\nlock_file = " +
+                     value + "\n")
+        .mail.lock_file;
+  };
+  EXPECT_EQ(set("\"/run/popbox/maildrop.lock\""), "/run/popbox/maildrop.lock");
+  EXPECT_EQ(set("\"\""), "");  // per-Maildir flock
+  EXPECT_NE(load_error("[auth]\npasswd_file = \"/p\"\n[mail]\nmaildir = \"/m/%u\"\nlock_file = 3\n")
+                .find("lock_file"),
+            std::string::npos);
+}
+
 TEST(Config, XUidlAdoptionIsOffUnlessAsked) {
   EXPECT_FALSE(load_text(minimal).mail.uidl_adopt_x_uidl);
   auto on = load_text(
