@@ -491,18 +491,20 @@ class Driver {
     // status line still pending, as on the wire).
     std::string body;
     std::string pending = out;
-    std::size_t pos = 0;
-    session_.stream_feed(stored.substr(0, block));
-    pos = std::min(block, stored.size());
+    std::size_t pos = std::min(block, stored.size());
+    bool ended = pos == 0;  // an empty block is the end of the message
+    session_.stream_feed(stored.substr(0, pos));
     for (std::size_t steps = 0;; ++steps) {
       FUZZ_CHECK(steps <= 4 * stored.size() + 8, "stream_next() makes no progress");
       popbox::pop3::StreamStep s = session_.stream_next(pending);
       FUZZ_CHECK(pending.size() <= popbox::limits::max_pending_output, "output over its bound");
       if (s == popbox::pop3::StreamStep::done) break;
       if (s == popbox::pop3::StreamStep::need_block) {
-        FUZZ_CHECK(pos <= stored.size(), "a block asked for after the end");
-        session_.stream_feed(stored.substr(pos, block));
-        pos += block;
+        FUZZ_CHECK(!ended, "a block asked for after the end");
+        const std::size_t n = std::min(block, stored.size() - pos);
+        session_.stream_feed(stored.substr(pos, n));
+        pos += n;
+        ended = n == 0;
       }
       body += pending;
       pending.clear();
