@@ -19,9 +19,11 @@ std::uint64_t CrlfSizer::total() const noexcept {
   return octets_ + (at_line_start_ ? 0 : 2);
 }
 
-// Called at each end of line; returns false when TOP's limit is reached.
-bool DotEncoder::line_done(std::string& out) {
-  out.append("\r\n");
+// Writes the CRLF ending a line and counts the line; reaching TOP's limit
+// sets done_.
+char* DotEncoder::end_line(char* w) noexcept {
+  w[0] = '\r';
+  w[1] = '\n';
   at_line_start_ = true;
   if (in_header_) {
     if (line_empty_) in_header_ = false;  // the blank line ending the header
@@ -30,54 +32,61 @@ bool DotEncoder::line_done(std::string& out) {
   }
   line_empty_ = true;
   if (limit_ && !in_header_ && body_lines_ >= *limit_) done_ = true;
-  return !done_;
-}
-
-void DotEncoder::append_content(std::string_view s, std::string& out) {
-  if (s.empty()) return;
-  if (at_line_start_ && s.front() == '.') out.push_back('.');
-  out.append(s);
-  at_line_start_ = line_empty_ = false;
+  return w + 2;
 }
 
 bool DotEncoder::encode(std::string_view block, std::string& out) {
   if (done_) return false;
-  out.reserve(out.size() + block.size() + block.size() / 32 + 8);
-  std::size_t pos = 0;
-  if (prev_cr_ && !block.empty()) {
+  if (block.empty()) return true;
+  // Written through a pointer into room made once: one memchr and one
+  // memcpy per line, no per-byte work and no per-append checks.
+  const std::size_t start = out.size();
+  out.resize(start + max_expansion * block.size());
+  char* w = out.data() + start;
+  const char* p = block.data();
+  const char* const end = p + block.size();
+  if (prev_cr_) {
     // A CR held back at the end of the previous block: a line end if an LF
     // follows, otherwise plain content.
     prev_cr_ = false;
-    if (block.front() == '\n') {
-      pos = 1;
-      if (!line_done(out)) return false;
+    if (*p == '\n') {
+      ++p;
+      w = end_line(w);
     } else {
-      append_content("\r", out);
+      *w++ = '\r';
+      at_line_start_ = line_empty_ = false;
     }
   }
-  while (pos < block.size()) {
-    // Copy up to the next LF in one go: the hot path.
-    const void* lf = std::memchr(block.data() + pos, '\n', block.size() - pos);
-    std::size_t end = lf ? static_cast<const char*>(lf) - block.data() : block.size();
-    std::size_t seg_end = end;
-    bool trailing_cr = seg_end > pos && block[seg_end - 1] == '\r';
-    if (trailing_cr) --seg_end;  // part of CRLF, or held until the next block
-    append_content(block.substr(pos, seg_end - pos), out);
+  while (!done_ && p < end) {
+    if (at_line_start_ && *p == '.') *w++ = '.';
+    const char* lf = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    const char* stop = lf ? lf : end;
+    // A CR right before the LF is part of the line end; one at the end of
+    // the block is held until the next byte shows which it is.
+    const bool cr = stop > p && stop[-1] == '\r';
+    const char* content_end = cr ? stop - 1 : stop;
+    if (content_end > p) {
+      std::memcpy(w, p, static_cast<std::size_t>(content_end - p));
+      w += content_end - p;
+      at_line_start_ = line_empty_ = false;
+    }
     if (!lf) {
-      prev_cr_ = trailing_cr;
+      prev_cr_ = cr;
       break;
     }
-    pos = end + 1;
-    if (!line_done(out)) return false;
+    p = lf + 1;
+    w = end_line(w);
   }
-  return true;
+  out.resize(static_cast<std::size_t>(w - out.data()));
+  return !done_;
 }
 
 void DotEncoder::finish(std::string& out) {
   if (!done_) {
-    if (prev_cr_) append_content("\r", out);  // a CR ending the message is content
+    // A CR ending the message is content (never a dot, so never stuffed).
+    if (prev_cr_) out.push_back('\r');
+    if (prev_cr_ || !at_line_start_) out.append("\r\n");
     prev_cr_ = false;
-    if (!at_line_start_) out.append("\r\n");
   }
   out.append(".\r\n");
   done_ = true;

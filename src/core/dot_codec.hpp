@@ -29,21 +29,30 @@ class CrlfSizer {
 /// Turns stored message bytes into the body of a POP3 multi-line response:
 /// CRLF line ends, a '.' doubled at the start of a line, and the terminator.
 /// With a body line limit (TOP), output stops after the header, the blank
-/// line and that many body lines.
+/// line and that many body lines. Blocks may be cut anywhere (a CR at the end
+/// of a block waits for the next byte); the output never depends on the cuts.
 class DotEncoder {
  public:
+  /// encode() appends at most this many wire bytes per stored byte (LF to
+  /// CRLF, a dot at the start of a line to two dots).
+  static constexpr std::size_t max_expansion = 2;
+  /// finish() appends at most this many bytes (a held CR, CRLF, ".\r\n").
+  static constexpr std::size_t max_finish = 6;
+
   DotEncoder() = default;
   explicit DotEncoder(std::uint64_t body_line_limit) : limit_(body_line_limit) {}
 
-  /// Appends the wire form of `block` to `out`. Returns false once the line
-  /// limit is reached: the rest of the message is not needed.
+  /// Appends the wire form of `block` to `out` (at most max_expansion *
+  /// block.size() bytes). Returns false once the line limit is reached: the
+  /// rest of the message is not needed.
   bool encode(std::string_view block, std::string& out);
   /// Appends CRLF if the last line was unterminated, then ".\r\n".
   void finish(std::string& out);
+  /// True once the line limit is reached or finish() ran.
+  bool done() const noexcept { return done_; }
 
  private:
-  bool line_done(std::string& out);
-  void append_content(std::string_view s, std::string& out);
+  char* end_line(char* w) noexcept;
 
   std::optional<std::uint64_t> limit_;
   std::uint64_t body_lines_ = 0;

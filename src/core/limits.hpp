@@ -27,6 +27,10 @@ inline constexpr std::size_t max_uidl = 70;
 /// Block size for streaming a message from disk to the client.
 inline constexpr std::size_t message_chunk = 128 * 1024;
 
+/// While streaming a message, the POP3 session asks for a write once less
+/// than this is left below max_pending_output, so the writes are large.
+inline constexpr std::size_t stream_min_room = 16 * 1024;
+
 /// RFC 1939 section 3: the autologout timer is at least 10 minutes.
 inline constexpr std::chrono::seconds min_rfc_idle_timeout{600};
 

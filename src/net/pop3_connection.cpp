@@ -15,6 +15,7 @@
 #include "net/blocking.hpp"
 #include "net/channel_binding.hpp"
 #include "net/client_identity.hpp"
+#include "net/message_stream.hpp"
 #include "net/pop3_login.hpp"
 #include "net/server_state.hpp"
 #include "net/watched_socket.hpp"
@@ -281,12 +282,16 @@ class Driver {
     co_return session_.scram_lookup_done(std::move(secret), result.second, out_);
   }
 
+  // Answers Action::stream: the session frames the reply (status line,
+  // dot-stuffing, terminator, the output bound); this only moves blocks from
+  // the disk to the socket, reading from the page cache on this thread when
+  // it can and otherwise on the pool while the output goes out.
   template <class Stream>
   asio::awaitable<bool> send_message(Stream& stream, const pop3::Step& step) {
-    struct Read {
+    using detail::BlockRead;
+    struct Opened {
       std::unique_ptr<store::MessageReader> reader;
-      std::size_t n = 0;
-      std::error_code ec;
+      BlockRead first;
     };
     chunk_.resize(limits::message_chunk);
     store::Mailbox* mb = mailbox.get();
@@ -294,45 +299,57 @@ class Driver {
     // Opening and the first read share one trip to the pool: most messages
     // fit in one chunk.
     auto open_and_read = [mb, index = step.message, chunk] {
-      Read r;
-      r.reader = mb->open(index, r.ec);
-      if (r.reader) r.n = r.reader->read(chunk, r.ec);
-      return r;
+      Opened o;
+      o.reader = mb->open(index, o.first.ec);
+      if (o.reader) o.first = detail::read_block(*o.reader, chunk);
+      return o;
     };
-    Read r = co_await run_blocking(st_.pool, std::move(open_and_read));
-    if (!r.reader || (r.ec && r.n == 0)) {
+    Opened o = co_await run_blocking(st_.pool, std::move(open_and_read));
+    if (!o.reader || o.first.ec) {
       core::log_warn(fmt::format("session={} event=retr_failed user={} message={} error=\"{}\"",
                                  conn_.id, core::log_escape(session_.user()), step.message + 1,
-                                 r.ec.message()));
+                                 o.first.ec.message()));
       session_.stream_failed(out_);
       co_return true;
     }
-    // The session frames the reply (status line, dot-stuffing, terminator);
-    // this loop only moves blocks from the disk to the socket.
+    store::MessageReader& reader = *o.reader;
     session_.stream_opened(out_);
-    while (r.n > 0) {
-      bool more = session_.stream_block(std::string_view(chunk_.data(), r.n), out_);
-      if (out_.size() >= limits::message_chunk && !co_await flush(stream)) co_return false;
-      if (!more) break;
-      store::MessageReader* reader = r.reader.get();
-      auto read_more = [reader, chunk] {
-        std::error_code ec;
-        std::size_t n = reader->read(chunk, ec);
-        return std::pair{n, ec};
-      };
-      auto [n, ec] = co_await run_blocking(st_.pool, std::move(read_more));
-      if (ec) {
-        // Part of the message is already on the wire: the only honest
-        // thing left is to drop the connection (nothing gets deleted).
-        core::log_error(fmt::format("session={} event=read_error user={} message={} error=\"{}\"",
-                                    conn_.id, core::log_escape(session_.user()), step.message + 1,
-                                    ec.message()));
-        co_return false;
+    session_.stream_feed(std::string_view(chunk_.data(), o.first.n));
+    for (;;) {
+      switch (session_.stream_next(out_)) {
+        case pop3::StreamStep::done:
+          co_return true;
+        case pop3::StreamStep::write:
+          if (!co_await flush(stream)) co_return false;
+          break;
+        case pop3::StreamStep::need_block: {
+          BlockRead next;
+          if (auto n = reader.read_nowait(chunk, next.ec)) {
+            next.n = *n;
+          } else if (!out_.empty()) {
+            conn_.arm(st_.cfg.server.idle_timeout);
+            auto both = co_await detail::read_while_writing(st_.pool, reader, chunk, stream, out_);
+            conn_.bytes_out += both.written;
+            out_.clear();
+            if (both.write_error) co_return false;
+            next = both.read;
+          } else {
+            auto read = [&reader, chunk] { return detail::read_block(reader, chunk); };
+            next = co_await run_blocking(st_.pool, std::move(read));
+          }
+          if (next.ec) {
+            // Part of the message is already on the wire: the only honest
+            // thing left is to drop the connection (nothing gets deleted).
+            core::log_error(fmt::format(
+                "session={} event=read_error user={} message={} error=\"{}\"", conn_.id,
+                core::log_escape(session_.user()), step.message + 1, next.ec.message()));
+            co_return false;
+          }
+          session_.stream_feed(std::string_view(chunk_.data(), next.n));
+          break;
+        }
       }
-      r.n = n;
     }
-    session_.stream_end(out_);
-    co_return true;
   }
 
   asio::awaitable<bool> commit() {

@@ -290,6 +290,8 @@ Step Session::cmd_top(const Args& args, std::string& out) {
 void Session::stream_opened(std::string& out) {
   const auto& msg = (*messages_)[pending_.index];
   encoder_ = pending_.top ? core::DotEncoder(pending_.top_lines) : core::DotEncoder();
+  block_ = {};
+  block_end_ = false;
   if (pending_.top) {
     ++stats_.top;
     reply(out, "+OK");
@@ -301,12 +303,40 @@ void Session::stream_opened(std::string& out) {
   reply(out, fmt::format("+OK {} octets", msg.size));
 }
 
-bool Session::stream_block(std::string_view block, std::string& out) {
-  return encoder_.encode(block, out);
+void Session::stream_feed(std::string_view block) {
+  block_ = block;
+  block_end_ = block.empty();
 }
 
-void Session::stream_end(std::string& out) {
-  encoder_.finish(out);
+StreamStep Session::stream_next(std::string& out) {
+  using core::DotEncoder;
+  static_assert(limits::stream_min_room > DotEncoder::max_finish + DotEncoder::max_expansion,
+                "every step with room must make progress");
+  for (;;) {
+    if (encoder_.done()) return StreamStep::done;
+    const std::size_t room =
+        out.size() < limits::max_pending_output ? limits::max_pending_output - out.size() : 0;
+    if (room < limits::stream_min_room) return StreamStep::write;
+    if (block_.empty()) {
+      if (!block_end_) return StreamStep::need_block;
+      block_end_ = false;
+      encoder_.finish(out);
+      return StreamStep::done;
+    }
+    // Only as much of the block as can grow into the room left, so the
+    // output bound holds whatever the message holds.
+    const std::size_t n =
+        std::min(block_.size(), (room - DotEncoder::max_finish) / DotEncoder::max_expansion);
+    const bool more = encoder_.encode(block_.substr(0, n), out);
+    block_.remove_prefix(n);
+    if (!more) {
+      // TOP has its lines: the rest of the message is not needed.
+      block_ = {};
+      block_end_ = false;
+      encoder_.finish(out);
+      return StreamStep::done;
+    }
+  }
 }
 
 void Session::stream_failed(std::string& out) {

@@ -64,7 +64,7 @@ struct Step {
                 ///< scram (not yet acknowledged): call scram_verified() instead
                 ///< of opening the maildrop when the checks pass
     stream,     ///< open message `message`, then stream_opened() or stream_failed();
-                ///< pass its stored bytes to stream_block(), then stream_end()
+                ///< then call stream_next() and do what its StreamStep says
     commit,     ///< apply deletions (commit_deleted()), call commit_done()
     more,       ///< write the output (flush first if it is large), then call more()
                 ///< for the next piece of the same reply; feed no line before
@@ -78,6 +78,13 @@ struct Step {
   Credentials credentials;
   std::size_t message = 0;
   std::optional<std::uint64_t> top_lines;
+};
+
+/// What the driver does next for the reply of Action::stream.
+enum class StreamStep {
+  need_block,  ///< read the next block of the message and pass it to stream_feed()
+  write,       ///< write the output (it is near its bound), then call stream_next()
+  done,        ///< the reply is complete, terminator included; stop reading
 };
 
 /// Why the session ended the connection, for the log's result= field.
@@ -120,14 +127,18 @@ class Session {
   Step login_done(LoginOutcome outcome, const std::vector<store::MessageInfo>* messages,
                   std::string& out);
   /// Writes the +OK line of Action::stream once the message is open; the
-  /// driver then passes the message to stream_block() and calls stream_end().
+  /// driver then calls stream_next() until it says StreamStep::done.
   void stream_opened(std::string& out);
-  /// Appends the wire form (CRLF line ends, dot-stuffed; TOP: the header and
-  /// the asked body lines) of the next block of the stored message; blocks
-  /// may be cut anywhere. Returns false once the rest is not needed (TOP).
-  bool stream_block(std::string_view block, std::string& out);
-  /// Ends the reply of Action::stream (the terminating ".\r\n" line).
-  void stream_end(std::string& out);
+  /// Gives the reply of Action::stream the next block of the stored message,
+  /// cut anywhere; an empty block is the end of the message. The bytes must
+  /// stay valid until stream_next() asks for the next block (or is done).
+  void stream_feed(std::string_view block);
+  /// Appends the next part of the reply of Action::stream (CRLF line ends,
+  /// dot-stuffed; TOP: the header and the asked body lines; then the
+  /// terminator) while `out` stays within limits::max_pending_output, and
+  /// says what the driver must do before calling again. The parts
+  /// concatenated are the same bytes however the message was cut.
+  StreamStep stream_next(std::string& out);
   /// Writes the -ERR line when the message of Action::stream cannot be read.
   void stream_failed(std::string& out);
   /// Called after a TLS handshake succeeded (STLS, or POP3S before the
@@ -231,6 +242,8 @@ class Session {
     std::uint64_t top_lines = 0;
   } pending_;                 // the RETR or TOP whose Action::stream is under way
   core::DotEncoder encoder_;  // frames the message of pending_ (the one codec)
+  std::string_view block_;    // the part of the driver's block not yet encoded
+  bool block_end_ = false;    // the driver fed the empty block: the message ended
   struct Listing {
     enum class Kind { none, list, uidl } kind = Kind::none;
     std::size_t next = 0;  // the message whose line comes next

@@ -25,7 +25,17 @@ class MessageReader {
  public:
   virtual ~MessageReader() = default;
   /// Fills up to buf.size() bytes; returns 0 at the end, or sets ec on error.
+  /// May block on the disk: call it on the blocking pool.
   virtual std::size_t read(std::span<char> buf, std::error_code& ec) = 0;
+  /// Like read(), but never waits for the disk and needs no file-system
+  /// ids, so an event thread may call it: nullopt when the next bytes are
+  /// not in memory (or the reader cannot tell), and then read() on the pool
+  /// goes on where this stopped. May return fewer bytes than read() would.
+  virtual std::optional<std::size_t> read_nowait(std::span<char> buf, std::error_code& ec) {
+    (void)buf;
+    ec.clear();
+    return std::nullopt;
+  }
 };
 
 /// A locked snapshot of one maildrop, taken at login. The lock is held until

@@ -3,6 +3,7 @@
 // message to change its flags, so a missing name triggers one rescan by BASE
 // before the message is declared gone.
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,8 +27,10 @@ bool is_enoent(const std::error_code& ec) {
   return ec == std::errc::no_such_file_or_directory;
 }
 
-// Streams one message file with plain read(2); the fd pins the file, so
-// renames and unlinks after opening do not disturb the read.
+// Streams one message file with pread(2) at its own offset; the fd pins the
+// file, so renames and unlinks after opening do not disturb the read. Reads
+// through the open fd need no file-system ids (permissions were checked at
+// open), so read_nowait() is safe on an event thread that holds none.
 class MaildirReader final : public MessageReader {
  public:
   explicit MaildirReader(detail::UniqueFd fd) : fd_(std::move(fd)) {}
@@ -35,8 +38,11 @@ class MaildirReader final : public MessageReader {
   std::size_t read(std::span<char> buf, std::error_code& ec) override {
     ec.clear();
     for (;;) {
-      ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
-      if (n >= 0) return static_cast<std::size_t>(n);
+      ssize_t n = ::pread(fd_.get(), buf.data(), buf.size(), offset_);
+      if (n >= 0) {
+        offset_ += n;
+        return static_cast<std::size_t>(n);
+      }
       if (errno != EINTR) {
         ec = last_error();
         return 0;
@@ -44,8 +50,32 @@ class MaildirReader final : public MessageReader {
     }
   }
 
+  std::optional<std::size_t> read_nowait(std::span<char> buf, std::error_code& ec) override {
+    ec.clear();
+    if (!nowait_) return std::nullopt;
+    iovec iov{buf.data(), buf.size()};
+    for (;;) {
+      // Only what the page cache holds; EAGAIN when the disk would be read.
+      ssize_t n = ::preadv2(fd_.get(), &iov, 1, offset_, RWF_NOWAIT);
+      if (n >= 0) {
+        offset_ += n;
+        return static_cast<std::size_t>(n);
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return std::nullopt;
+      if (errno == EOPNOTSUPP || errno == EINVAL) {
+        nowait_ = false;  // a file system without RWF_NOWAIT: the pool reads
+        return std::nullopt;
+      }
+      ec = last_error();
+      return 0;
+    }
+  }
+
  private:
   detail::UniqueFd fd_;
+  off_t offset_ = 0;
+  bool nowait_ = true;
 };
 
 void check_index(std::size_t index, std::size_t size) {

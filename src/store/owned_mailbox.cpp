@@ -27,6 +27,13 @@ class OwnedReader final : public MessageReader {
     return inner_->read(buf, ec);
   }
 
+  // A read through the already open fd checks no permission, so it needs
+  // no id switch (and an event thread, which holds no CAP_SETUID, could not
+  // make one).
+  std::optional<std::size_t> read_nowait(std::span<char> buf, std::error_code& ec) override {
+    return inner_->read_nowait(buf, ec);
+  }
+
  private:
   std::unique_ptr<MessageReader> inner_;
   Owner owner_;

@@ -32,6 +32,7 @@
 //    commit_deleted() and commit_retrieved() agree with the DELE/RSET/RETR
 //    the client did.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -485,11 +486,31 @@ class Driver {
     // (the driver's disk reads), and must equal the one codec run whole.
     const std::string_view stored = drop_.stored[step.message];
     const std::size_t block = 1 + (step.message * 7 + kw.args) % 11;
+    // Driven like the connection does: blocks when the session asks for
+    // them, a write when it says the output is near its bound (with the
+    // status line still pending, as on the wire).
     std::string body;
-    for (std::size_t pos = 0; pos < stored.size(); pos += block) {
-      if (!session_.stream_block(stored.substr(pos, block), body)) break;
+    std::string pending = out;
+    std::size_t pos = std::min(block, stored.size());
+    bool ended = pos == 0;  // an empty block is the end of the message
+    session_.stream_feed(stored.substr(0, pos));
+    for (std::size_t steps = 0;; ++steps) {
+      FUZZ_CHECK(steps <= 4 * stored.size() + 8, "stream_next() makes no progress");
+      popbox::pop3::StreamStep s = session_.stream_next(pending);
+      FUZZ_CHECK(pending.size() <= popbox::limits::max_pending_output, "output over its bound");
+      if (s == popbox::pop3::StreamStep::done) break;
+      if (s == popbox::pop3::StreamStep::need_block) {
+        FUZZ_CHECK(!ended, "a block asked for after the end");
+        const std::size_t n = std::min(block, stored.size() - pos);
+        session_.stream_feed(stored.substr(pos, n));
+        pos += n;
+        ended = n == 0;
+      }
+      body += pending;
+      pending.clear();
     }
-    session_.stream_end(body);
+    body += pending;
+    body.erase(0, out.size());
     popbox::core::DotEncoder enc =
         step.top_lines ? popbox::core::DotEncoder(*step.top_lines) : popbox::core::DotEncoder();
     std::string whole;

@@ -52,6 +52,14 @@ std::vector<Case> cases() {
       {"cr at end", "a\r", "a\r\r\n.\r\n"},
       {"blank lines", "\n\n", "\r\n\r\n.\r\n"},
       {"binary", std::string("\0\xff\x80\n", 4), std::string("\0\xff\x80\r\n.\r\n", 8)},
+      {"crlf with dot lines", ".\r\n.\r\nx\r\n", "..\r\n..\r\nx\r\n.\r\n"},
+      {"terminator inside content", "a\r\n.\r\nb\n", "a\r\n..\r\nb\r\n.\r\n"},
+      {"lone cr at line start", "\r.\n", "\r.\r\n.\r\n"},
+      {"cr cr lf", "a\r\r\n", "a\r\r\n.\r\n"},
+      {"only cr", "\r", "\r\r\n.\r\n"},
+      {"dot after lone cr line end", "a\r.\n", "a\r.\r\n.\r\n"},
+      {"lf dot split", "x\n.y", "x\r\n..y\r\n.\r\n"},
+      {"crlf no final newline", "a\r\nb", "a\r\nb\r\n.\r\n"},
   };
 }
 
@@ -62,6 +70,62 @@ TEST(DotEncoder, TableOfMessageShapes) {
     SCOPED_TRACE(c.name);
     EXPECT_EQ(encode_whole(c.stored), c.wire);
     expect_split_invariant(c.stored, c.wire);
+  }
+}
+
+// Obviously right, one byte at a time: the oracle for the block encoder.
+std::string reference_encode(std::string_view msg) {
+  std::string out;
+  bool line_start = true;
+  for (std::size_t i = 0; i < msg.size(); ++i) {
+    char c = msg[i];
+    if (c == '\r' && i + 1 < msg.size() && msg[i + 1] == '\n') continue;  // CRLF: the LF ends it
+    if (c == '\n') {
+      out += "\r\n";
+      line_start = true;
+      continue;
+    }
+    if (line_start && c == '.') out += '.';
+    out += c;
+    line_start = false;
+  }
+  if (!line_start) out += "\r\n";
+  return out + ".\r\n";
+}
+
+TEST(DotEncoder, MatchesTheByteAtATimeOracleAtEveryPairOfCuts) {
+  std::mt19937 rng(7);
+  const char alphabet[] = {'.', '\r', '\n', 'a'};
+  for (int n = 0; n < 300; ++n) {
+    std::string msg;
+    for (int i = rng() % 24; i > 0; --i) msg.push_back(alphabet[rng() % sizeof alphabet]);
+    const std::string want = reference_encode(msg);
+    for (std::size_t a = 0; a <= msg.size(); ++a) {
+      for (std::size_t b = a; b <= msg.size(); ++b) {
+        DotEncoder enc;
+        std::string out;
+        enc.encode(std::string_view(msg).substr(0, a), out);
+        enc.encode(std::string_view(msg).substr(a, b - a), out);
+        enc.encode(std::string_view(msg).substr(b), out);
+        enc.finish(out);
+        ASSERT_EQ(out, want) << "cuts " << a << "," << b;
+      }
+    }
+  }
+}
+
+TEST(DotEncoder, StaysWithinItsStatedGrowth) {
+  // The session bounds its output with these numbers.
+  for (std::string msg : {std::string(1000, '\n'), std::string(1000, '.'),
+                          std::string("\n.\n.\n.\n."), std::string("\r"), std::string("a\r")}) {
+    DotEncoder enc;
+    std::string out;
+    enc.encode(msg, out);
+    EXPECT_LE(out.size(), DotEncoder::max_expansion * msg.size());
+    std::size_t before = out.size();
+    enc.finish(out);
+    EXPECT_LE(out.size() - before, DotEncoder::max_finish);
+    EXPECT_TRUE(enc.done());
   }
 }
 

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <tuple>
 
 #include "core/base64.hpp"
@@ -344,11 +345,51 @@ TEST(Session, InvalidSaslUserNamesCountAsFailedLogins) {
   EXPECT_EQ(h.send(bad).action, Action::close);
 }
 
+namespace {
+
+// Drives the reply of Action::stream as the connection does: feeds `blocks`
+// when the session asks, "writes" (moves to the returned wire bytes) when it
+// asks, and checks the output bound at every step.
+struct Streamed {
+  std::string wire;
+  std::size_t blocks_asked = 0;
+  std::size_t writes = 0;
+  std::size_t largest_out = 0;
+};
+
+Streamed stream_reply(Harness& h, std::vector<std::string_view> blocks) {
+  using popbox::pop3::StreamStep;
+  // An empty block is the end of the message, as a read of 0 bytes is.
+  std::erase_if(blocks, [](std::string_view b) { return b.empty(); });
+  Streamed s;
+  std::size_t next = 0;
+  h.session.stream_feed(next < blocks.size() ? blocks[next++] : std::string_view());
+  for (int steps = 0; steps < 1'000'000; ++steps) {
+    StreamStep step = h.session.stream_next(h.out);
+    s.largest_out = std::max(s.largest_out, h.out.size());
+    EXPECT_LE(h.out.size(), popbox::limits::max_pending_output);
+    if (step == StreamStep::done) break;
+    if (step == StreamStep::write) {
+      ++s.writes;
+      s.wire += h.out;
+      h.out.clear();
+    } else {
+      ++s.blocks_asked;
+      h.session.stream_feed(next < blocks.size() ? blocks[next++] : std::string_view());
+    }
+  }
+  s.wire += h.out;
+  h.out.clear();
+  return s;
+}
+
+}  // namespace
+
 TEST(Session, RetrAndTopFramingIsByteExactAtEveryBlockCut) {
   // The session owns the framing of RETR/TOP (status line, CRLF, dot-stuffing,
   // terminator); the driver only hands it the stored bytes in disk blocks.
-  const std::string stored = "Subject: dots\n\n.\n..\n.hidden\nlast";
-  const std::string retr = "Subject: dots\r\n\r\n..\r\n...\r\n..hidden\r\nlast\r\n.\r\n";
+  const std::string stored = "Subject: dots\n\n.\n..\n.hidden\r\nx\ry\nlast\r";
+  const std::string retr = "Subject: dots\r\n\r\n..\r\n...\r\n..hidden\r\nx\ry\r\nlast\r\r\n.\r\n";
   const std::string top1 = "Subject: dots\r\n\r\n..\r\n.\r\n";
   for (std::size_t cut = 0; cut <= stored.size(); ++cut) {
     for (auto [command, status, want] :
@@ -358,14 +399,68 @@ TEST(Session, RetrAndTopFramingIsByteExactAtEveryBlockCut) {
       ASSERT_EQ(h.send(command).action, Action::stream);
       h.session.stream_opened(h.out);
       EXPECT_EQ(h.out, status);
-      std::string body;
-      if (h.session.stream_block(std::string_view(stored).substr(0, cut), body)) {
-        h.session.stream_block(std::string_view(stored).substr(cut), body);
-      }
-      h.session.stream_end(body);
-      EXPECT_EQ(body, want) << command << " cut " << cut;
+      h.out.clear();
+      std::string_view all(stored);
+      Streamed s = stream_reply(h, {all.substr(0, cut), all.substr(cut)});
+      EXPECT_EQ(s.wire, want) << command << " cut " << cut;
     }
   }
+}
+
+TEST(Session, StreamedReplyKeepsTheOutputBoundAndWritesLargePieces) {
+  // Worst cases for the bound: every stored byte doubles on the wire.
+  namespace limits = popbox::limits;
+  for (std::string unit : {std::string("\n"), std::string(".\n"), std::string("x\n")}) {
+    std::string stored;
+    while (stored.size() < 3 * limits::max_pending_output) stored += unit;
+    std::string want;
+    for (char c : stored)
+      want += c == '\n' ? std::string("\r\n") : std::string(c == '.' ? ".." : "x");
+    want += ".\r\n";
+    Harness h;
+    h.login();
+    ASSERT_EQ(h.send("RETR 2").action, Action::stream);
+    h.session.stream_opened(h.out);
+    h.out.clear();
+    Streamed s = stream_reply(h, {stored});  // one block bigger than the bound
+    EXPECT_EQ(s.wire, want) << unit;
+    EXPECT_LE(s.largest_out, limits::max_pending_output);
+    EXPECT_GE(s.writes, want.size() / limits::max_pending_output);
+    // Every write but the last carries at least the bound less the room kept.
+    EXPECT_LE(s.writes, want.size() / (limits::max_pending_output - limits::stream_min_room) + 1);
+  }
+}
+
+TEST(Session, StreamedReplyWaitsForRoomLeftByPipelinedReplies) {
+  namespace limits = popbox::limits;
+  Harness h;
+  h.login();
+  ASSERT_EQ(h.send("RETR 1").action, Action::stream);
+  h.out.assign(limits::max_pending_output - 10, 'p');  // earlier replies not yet written
+  h.session.stream_opened(h.out);
+  h.session.stream_feed("a\n");
+  EXPECT_EQ(h.session.stream_next(h.out), popbox::pop3::StreamStep::write);
+  h.out.clear();
+  EXPECT_EQ(h.session.stream_next(h.out), popbox::pop3::StreamStep::need_block);
+  EXPECT_EQ(h.out, "a\r\n");
+  h.session.stream_feed({});
+  EXPECT_EQ(h.session.stream_next(h.out), popbox::pop3::StreamStep::done);
+  EXPECT_EQ(h.out, "a\r\n.\r\n");
+  EXPECT_EQ(h.session.stream_next(h.out), popbox::pop3::StreamStep::done);  // stays done
+  EXPECT_EQ(h.out, "a\r\n.\r\n");
+}
+
+TEST(Session, TopStopsAskingForBlocksOnceItHasItsLines) {
+  std::string stored = "A: 1\n\nl1\nl2\n";
+  std::string rest(1 << 20, 'z');
+  Harness h;
+  h.login();
+  ASSERT_EQ(h.send("TOP 1 1").action, Action::stream);
+  h.session.stream_opened(h.out);
+  h.out.clear();
+  Streamed s = stream_reply(h, {stored, rest, rest, rest});
+  EXPECT_EQ(s.wire, "A: 1\r\n\r\nl1\r\n.\r\n");
+  EXPECT_EQ(s.blocks_asked, 0u);  // the first block held the line: no more reads
 }
 
 // The disconnect log line's result= comes from here: each way the server

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -438,6 +441,42 @@ TEST_F(MaildirTest, UnreadableMessageFailsOpen) {
   std::error_code ec;
   EXPECT_FALSE(MaildirMailbox::load(maildir(), ec));
   EXPECT_EQ(ec, std::errc::permission_denied);
+}
+
+TEST_F(MaildirTest, ReadNowaitAndReadTakeTurnsWithoutLosingOrRepeatingBytes) {
+  // The connection reads from the page cache on its event thread and falls
+  // back to read() on the pool: both must go on where the other stopped.
+  make_maildir(maildir());
+  std::string content;
+  for (int i = 0; content.size() < 300'000; ++i) content += "line " + std::to_string(i) + "\n";
+  deliver("new/1.big", content, 1);
+  auto box = open_box();
+  ASSERT_EQ(box->messages().size(), 1u);
+  std::error_code ec;
+  auto reader = box->open(0, ec);
+  ASSERT_TRUE(reader) << ec.message();
+  std::string got;
+  std::vector<char> buf(4099);
+  std::size_t from_cache = 0;
+  for (int turn = 0; turn < 10'000; ++turn) {
+    std::size_t n = 0;
+    std::optional<std::size_t> quick;
+    if (turn % 3 != 2) quick = reader->read_nowait(buf, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    if (quick) {
+      n = *quick;
+      from_cache += n;
+    } else {
+      n = reader->read(std::span<char>(buf).first(777 + turn % 5), ec);
+      ASSERT_FALSE(ec) << ec.message();
+    }
+    if (n == 0) break;
+    got.append(buf.data(), n);
+  }
+  EXPECT_EQ(got, content);
+  // Just written, so in the page cache (unless the file system has no
+  // RWF_NOWAIT, when everything comes from read()).
+  std::cout << "bytes read without waiting: " << from_cache << "\n";
 }
 
 }  // namespace
