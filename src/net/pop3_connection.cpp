@@ -60,7 +60,6 @@ class Driver {
 
   template <class Stream>
   asio::awaitable<Outcome> run(Stream& stream) {
-    std::array<char, limits::pop3_read_block> buf;
     for (;;) {
       // Answer every complete line already received (pipelining), in order;
       // while the unsent output is over its bound, flush before answering
@@ -85,11 +84,9 @@ class Driver {
       release_buffers();
       conn_.arm(st_.cfg.server.idle_timeout);
       conn_.idle = true;
-      auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), use_tuple);
+      const bool received = co_await receive(stream);
       conn_.idle = false;
-      if (ec) co_return Outcome::closed;
-      conn_.bytes_in += n;
-      reader_.feed(std::string_view(buf.data(), n));
+      if (!received) co_return Outcome::closed;
     }
   }
 
@@ -350,6 +347,40 @@ class Driver {
     co_return !ec;
   }
 
+  // Waits for the client's next bytes and feeds them to the reader; false
+  // when the connection ended. A plain connection waits for readability
+  // with no buffer at all, then reads into its event thread's buffer
+  // without suspending in between (the buffer is shared by every
+  // connection of the thread).
+  asio::awaitable<bool> receive(tcp::socket& socket) {
+    static thread_local std::array<char, limits::pop3_read_block> block;
+    for (;;) {
+      auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
+      if (wec) co_return false;
+      std::error_code ec;
+      const std::size_t n = socket.read_some(asio::buffer(block), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+      if (ec) co_return false;
+      conn_.bytes_in += n;
+      reader_.feed(std::string_view(block.data(), n));
+      co_return true;
+    }
+  }
+
+  // TLS: the stream may hold decrypted or undecrypted bytes the socket no
+  // longer shows, so the wait is a read through it, into a buffer of this
+  // read (limits::pop3_tls_read_block, small: the TLS stream's own buffers
+  // dominate an idle TLS session anyway).
+  template <class Stream>
+  asio::awaitable<bool> receive(Stream& stream) {
+    std::array<char, limits::pop3_tls_read_block> block;
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(block), use_tuple);
+    if (ec) co_return false;
+    conn_.bytes_in += n;
+    reader_.feed(std::string_view(block.data(), n));
+    co_return true;
+  }
+
   // Writes the output once it has reached limits::max_pending_output.
   template <class Stream>
   asio::awaitable<bool> flush_if_full(Stream& stream) {
@@ -357,10 +388,10 @@ class Driver {
     co_return co_await flush(stream);
   }
 
-  // Before waiting for the client: an idle connection keeps only its read
-  // buffer, not the message block or the output of its last burst.
+  // Before waiting for the client: an idle connection keeps no buffer, not
+  // the message block nor the output of its last burst.
   void release_buffers() {
-    if (out_.empty() && out_.capacity() > limits::retained_buffer) std::string().swap(out_);
+    if (out_.empty()) std::string().swap(out_);
     std::vector<char>().swap(chunk_);
   }
 
@@ -438,6 +469,10 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
     conn->finish();
     co_return;
   }
+  // Reads on the plain socket are done without blocking after a wait for
+  // readability (Driver::receive); a spurious wake-up must not block.
+  std::error_code nb_ec;
+  conn->socket.non_blocking(true, nb_ec);
   conn->peer = client->peer;
   conn->ip_key = core::client_key(client->address);
   const bool loopback = client->loopback;
