@@ -17,6 +17,7 @@
 #include "net/client_identity.hpp"
 #include "net/pop3_login.hpp"
 #include "net/server_state.hpp"
+#include "net/tls_socket.hpp"
 #include "net/watched_socket.hpp"
 #include "pop3/session.hpp"
 
@@ -367,18 +368,34 @@ class Driver {
     }
   }
 
-  // TLS: the stream may hold decrypted or undecrypted bytes the socket no
-  // longer shows, so the wait is a read through it, into a buffer of this
-  // read (limits::pop3_tls_read_block, small: the TLS stream's own buffers
-  // dominate an idle TLS session anyway).
-  template <class Stream>
-  asio::awaitable<bool> receive(Stream& stream) {
-    std::array<char, limits::pop3_tls_read_block> block;
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(block), use_tuple);
-    if (ec) co_return false;
-    conn_.bytes_in += n;
-    reader_.feed(std::string_view(block.data(), n));
-    co_return true;
+  // TLS, the same way: OpenSSL reads the socket itself, so when it holds
+  // no received bytes, readability of the socket is what to wait for (and
+  // its record buffers are released meanwhile). A partial record means
+  // waiting again; the thread's buffer is used only between two waits.
+  asio::awaitable<bool> receive(TlsSocket& tls) {
+    static thread_local std::array<char, limits::pop3_read_block> block;
+    bool wait = !tls.has_pending();
+    for (;;) {
+      if (wait) {
+        auto [wec] = co_await tls.next_layer().async_wait(tcp::socket::wait_read, use_tuple);
+        if (wec) co_return false;
+      }
+      std::error_code ec;
+      std::size_t n = 0;
+      const TlsSocket::Want want = tls.read_once(block, n, ec);
+      if (want == TlsSocket::Want::write) {
+        auto [wec] = co_await tls.next_layer().async_wait(tcp::socket::wait_write, use_tuple);
+        if (wec) co_return false;
+        wait = false;
+        continue;
+      }
+      wait = true;
+      if (want == TlsSocket::Want::read) continue;
+      if (ec) co_return false;
+      conn_.bytes_in += n;
+      reader_.feed(std::string_view(block.data(), n));
+      co_return true;
+    }
   }
 
   // Writes the output once it has reached limits::max_pending_output.
@@ -426,7 +443,7 @@ pop3::SessionOptions session_options(const ServerState& st, const Connection& co
 template <class Stream>
 asio::awaitable<bool> tls_handshake(Connection& conn, Stream& tls) {
   conn.arm(limits::tls_handshake_timeout);
-  auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  auto [ec, n] = co_await tls.async_handshake(use_tuple);
   if (ec) {
     core::log_info(fmt::format("session={} event=tls_failed error=\"{}\"", conn.id, ec.message()));
     co_return false;
@@ -504,7 +521,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   auto tls_ctx = st.tls.get();
 
   if (implicit_tls) {
-    asio::ssl::stream<tcp::socket&> tls(conn->socket, *tls_ctx);
+    TlsSocket tls(conn->socket, *tls_ctx);
     if (co_await tls_handshake(*conn, tls)) {
       session.tls_started(true, channel_binding(tls.native_handle()));
       co_await asio::async_write(tls, asio::buffer(greeting), use_tuple);
@@ -520,7 +537,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       // RFC 2595 / STYLE rule 6: input that came with or after STLS is
       // discarded, never read as a command of the TLS session.
       reader.discard();
-      asio::ssl::stream<tcp::socket&> tls(conn->socket, *tls_ctx);
+      TlsSocket tls(conn->socket, *tls_ctx);
       if (co_await tls_handshake(*conn, tls)) {
         session.tls_started(true, channel_binding(tls.native_handle()));
         co_await driver.run(tls);
