@@ -53,8 +53,8 @@ std::vector<std::string> access_problems(const config::Config& cfg, const std::s
   };
   readable(cfg.auth.passwd_file, "passwd-file");
   if (cfg.tls.enabled) {
-    readable(cfg.tls.cert, "TLS certificate");
-    readable(cfg.tls.key, "TLS key");
+    for (const auto& cert : cfg.tls.certs) readable(cert, "TLS certificate");
+    for (const auto& key : cfg.tls.keys) readable(key, "TLS key");
   }
   if (const auto& o = cfg.auth.oauth) {
     for (const auto& key : o->public_keys) readable(key, "[auth.oauth] public key");

@@ -139,14 +139,38 @@ void load_server(Config& cfg, const toml::table& t) {
   }
 }
 
+// A path, or an array of paths (one certificate per key type: ECDSA and RSA).
+std::vector<std::filesystem::path> get_paths(const Config& cfg, const toml::table& t,
+                                             std::string_view key) {
+  std::vector<std::filesystem::path> out;
+  const toml::node* n = t.get(key);
+  if (!n) fail(cfg, &t, fmt::format("[tls] needs '{}'", key));
+  if (n->is_string()) {
+    out.emplace_back(*n->value<std::string>());
+  } else if (const toml::array* arr = n->as_array()) {
+    for (const auto& item : *arr) {
+      auto path = item.value<std::string>();
+      if (!path || path->empty()) fail(cfg, &item, fmt::format("'{}' entries must be paths", key));
+      out.emplace_back(*path);
+    }
+  }
+  if (out.empty() || out.front().empty()) {
+    fail(cfg, n, fmt::format("'{}' must be a path or a non-empty array of paths", key));
+  }
+  return out;
+}
+
 void load_tls(Config& cfg, const toml::table& t) {
   only_keys(cfg, t, "[tls]", {"cert", "key", "min_version"});
   auto& tls = cfg.tls;
   tls.enabled = true;
-  tls.cert = get_string(cfg, t, "cert", "");
-  tls.key = get_string(cfg, t, "key", "");
-  if (tls.cert.empty()) fail(cfg, &t, "[tls] needs 'cert'");
-  if (tls.key.empty()) fail(cfg, &t, "[tls] needs 'key'");
+  tls.certs = get_paths(cfg, t, "cert");
+  tls.keys = get_paths(cfg, t, "key");
+  if (tls.certs.size() != tls.keys.size()) {
+    fail(cfg, t.get("key"), "'cert' and 'key' must name as many files, paired in order");
+  }
+  tls.cert = tls.certs.front();
+  tls.key = tls.keys.front();
   tls.min_version = get_string(cfg, t, "min_version", "1.2");
   if (tls.min_version != "1.2" && tls.min_version != "1.3") {
     fail(cfg, t.get("min_version"), "'min_version' must be \"1.2\" or \"1.3\"");

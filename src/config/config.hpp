@@ -53,7 +53,10 @@ struct LimitsConfig {
 
 struct TlsConfig {
   bool enabled = false;
-  std::filesystem::path cert, key;
+  /// The certificate chains and their keys, paired in order: one per key
+  /// type (e.g. ECDSA and RSA), the client's abilities choose.
+  std::vector<std::filesystem::path> certs, keys;
+  std::filesystem::path cert, key;  ///< the first pair (also what SCRAM's fake salts derive from)
   std::string min_version = "1.2";  ///< "1.2" or "1.3"
 };
 

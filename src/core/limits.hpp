@@ -139,7 +139,8 @@ static_assert(listing_piece <= max_pending_output, "a listing piece must fit the
 /// burst is freed, so an idle connection holds no large buffer.
 inline constexpr std::size_t retained_buffer = 16 * 1024;
 
-/// Bytes read from a POP3 client at once (the one buffer kept while idle).
+/// Bytes read from a POP3 client at once (plain or TLS), into the event
+/// thread's buffer: an idle connection holds no read buffer.
 inline constexpr std::size_t pop3_read_block = 16 * 1024;
 
 /// ---- LMTP server -----------------------------------------------------------

@@ -1,7 +1,5 @@
 #include "core/line_reader.hpp"
 
-#include "core/limits.hpp"
-
 namespace popbox::core {
 
 void LineReader::feed(std::string_view data) {
@@ -29,9 +27,9 @@ LineReader::Result LineReader::next(std::string_view& line) {
 }
 
 void LineReader::release() noexcept {
-  buf_.clear();
+  // An idle connection waits with an empty reader: it holds no heap memory.
+  std::string().swap(buf_);
   pos_ = 0;
-  if (buf_.capacity() > limits::retained_buffer) std::string().swap(buf_);
 }
 
 }  // namespace popbox::core

@@ -18,8 +18,8 @@ class LineReader {
   void feed(std::string_view data);
   /// Takes the next complete line (CRLF or bare LF removed) into `line`; the
   /// view is valid until the next call to feed() or next(). Once everything
-  /// buffered has been taken, a buffer grown past limits::retained_buffer
-  /// by a burst of input is freed.
+  /// buffered has been taken, the buffer is freed (an idle reader holds no
+  /// heap memory).
   Result next(std::string_view& line);
   /// Drops everything buffered (after STLS: no plaintext may leak into TLS).
   void discard() noexcept { release(); }

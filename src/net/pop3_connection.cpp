@@ -18,6 +18,7 @@
 #include "net/message_stream.hpp"
 #include "net/pop3_login.hpp"
 #include "net/server_state.hpp"
+#include "net/tls_socket.hpp"
 #include "net/watched_socket.hpp"
 #include "pop3/session.hpp"
 
@@ -61,7 +62,6 @@ class Driver {
 
   template <class Stream>
   asio::awaitable<Outcome> run(Stream& stream) {
-    std::array<char, limits::pop3_read_block> buf;
     for (;;) {
       // Answer every complete line already received (pipelining), in order;
       // while the unsent output is over its bound, flush before answering
@@ -86,11 +86,9 @@ class Driver {
       release_buffers();
       conn_.arm(st_.cfg.server.idle_timeout);
       conn_.idle = true;
-      auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), use_tuple);
+      const bool received = co_await receive(stream);
       conn_.idle = false;
-      if (ec) co_return Outcome::closed;
-      conn_.bytes_in += n;
-      reader_.feed(std::string_view(buf.data(), n));
+      if (!received) co_return Outcome::closed;
     }
   }
 
@@ -374,6 +372,56 @@ class Driver {
     co_return !ec;
   }
 
+  // Waits for the client's next bytes and feeds them to the reader; false
+  // when the connection ended. A plain connection waits for readability
+  // with no buffer at all, then reads into its event thread's buffer
+  // without suspending in between (the buffer is shared by every
+  // connection of the thread).
+  asio::awaitable<bool> receive(tcp::socket& socket) {
+    static thread_local std::array<char, limits::pop3_read_block> block;
+    for (;;) {
+      auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, use_tuple);
+      if (wec) co_return false;
+      std::error_code ec;
+      const std::size_t n = socket.read_some(asio::buffer(block), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+      if (ec) co_return false;
+      conn_.bytes_in += n;
+      reader_.feed(std::string_view(block.data(), n));
+      co_return true;
+    }
+  }
+
+  // TLS, the same way: OpenSSL reads the socket itself, so when it holds
+  // no received bytes, readability of the socket is what to wait for (and
+  // its record buffers are released meanwhile). A partial record means
+  // waiting again; the thread's buffer is used only between two waits.
+  asio::awaitable<bool> receive(TlsSocket& tls) {
+    static thread_local std::array<char, limits::pop3_read_block> block;
+    bool wait = !tls.has_pending();
+    for (;;) {
+      if (wait) {
+        auto [wec] = co_await tls.next_layer().async_wait(tcp::socket::wait_read, use_tuple);
+        if (wec) co_return false;
+      }
+      std::error_code ec;
+      std::size_t n = 0;
+      const TlsSocket::Want want = tls.read_once(block, n, ec);
+      if (want == TlsSocket::Want::write) {
+        auto [wec] = co_await tls.next_layer().async_wait(tcp::socket::wait_write, use_tuple);
+        if (wec) co_return false;
+        wait = false;
+        continue;
+      }
+      wait = true;
+      if (want == TlsSocket::Want::read) continue;
+      if (ec) co_return false;
+      conn_.bytes_in += n;
+      reader_.feed(std::string_view(block.data(), n));
+      co_return true;
+    }
+  }
+
   // Writes the output once it has reached limits::max_pending_output.
   template <class Stream>
   asio::awaitable<bool> flush_if_full(Stream& stream) {
@@ -381,10 +429,10 @@ class Driver {
     co_return co_await flush(stream);
   }
 
-  // Before waiting for the client: an idle connection keeps only its read
-  // buffer, not the message block or the output of its last burst.
+  // Before waiting for the client: an idle connection keeps no buffer, not
+  // the message block nor the output of its last burst.
   void release_buffers() {
-    if (out_.empty() && out_.capacity() > limits::retained_buffer) std::string().swap(out_);
+    if (out_.empty()) std::string().swap(out_);
     std::vector<char>().swap(chunk_);
   }
 
@@ -419,7 +467,7 @@ pop3::SessionOptions session_options(const ServerState& st, const Connection& co
 template <class Stream>
 asio::awaitable<bool> tls_handshake(Connection& conn, Stream& tls) {
   conn.arm(limits::tls_handshake_timeout);
-  auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, use_tuple);
+  auto [ec, n] = co_await tls.async_handshake(use_tuple);
   if (ec) {
     core::log_info(fmt::format("session={} event=tls_failed error=\"{}\"", conn.id, ec.message()));
     co_return false;
@@ -462,6 +510,10 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
     conn->finish();
     co_return;
   }
+  // Reads on the plain socket are done without blocking after a wait for
+  // readability (Driver::receive); a spurious wake-up must not block.
+  std::error_code nb_ec;
+  conn->socket.non_blocking(true, nb_ec);
   conn->peer = client->peer;
   conn->ip_key = core::client_key(client->address);
   const bool loopback = client->loopback;
@@ -493,7 +545,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   auto tls_ctx = st.tls.get();
 
   if (implicit_tls) {
-    asio::ssl::stream<tcp::socket&> tls(conn->socket, *tls_ctx);
+    TlsSocket tls(conn->socket, *tls_ctx);
     if (co_await tls_handshake(*conn, tls)) {
       session.tls_started(true, channel_binding(tls.native_handle()));
       co_await asio::async_write(tls, asio::buffer(greeting), use_tuple);
@@ -509,7 +561,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       // RFC 2595 / STYLE rule 6: input that came with or after STLS is
       // discarded, never read as a command of the TLS session.
       reader.discard();
-      asio::ssl::stream<tcp::socket&> tls(conn->socket, *tls_ctx);
+      TlsSocket tls(conn->socket, *tls_ctx);
       if (co_await tls_handshake(*conn, tls)) {
         session.tls_started(true, channel_binding(tls.native_handle()));
         co_await driver.run(tls);

@@ -114,6 +114,11 @@ asio::awaitable<void> Server::Impl::accept_loop(Listener& l) {
       co_await pause.async_wait(use_tuple);
       continue;
     }
+    // Replies are written whole (one write per burst), so Nagle can only
+    // delay them: a TLS record or the tail of a RETR block would wait for
+    // the client's (delayed) ACK of the previous one.
+    std::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     if (!admit(l.proto)) {
       if (l.proto != Proto::pop3s) {
         std::string_view busy = l.proto == Proto::pop3

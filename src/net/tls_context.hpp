@@ -13,9 +13,11 @@ namespace popbox::net {
 /// Creates a server context: TLS 1.2+ (or 1.3+), TLS 1.2 limited to ECDHE
 /// AEAD suites, the server's cipher order, session tickets, and ALPN "pop3"
 /// (a client offering only other protocols is refused with the
-/// no_application_protocol alert; a client offering none is served). The
-/// cert chain and key are checked; throws std::runtime_error naming the file
-/// and the OpenSSL reason.
+/// no_application_protocol alert; a client offering none is served),
+/// record buffers released while a connection is idle, and every
+/// certificate of the config (one per key type, the client's abilities
+/// choose). Each chain and key is checked; throws std::runtime_error naming
+/// the file and the OpenSSL reason.
 std::shared_ptr<asio::ssl::context> make_tls_context(const config::TlsConfig& tls);
 
 /// The TLS context new connections use; replaced atomically on reload.

@@ -71,6 +71,31 @@ TEST(Config, ErrorsNameFileLineAndProblem) {
   EXPECT_NE(load_error(minimal + "[tls]\ncert = \"c\"\n").find("'key'"), std::string::npos);
 }
 
+TEST(Config, TlsTakesOneCertificatePerKeyTypePairedInOrder) {
+  auto one = popbox::test::load_text(minimal + "[tls]\ncert = \"/c\"\nkey = \"/k\"\n");
+  ASSERT_EQ(one.tls.certs.size(), 1u);
+  EXPECT_EQ(one.tls.cert, "/c");
+  EXPECT_EQ(one.tls.key, "/k");
+  auto two = popbox::test::load_text(minimal +
+                                     "[tls]\ncert = [\"/ec.pem\", \"/rsa.pem\"]\n"
+                                     "key = [\"/ec.key\", \"/rsa.key\"]\n");
+  ASSERT_EQ(two.tls.certs.size(), 2u);
+  EXPECT_EQ(two.tls.certs[1], "/rsa.pem");
+  EXPECT_EQ(two.tls.keys[1], "/rsa.key");
+  // The first pair is the one older code paths (SCRAM's fake salts) use.
+  EXPECT_EQ(two.tls.cert, "/ec.pem");
+  EXPECT_EQ(two.tls.key, "/ec.key");
+  EXPECT_NE(
+      load_error(minimal + "[tls]\ncert = [\"/a\", \"/b\"]\nkey = \"/k\"\n").find("as many files"),
+      std::string::npos);
+  EXPECT_NE(load_error(minimal + "[tls]\ncert = []\nkey = []\n").find("non-empty array"),
+            std::string::npos);
+  EXPECT_NE(load_error(minimal + "[tls]\ncert = [1]\nkey = [\"/k\"]\n").find("entries"),
+            std::string::npos);
+  EXPECT_NE(load_error(minimal + "[tls]\ncert = \"\"\nkey = \"/k\"\n").find("'cert'"),
+            std::string::npos);
+}
+
 TEST(Config, ParsesDurationsSizesEndpoints) {
   using namespace std::chrono;
   EXPECT_EQ(cfg::parse_duration("90s"), seconds(90));

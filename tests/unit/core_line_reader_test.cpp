@@ -48,7 +48,7 @@ TEST(LineReader, FreesTheBufferOfABurstOnceDrained) {
   }
   EXPECT_EQ(lines, burst.size() / 6);
   EXPECT_EQ(reader.buffered(), 0u);
-  EXPECT_LE(reader.capacity(), popbox::limits::retained_buffer);
+  EXPECT_LE(reader.capacity(), std::string().capacity());
   // A partial line is kept, and still completes after the burst.
   reader.feed(burst + "NO");
   while (reader.next(line) == LineReader::Result::line) {
@@ -58,5 +58,16 @@ TEST(LineReader, FreesTheBufferOfABurstOnceDrained) {
   ASSERT_EQ(reader.next(line), LineReader::Result::line);
   EXPECT_EQ(line, "NOOP");
   EXPECT_EQ(reader.next(line), LineReader::Result::need_more);
-  EXPECT_LE(reader.capacity(), popbox::limits::retained_buffer);
+  EXPECT_LE(reader.capacity(), std::string().capacity());
+}
+
+TEST(LineReader, HoldsNoMemoryOnceASingleCommandIsTaken) {
+  using popbox::core::LineReader;
+  LineReader reader(popbox::limits::max_line);
+  std::string_view line;
+  reader.feed("PASS a-rather-long-password-that-leaves-the-small-string\r\n");
+  ASSERT_EQ(reader.next(line), LineReader::Result::line);
+  EXPECT_EQ(line, "PASS a-rather-long-password-that-leaves-the-small-string");
+  EXPECT_EQ(reader.next(line), LineReader::Result::need_more);
+  EXPECT_LE(reader.capacity(), std::string().capacity());
 }
