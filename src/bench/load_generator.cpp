@@ -23,11 +23,13 @@ enum class Phase { holding, check, release };
 // What the threads share: read-only options, and counters that are written
 // once per session or login, never per byte.
 struct Shared {
-  explicit Shared(const LoadOptions& options) : o(options) {}
+  explicit Shared(const LoadOptions& options)
+      : o(options), in_session(std::make_unique<std::atomic<bool>[]>(options.users.size())) {}
   const LoadOptions& o;
   std::vector<tcp::endpoint> endpoints;
   clock::time_point end;
   std::atomic<std::uint64_t> next_user{0};
+  std::unique_ptr<std::atomic<bool>[]> in_session;  // per user: a session of ours is on it
   // idle
   std::atomic<unsigned> next_slot{0};
   std::atomic<long> opening_left{0};
@@ -48,10 +50,19 @@ struct Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  const std::string& next_user() {
-    const auto& users = shared.o.users;
-    return users[shared.next_user.fetch_add(1, std::memory_order_relaxed) % users.size()];
+  // The next user round-robin, skipping users one of our sessions is on
+  // (the server would refuse the second: POP3 locks the maildrop) unless
+  // every user is busy. Give it back with end_user().
+  std::size_t take_user() {
+    const std::size_t n = shared.o.users.size();
+    std::size_t i = 0;
+    for (std::size_t tries = 0; tries < n; ++tries) {
+      i = shared.next_user.fetch_add(1, std::memory_order_relaxed) % n;
+      if (!shared.in_session[i].exchange(true, std::memory_order_acquire)) return i;
+    }
+    return i;  // all busy: let the server decide
   }
+  void end_user(std::size_t i) { shared.in_session[i].store(false, std::memory_order_release); }
 
   Shared& shared;
   asio::io_context io{1};
@@ -274,13 +285,15 @@ asio::awaitable<bool> recorded(Worker& w, std::string& step, Fn fn) {
 asio::awaitable<void> busy_loop(Worker& w) {
   auto ex = co_await asio::this_coro::executor;
   while (clock::now() < w.shared.end) {
-    const std::string& user = w.next_user();
+    std::size_t user_index = w.take_user();
+    const std::string& user = w.shared.o.users[user_index];
     auto started = clock::now();
     std::string step;
     bool ok = co_await recorded(w, step, [&]() -> asio::awaitable<void> {
       co_await with_connection(w, step, limits::bench_read_block,
                                [&](auto& p) { return busy_session(p, w, user, started); });
     });
+    w.end_user(user_index);
     if (!ok) {
       asio::steady_timer pause(ex, limits::bench_retry_pause);
       co_await pause.async_wait(use_tuple);
@@ -385,6 +398,7 @@ double run_idle(Shared& s, std::vector<std::unique_ptr<Worker>>& workers) {
   // Every login has deadlines, so this ends.
   while (s.opening_left > 0) std::this_thread::sleep_for(poll);
   auto held_from = clock::now();
+  if (s.o.on_holding) s.o.on_holding(static_cast<std::uint64_t>(s.unchecked.load()));
   std::this_thread::sleep_for(s.o.duration);
   s.phase = Phase::check;
   wake_holders(workers);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ struct LoadOptions {
   std::chrono::milliseconds duration{10000};  ///< idle: how long to hold
   Scenario scenario = Scenario::full;
   unsigned idle = 0;  ///< idle: sessions to open and hold
+  /// idle: called once every session was tried, with how many logged in,
+  /// as the hold begins (so a caller can measure the server meanwhile).
+  std::function<void(std::uint64_t)> on_holding;
 };
 
 struct LoadResult {

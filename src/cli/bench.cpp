@@ -26,7 +26,9 @@ Scenarios (--scenario):
   top    USER PASS STAT, TOP n 0 of every message (pipelined), QUIT
   idle   log in --idle sessions (--connections logins at a time), hold
          them for --seconds (NOOP every 60 s), then count those still
-         answering; the refused ones appear under errors by reply
+         answering; the refused ones appear under errors by reply.
+         "popbox bench: holding N sessions" goes to stderr as the hold
+         begins
 
 --tls is implicit TLS (POP3S): the certificate is NOT checked (this is a
 benchmark) and TLS session resumption is on (each thread keeps its last
@@ -175,6 +177,9 @@ void add_bench(CLI::App& app, int& rc) {
       throw CLI::ValidationError("--idle", "the idle scenario needs --idle N (N > 0)");
     }
     o->duration = std::chrono::milliseconds(static_cast<long>(x->seconds * 1000));
+    o->on_holding = [](std::uint64_t n) {
+      std::cerr << "popbox bench: holding " << n << " sessions" << std::endl;
+    };
     bench::raise_fd_limit();  // 10,000 idle sessions need as many descriptors
     bench::LoadResult r;
     try {
