@@ -98,12 +98,12 @@ def build(root, users, messages, idle, huge):
     w = Writer(os.path.join(root, "mail"))
     sizes = random.Random(SEED + 2)
     names = [f"user{i:03d}" for i in range(users)]
-    total = 0
+    written = []
     for u in names:
         md = w.maildir(u)
         for _ in range(messages):
             data = w.message(lognormal_size(sizes))
-            total += len(data)
+            written.append(len(data))
             w.deliver(md, data)
     w.deliver(w.maildir("big"), w.message(BIG_SIZE))
     idle_names = [f"idle{i:05d}" for i in range(idle)]
@@ -127,7 +127,6 @@ def build(root, users, messages, idle, huge):
     with open(files["idle"], "w") as f:
         f.writelines(u + "\n" for u in idle_names)
     files["mail"] = w.root
-    files["median"] = sorted(lognormal_size(random.Random(SEED + 2))
-                             for _ in range(users * messages))[users * messages // 2]
-    files["total_bytes"] = total
+    files["median"] = sorted(written)[len(written) // 2] if written else 0
+    files["total_bytes"] = sum(written)
     return files
