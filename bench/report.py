@@ -112,16 +112,18 @@ def details(rows):
             if not r or "command" not in r:
                 continue
             cpu = r["bench_cpu_s"] / r["seconds"] if r["seconds"] else 0
-            extra = ""
+            extra = f"{cpu:.2f} cores"
             if r["sessions_per_s"] and row["kind"] == "sessions":
-                extra = f", {cpu / (r['sessions_per_s'] / 1000):.2f} cores per 1,000 sess/s"
+                extra += f", {cpu / (r['sessions_per_s'] / 1000):.2f} cores per 1,000 sess/s"
+            if row["kind"] == "idle":
+                extra = "logins and hold"  # seconds counts the hold only
             tls = f", TLS resumed {r['tls_resumed']}/{r['tls_handshakes']}" if r["tls"] else ""
             errs = f", errors: {refused(r)}" if r["errors"] else ""
             out.append(f"- {row['name']}, {server}: `{r['command']}` — {r['sessions']:,} sessions, "
                        f"{r['messages']:,} messages in {r['seconds']:.1f} s, p50/p99/p999 "
                        f"{r['latency_ms']['p50']:.1f}/{r['latency_ms']['p99']:.1f}/"
                        f"{r['latency_ms']['p999']:.1f} ms per {r['latency_ms']['per']}; bench "
-                       f"CPU {r['bench_cpu_s']:.2f} s ({cpu:.2f} cores{extra}){tls}{errs}")
+                       f"CPU {r['bench_cpu_s']:.2f} s ({extra}){tls}{errs}")
     return "\n".join(out)
 
 

@@ -38,20 +38,26 @@ struct Link {
     deadline = std::max(deadline, clock::now() + timeout);
   }
 
+  /// When the watchdog acts: the read deadline, or the hard one if sooner.
+  clock::time_point due() const { return std::min(deadline, hard_deadline); }
+
   tcp::socket socket;
   asio::steady_timer timer;
   clock::time_point deadline = clock::now();
+  clock::time_point hard_deadline = clock::time_point::max();  ///< whatever is under way
   bool done = false;
+  bool timed_out = false;  ///< the watchdog closed the socket
 };
 
 /// Closes `link`'s socket when its deadline passes; ends once done is set
 /// and the timer cancelled.
 inline asio::awaitable<void> watchdog(std::shared_ptr<Link> link) {
   while (!link->done) {
-    link->timer.expires_at(link->deadline);
+    link->timer.expires_at(link->due());
     co_await link->timer.async_wait(use_tuple);
     if (link->done) break;
-    if (clock::now() >= link->deadline) {
+    if (clock::now() >= link->due()) {
+      link->timed_out = true;
       std::error_code ignored;
       link->socket.close(ignored);
       break;

@@ -35,6 +35,7 @@ struct Shared {
   std::atomic<long> opening_left{0};
   std::atomic<long> unchecked{0};
   std::atomic<Phase> phase{Phase::holding};
+  clock::time_point login_deadline = clock::time_point::max();
 };
 
 // One thread: its own io_context, TLS context and TLS session to resume.
@@ -239,29 +240,44 @@ void remember_session(Worker& w, SSL* ssl) {
 
 // Connects (with TLS when asked) and runs `body(pop3)` on the stream.
 template <class Body>
-asio::awaitable<void> with_connection(Worker& w, std::string& step, std::size_t buffer, Body body) {
-  auto ex = co_await asio::this_coro::executor;
-  auto link = std::make_shared<Link>(ex);
-  LinkGuard guard{link};
-  link->expect_within(limits::bench_reply_timeout);
-  asio::co_spawn(ex, watchdog(link), asio::detached);
+asio::awaitable<void> converse(Worker& w, Link& link, std::string& step, std::size_t buffer,
+                               Body& body) {
   step = "connect";
-  co_await asio::async_connect(link->socket, w.shared.endpoints, asio::use_awaitable);
-  link->socket.set_option(tcp::no_delay(true));
+  co_await asio::async_connect(link.socket, w.shared.endpoints, asio::use_awaitable);
+  link.socket.set_option(tcp::no_delay(true));
   if (!w.shared.o.tls) {
-    Pop3<tcp::socket> p(link->socket, *link, step, buffer);
+    Pop3<tcp::socket> p(link.socket, link, step, buffer);
     co_await body(p);
     co_return;
   }
-  asio::ssl::stream<tcp::socket&> tls(link->socket, w.tls);
+  asio::ssl::stream<tcp::socket&> tls(link.socket, w.tls);
   if (w.session != nullptr) SSL_set_session(tls.native_handle(), w.session);
   step = "TLS handshake";
   co_await tls.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
   ++w.result.tls_handshakes;
   if (SSL_session_reused(tls.native_handle()) != 0) ++w.result.tls_resumed;
-  Pop3<asio::ssl::stream<tcp::socket&>> p(tls, *link, step, buffer);
+  Pop3<asio::ssl::stream<tcp::socket&>> p(tls, link, step, buffer);
   co_await body(p);
   remember_session(w, tls.native_handle());
+}
+
+// converse() on a new connection with a watchdog; a read, write or connect
+// the watchdog ended (deadline, or `hard` passed) fails as "timed out".
+template <class Body>
+asio::awaitable<void> with_connection(Worker& w, std::string& step, std::size_t buffer,
+                                      clock::time_point hard, Body body) {
+  auto ex = co_await asio::this_coro::executor;
+  auto link = std::make_shared<Link>(ex);
+  LinkGuard guard{link};
+  link->hard_deadline = hard;
+  link->expect_within(limits::bench_reply_timeout);
+  asio::co_spawn(ex, watchdog(link), asio::detached);
+  try {
+    co_await converse(w, *link, step, buffer, body);
+  } catch (const std::system_error&) {
+    if (!link->timed_out) throw;
+    throw std::system_error(std::make_error_code(std::errc::timed_out));
+  }
 }
 
 // Runs `fn` and files any failure under its step; true if it succeeded.
@@ -290,7 +306,7 @@ asio::awaitable<void> busy_loop(Worker& w) {
     auto started = clock::now();
     std::string step;
     bool ok = co_await recorded(w, step, [&]() -> asio::awaitable<void> {
-      co_await with_connection(w, step, limits::bench_read_block,
+      co_await with_connection(w, step, limits::bench_read_block, clock::time_point::max(),
                                [&](auto& p) { return busy_session(p, w, user, started); });
     });
     w.end_user(user_index);
@@ -346,11 +362,19 @@ asio::awaitable<void> idle_session(Worker& w) {
   };
   const std::string& user = s.o.users[slot % s.o.users.size()];
   auto started = clock::now();
+  if (started >= s.login_deadline) {
+    // The server takes too long to let more in: the rest is not tried.
+    ++w.result.errors[fmt::format("login: not tried, the login phase ({} s) was over",
+                                  limits::bench_idle_login_phase.count())];
+    launch_next();
+    co_return;
+  }
   std::string step;
   co_await recorded(w, step, [&]() -> asio::awaitable<void> {
-    co_await with_connection(w, step, limits::bench_idle_read_block,
+    co_await with_connection(w, step, limits::bench_idle_read_block, s.login_deadline,
                              [&](auto& p) -> asio::awaitable<void> {
                                co_await p.login(user, s.o.password);
+                               p.link().hard_deadline = clock::time_point::max();
                                ++w.result.sessions;
                                w.result.latency_ms.push_back(ms_since(started));
                                ++s.unchecked;
@@ -386,6 +410,7 @@ double run_idle(Shared& s, std::vector<std::unique_ptr<Worker>>& workers) {
   using namespace std::chrono_literals;
   constexpr auto poll = 20ms;  // the coordinating thread's look at the counters
   s.opening_left = s.o.idle;
+  s.login_deadline = clock::now() + limits::bench_idle_login_phase;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (auto& w : workers) guards.push_back(asio::make_work_guard(w->io));
   unsigned chains = std::max(1u, std::min(s.o.connections, s.o.idle));
