@@ -127,6 +127,7 @@ def build(root, users, messages, idle, huge):
     with open(files["idle"], "w") as f:
         f.writelines(u + "\n" for u in idle_names)
     files["mail"] = w.root
+    files["first_user"] = names[0]
     files["median"] = sorted(written)[len(written) // 2] if written else 0
     files["total_bytes"] = sum(written)
     return files
