@@ -168,11 +168,33 @@ inline constexpr std::size_t spool_block = 256 * 1024;
 
 /// ---- Load generator (`popbox bench`) ---------------------------------------
 
-/// Bytes read from the server under test at once.
-inline constexpr std::size_t bench_read_block = 64 * 1024;
+/// Bytes read from the server under test at once: one buffer per session,
+/// large so an 8 MB RETR costs few reads.
+inline constexpr std::size_t bench_read_block = 256 * 1024;
+
+/// The read buffer of an idle session: reply lines only, and 10,000 of them.
+inline constexpr std::size_t bench_idle_read_block = 4 * 1024;
 
 /// Pause after a failed bench session, so a refusing server is not spun on.
 inline constexpr std::chrono::milliseconds bench_retry_pause{10};
+
+/// The longest the bench waits for a connect, a write or a reply.
+inline constexpr std::chrono::seconds bench_reply_timeout{60};
+
+/// RETR/TOP commands a bench session has in flight (a pipelining client).
+inline constexpr unsigned bench_pipeline = 32;
+
+/// How often a held idle session sends NOOP (servers log out at 10 min).
+inline constexpr std::chrono::seconds bench_idle_noop{60};
+
+/// How long the idle scenario keeps logging sessions in: a server that
+/// stops answering (out of descriptors or processes) must not make the
+/// bench wait a reply timeout per remaining session. 10,000 SHA512-CRYPT
+/// logins take about 25 s here.
+inline constexpr std::chrono::seconds bench_idle_login_phase{180};
+
+/// Characters of an error reply kept as its key in "errors by reply".
+inline constexpr std::size_t bench_error_text = 80;
 
 /// ---- Authentication: SCRAM -------------------------------------------------
 

@@ -3,7 +3,8 @@
 `Dovecot(maildir, users)` writes a private configuration (its own base_dir,
 state_dir and log in a temporary directory, POP3 only, plaintext allowed on
 a free loopback port, no TLS), starts `dovecot -F -c CONF` and waits until
-the listener greets. Dovecot refuses to access mail as root, so the mail
+the listener greets (optionally also an implicit-TLS listener, and a
+ready passwd-file with hashed passwords). Dovecot refuses to access mail as root, so the mail
 processes run as the system user `popboxtest` (created if missing) and the
 Maildir tree is chowned to it; popbox runs as root and can still read it.
 """
@@ -61,7 +62,8 @@ class Dovecot:
     """A private Dovecot POP3 instance serving one Maildir for `users`
     ({name: plaintext password}). Call stop() (or use as a context manager)."""
 
-    def __init__(self, maildir, users, extra_config="", start_timeout=20):
+    def __init__(self, maildir, users, extra_config="", start_timeout=20, passwd_file=None,
+                 tls_cert=None, tls_key=None):
         self.dir = tempfile.mkdtemp(prefix="popbox-dovecot-")
         os.chmod(self.dir, 0o755)  # the login and mail processes traverse it
         self.maildir = maildir
@@ -71,17 +73,26 @@ class Dovecot:
         os.makedirs(self.home)
         os.chown(self.home, self.uid, self.gid)
         chown_tree(maildir, self.uid, self.gid)
-        self.passwd = os.path.join(self.dir, "users.passwd")
-        with open(self.passwd, "w") as f:
-            for user, pw in users.items():
-                f.write(f"{user}:{{PLAIN}}{pw}::::::\n")
-        os.chmod(self.passwd, 0o644)
+        if passwd_file:
+            # A ready passwd-file (any {SCHEME}); `users` is then informative.
+            self.passwd = passwd_file
+        else:
+            self.passwd = os.path.join(self.dir, "users.passwd")
+            with open(self.passwd, "w") as f:
+                for user, pw in users.items():
+                    f.write(f"{user}:{{PLAIN}}{pw}::::::\n")
+            os.chmod(self.passwd, 0o644)
+        # Optional implicit-TLS listener (pop3s_port) with this certificate.
+        self.tls_cert, self.tls_key = tls_cert, tls_key
+        self.pop3s_port = None
         self.log_path = os.path.join(self.dir, "dovecot.log")
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.proc = None
         self.port = None
         for _ in range(5):  # a free port can be taken before Dovecot binds it
             self.port = _free_port()
+            if self.tls_cert:
+                self.pop3s_port = _free_port()
             self._write_config(extra_config)
             if self._start(start_timeout):
                 return
@@ -90,6 +101,11 @@ class Dovecot:
         raise RuntimeError("dovecot did not start:\n" + log)
 
     def _write_config(self, extra):
+        if self.tls_cert:
+            ssl = f"ssl = yes\nssl_cert = <{self.tls_cert}\nssl_key = <{self.tls_key}"
+            pop3s = f"address = 127.0.0.1\n    port = {self.pop3s_port}"
+        else:
+            ssl, pop3s = "ssl = no", "port = 0"
         with open(self.conf, "w") as f:
             f.write(f"""\
 base_dir = {self.dir}/run
@@ -97,7 +113,7 @@ state_dir = {self.dir}/state
 instance_name = popbox-test-{os.getpid()}-{self.port}
 protocols = pop3
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 pop3_lock_session = yes
@@ -121,7 +137,7 @@ service pop3-login {{
     port = {self.port}
   }}
   inet_listener pop3s {{
-    port = 0
+    {pop3s}
   }}
 }}
 {extra}
@@ -221,6 +237,22 @@ service pop3-login {{
                 pass
         if not self.wait_idle(30):
             raise RuntimeError("Dovecot mail sessions survive SIGTERM")
+
+    def pids(self):
+        """Every process of this instance: the master and all it started
+        (they share the session Dovecot was started in)."""
+        if self.proc is None:
+            return []
+        pids = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                if os.getsid(int(pid)) == self.proc.pid:
+                    pids.append(int(pid))
+            except OSError:
+                continue  # gone meanwhile
+        return pids
 
     def stop(self):
         """Stops Dovecot and removes its directory; the Maildir stays, still
