@@ -406,12 +406,6 @@ Config load(const std::filesystem::path& file) {
   if (const toml::node* n = root.at_path("mail.lock_file").node()) {
     if (!n->is_string()) fail(cfg, n, "'lock_file' must be a string");
     cfg.mail.lock_file = n->as_string()->get();
-  } else {
-    // Next to the config: a directory only the admin writes, present for a
-    // packaged install, the demo and the tests alike.
-    std::error_code ec;
-    auto dir = std::filesystem::absolute(file, ec).parent_path();
-    cfg.mail.lock_file = (dir / default_lock_file_name).string();
   }
   if (auto* q = section("quota")) load_quota(cfg, *q);
   if (auto* l = section("lmtp")) load_lmtp(cfg, *l);

@@ -95,6 +95,11 @@ struct AuthConfig {
   std::string canonical_user(std::string_view typed) const;
 };
 
+/// The default `[mail] lock_file`: one absolute path, so that every popbox
+/// process on the host (serve, a second serve, a CLI verb run with another
+/// config) locks in the same file and sees the others' sessions.
+inline constexpr char default_lock_file[] = "/run/popbox/maildrop.lock";
+
 struct MailConfig {
   std::string maildir;  ///< path template: %u, %n, %d
   /// UIDL format to emulate for messages without a recorded UIDL (issue 3):
@@ -107,13 +112,9 @@ struct MailConfig {
   bool uidl_adopt_x_uidl = false;
   /// The one file every popbox process keeps its maildrop locks in (OFD
   /// byte-range locks, no descriptor per session); "" = a flock on
-  /// popbox.lock in each Maildir. load() gives an unset key
-  /// default_lock_file_name in the config file's directory.
-  std::string lock_file;
+  /// popbox.lock in each Maildir.
+  std::string lock_file = default_lock_file;
 };
-
-/// File name of the default `[mail] lock_file`, in the config's directory.
-inline constexpr char default_lock_file_name[] = "popbox-maildrop.lock";
 
 /// Default per-user limits; passwd-file extra fields override them
 /// (userdb_quota_rule=*:storage=100M, userdb_quota_rule2=*:messages=10000).

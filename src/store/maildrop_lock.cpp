@@ -91,6 +91,11 @@ void configure_maildrop_locks(const std::string& lock_file, std::optional<Owner>
   // O_NOFOLLOW: a symlink planted there must not make root create or lock
   // a file elsewhere. Never truncated: the file holds no data, only ranges.
   constexpr int flags = O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
+  // The default lives in /run/popbox, which a reboot empties: make the
+  // directory (one level, root's, world-searchable) if it is missing.
+  if (auto slash = lock_file.rfind('/'); slash != std::string::npos && slash > 0) {
+    ::mkdir(lock_file.substr(0, slash).c_str(), 0755);  // EEXIST and failures: open says
+  }
   detail::UniqueFd fd(::open(lock_file.c_str(), O_RDWR | O_CREAT | flags, 0600));
   std::error_code ec;
   struct stat st {};

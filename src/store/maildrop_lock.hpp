@@ -9,9 +9,13 @@
 //    never conflict with each other. A session holds no descriptor.
 //  - per-Maildir: flock(2) on "popbox.lock" in the Maildir, one descriptor
 //    per session (the scheme before issue 8; the fallback).
-// Both sides look at the other scheme too, so processes using either
-// (an older popbox, a CLI verb that cannot open the lock file) still exclude
-// each other. The kernel drops every lock when its holder dies.
+// Both sides look at the other scheme too, so a process that fell back (a
+// CLI verb that cannot open the lock file) and the server still exclude
+// each other, and a new process sees an older popbox's flock; an older
+// popbox does not see the new scheme's ranges, so an upgrade restarts the
+// server rather than running both. One host only: NFS-shared Maildirs need
+// lock_file = "" (the flock scheme). The kernel drops every lock when its
+// holder dies.
 
 #include <sys/types.h>
 

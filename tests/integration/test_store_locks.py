@@ -4,6 +4,8 @@ server its socket and nothing else, the CLI verbs honour the server's
 locks, and a killed server's locks are gone at once."""
 
 import os
+import shutil
+import tempfile
 import pwd
 import signal
 import stat
@@ -28,16 +30,20 @@ def login(port, user):
 
 class StoreLocks(unittest.TestCase):
     def setUp(self):
-        self.env = Env(users=USERS)
+        # Its own lock file (not the host-wide default, which servers of
+        # other tests share), so ownership and descriptors are this one's.
+        self.lock_dir = tempfile.mkdtemp(prefix="popbox-locks-")
+        self.env = Env(users=USERS, mail_extra=f'lock_file = "{self.lock_file()}"\n')
         for i, user in enumerate(USERS):
             self.env.deliver(user, f"Subject: {i}\n\nbody {i}\n".encode())
         self.server = self.env.start()
 
     def tearDown(self):
         self.env.close()
+        shutil.rmtree(self.lock_dir, ignore_errors=True)
 
     def lock_file(self):
-        return os.path.join(self.env.dir, "popbox-maildrop.lock")
+        return os.path.join(self.lock_dir, "maildrop.lock")
 
     def test_lock_file_is_private_to_the_service_user(self):
         c, reply = login(self.server.pop3, "user0")
@@ -86,6 +92,32 @@ class StoreLocks(unittest.TestCase):
         self.server.stop(signal.SIGKILL)
         free = run()
         self.assertEqual(free.returncode, 0, free.stdout + free.stderr)
+
+
+class DefaultLockFile(unittest.TestCase):
+    """With the default lock_file every popbox process on the host locks in
+    one file, whatever config it runs with: a CLI verb started with a copy
+    of the config in another directory still sees the server's session."""
+
+    def setUp(self):
+        self.env = Env(users=USERS)
+        self.env.deliver("user0", b"Subject: 0\n\nbody\n")
+        self.server = self.env.start()
+        self.elsewhere = tempfile.mkdtemp(prefix="popbox-other-config-")
+
+    def tearDown(self):
+        self.env.close()
+        shutil.rmtree(self.elsewhere, ignore_errors=True)
+
+    def test_a_copy_of_the_config_elsewhere_is_refused(self):
+        config = shutil.copy(self.env.config, self.elsewhere)
+        c, reply = login(self.server.pop3, "user0")
+        self.assertTrue(reply.startswith(b"+OK"), reply)
+        r = subprocess.run([POPBOX, "uidl", "import", "--config", config, "--user", "user0",
+                            "--dry-run"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 75, r.stdout + r.stderr)
+        self.assertIn("skipped=in-use", r.stdout)
+        c.cmd("QUIT")
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ TEST(Config, FirstValidUid) {
 
 TEST(Config, MaildropLockFileDefaultsToTheConfigDirectory) {
   // load_text writes the config to /tmp.
-  EXPECT_EQ(load_text(minimal).mail.lock_file, "/tmp/popbox-maildrop.lock");
+  EXPECT_EQ(load_text(minimal).mail.lock_file, "/run/popbox/maildrop.lock");
   auto set = [](const std::string& value) {
     return load_text("[auth]\npasswd_file = \"/p\"\n[mail]\nmaildir = \"/m/%u\"\nlock_file = " +
                      value + "\n")
