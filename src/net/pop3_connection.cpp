@@ -302,7 +302,22 @@ class Driver {
       if (o.reader) o.first = detail::read_block(*o.reader, chunk);
       return o;
     };
-    Opened o = co_await run_blocking(st_.pool, std::move(open_and_read));
+    // From memory when it can be (cached lookups, page-cache read) on this
+    // thread; else both on the pool.
+    Opened o;
+    o.reader = mb->try_open_nowait(step.message);
+    if (o.reader) {
+      std::error_code ec;
+      if (auto n = o.reader->read_nowait(chunk, ec); n && !ec) {
+        o.first.n = *n;
+      } else {
+        store::MessageReader* r = o.reader.get();
+        o.first =
+            co_await run_blocking(st_.pool, [r, chunk] { return detail::read_block(*r, chunk); });
+      }
+    } else {
+      o = co_await run_blocking(st_.pool, std::move(open_and_read));
+    }
     if (!o.reader || o.first.ec) {
       core::log_warn(fmt::format("session={} event=retr_failed user={} message={} error=\"{}\"",
                                  conn_.id, core::log_escape(session_.user()), step.message + 1,

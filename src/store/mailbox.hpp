@@ -47,6 +47,14 @@ class Mailbox {
   virtual const std::vector<MessageInfo>& messages() const = 0;
   /// Opens message `index` for reading its stored bytes.
   virtual std::unique_ptr<MessageReader> open(std::size_t index, std::error_code& ec) = 0;
+  /// The same without blocking and without switching fs ids, so an event
+  /// thread may call it: a reader only when every lookup is answered from
+  /// memory; otherwise nullptr, and open() on the pool does the work (and
+  /// reports what went wrong). Saves a pool round trip per RETR/TOP.
+  virtual std::unique_ptr<MessageReader> try_open_nowait(std::size_t index) {
+    (void)index;
+    return nullptr;
+  }
   /// Ends the session: removes `deleted`, marks `retrieved` as seen. Durable
   /// (directories fsynced) when it returns without error.
   virtual std::error_code commit(std::span<const std::size_t> deleted,

@@ -3,6 +3,8 @@
 // message to change its flags, so a missing name triggers one rescan by BASE
 // before the message is declared gone.
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -83,6 +85,26 @@ void check_index(std::size_t index, std::size_t size) {
 }
 
 }  // namespace
+
+std::unique_ptr<MessageReader> MaildirMailbox::try_open_nowait(std::size_t index) {
+  check_index(index, entries_.size());
+  const Entry& e = entries_[index];
+  if (e.removed) return nullptr;
+  // By path as reopen_dirs() does (the root may be a symlink), then the
+  // same identity check; below it nothing follows a symlink.
+  detail::UniqueFd root = detail::open_cached(AT_FDCWD, path_.c_str(), O_RDONLY | O_DIRECTORY, 0);
+  struct stat st {};
+  if (!root || ::fstat(root.get(), &st) != 0 || st.st_dev != root_dev_ || st.st_ino != root_ino_) {
+    return nullptr;  // open() says why, and logs a replaced Maildir
+  }
+  std::string rel = e.dir == detail::Subdir::cur_dir ? "cur/" : "new/";
+  rel += name_of(e);
+  detail::UniqueFd fd =
+      detail::open_cached(root.get(), rel.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK,
+                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+  if (!fd) return nullptr;
+  return std::make_unique<MaildirReader>(std::move(fd));
+}
 
 std::unique_ptr<MessageReader> MaildirMailbox::open(std::size_t index, std::error_code& ec) {
   check_index(index, entries_.size());

@@ -89,6 +89,11 @@ class MaildirMailbox final : public Mailbox {
   /// store_errc::message_gone if it no longer exists. Throws std::out_of_range
   /// for an index outside messages().
   std::unique_ptr<MessageReader> open(std::size_t index, std::error_code& ec) override;
+  /// open() for an event thread: the Maildir and "cur/NAME" opened with
+  /// RESOLVE_CACHED (path lookups from the dentry cache only, never a disk
+  /// read) and the same checks; any failure, a moved file included, is left
+  /// to open() on the pool.
+  std::unique_ptr<MessageReader> try_open_nowait(std::size_t index) override;
   /// Unlinks `deleted`, marks `retrieved` seen (new/ -> cur/ "BASE:2,S", or
   /// 'S' added to the flags), fsyncs new/ and cur/. Messages already gone
   /// count as done; returns the first error after trying everything.

@@ -93,6 +93,18 @@ std::error_code open_beneath(int dir_fd, const char* name, int flags, mode_t mod
   return open_beneath_fallback(dir_fd, name, flags, mode, out);
 }
 
+UniqueFd open_cached(int dir_fd, const char* name, int flags, std::uint64_t resolve) {
+  if (no_openat2.load(std::memory_order_relaxed)) return UniqueFd{};
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  how.resolve = resolve | RESOLVE_CACHED;
+  long fd;
+  do {
+    fd = ::syscall(SYS_openat2, dir_fd, name, &how, sizeof how);
+  } while (fd < 0 && errno == EINTR);
+  return fd >= 0 ? UniqueFd(static_cast<int>(fd)) : UniqueFd{};
+}
+
 std::error_code open_dir_beneath(int dir_fd, const char* name, UniqueFd& out) {
   return open_beneath(dir_fd, name, O_RDONLY | O_DIRECTORY, 0, out);
 }

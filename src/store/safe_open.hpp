@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <system_error>
 
 #include "store/unique_fd.hpp"
@@ -20,6 +22,12 @@ namespace popbox::store::detail {
 /// one O_NOFOLLOW open per component. A symlink gives store_errc::unsafe_path;
 /// other failures the errno (ENOENT, EACCES, ...).
 std::error_code open_beneath(int dir_fd, const char* name, int flags, mode_t mode, UniqueFd& out);
+
+/// openat2 with RESOLVE_CACHED added to `resolve` (0, or RESOLVE_BENEATH |
+/// RESOLVE_NO_SYMLINKS): succeeds only when the whole lookup is answered
+/// from the dentry cache, so it never waits for the disk. An empty fd on any
+/// failure (EAGAIN: not cached; ENOSYS/EINVAL: kernel before 5.12).
+UniqueFd open_cached(int dir_fd, const char* name, int flags, std::uint64_t resolve);
 
 /// Same as open_beneath, but always takes the per-component fallback path;
 /// for tests of kernels without openat2.
