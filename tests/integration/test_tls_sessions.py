@@ -188,6 +188,8 @@ class PiecemealInputTest(unittest.TestCase):
                 self.converse(s)
 
 
+@unittest.skipIf(os.environ.get("POPBOX_SANITIZED"),
+                 "ASan's redzones and quarantine make every allocation far bigger")
 class IdleMemoryTest(unittest.TestCase):
     """Logged-in sessions that wait for their next command hold no read,
     output or TLS record buffer: a few KB each, not the ~27 KB (plain) and
