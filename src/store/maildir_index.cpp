@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "store/checked_text.hpp"
 #include "store/file_io.hpp"
 #include "store/mailbox.hpp"
 
@@ -35,26 +36,10 @@ bool take_number(std::string_view& s, T& value) {
 }  // namespace
 
 std::optional<std::vector<IndexEntry>> parse_index(std::string_view text) {
-  if (text.substr(0, header.size()) != header) return std::nullopt;
-  // The trailer is the last line; everything before it is checksummed.
-  if (text.empty() || text.back() != '\n') return std::nullopt;
-  std::size_t trailer_start = text.rfind('\n', text.size() - 2);
-  if (trailer_start == std::string_view::npos || trailer_start + 1 < header.size()) {
-    return std::nullopt;
-  }
-  ++trailer_start;
-  std::string_view body = text.substr(header.size(), trailer_start - header.size());
-  std::string_view trailer = text.substr(trailer_start);
-  trailer.remove_suffix(1);  // '\n'
-  if (trailer.substr(0, 4) != "end ") return std::nullopt;
-  trailer.remove_prefix(4);
-  std::uint64_t count = 0;
-  if (!take_number(trailer, count)) return std::nullopt;
-  std::uint64_t sum = 0;
-  if (trailer.size() != 16) return std::nullopt;
-  auto [ptr, ec] = std::from_chars(trailer.data(), trailer.data() + 16, sum, 16);
-  if (ec != std::errc() || ptr != trailer.data() + 16) return std::nullopt;
-  if (sum != fnv1a(text.substr(0, trailer_start))) return std::nullopt;
+  auto checked = open_checked(text, header, fnv1a);
+  if (!checked) return std::nullopt;
+  std::string_view body = checked->body;
+  const std::uint64_t count = checked->count;
   // A line is at least "0 0 0 x\n"; this bounds the reservation below.
   if (count > body.size() / 8) return std::nullopt;
 
@@ -101,16 +86,7 @@ std::string format_index(std::span<const IndexEntry> entries) {
     append_escaped(out, e.base);
     out += '\n';
   }
-  std::uint64_t sum = fnv1a(out);
-  out += "end ";
-  append_number(static_cast<std::uint64_t>(entries.size()));
-  char hex[17];
-  for (int i = 15; i >= 0; --i) {
-    hex[i] = "0123456789abcdef"[sum & 0xF];
-    sum >>= 4;
-  }
-  out.append(hex, 16);
-  out += '\n';
+  close_checked(out, entries.size(), fnv1a);
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "core/limits.hpp"
+#include "store/checked_text.hpp"
 #include "store/file_io.hpp"
 #include "store/maildir_name.hpp"
 
@@ -131,26 +132,10 @@ bool SnapshotStamps::dirty(std::int64_t window_ns) const noexcept {
 }
 
 std::optional<Snapshot> parse_snapshot(std::string_view text) {
-  if (text.substr(0, header.size()) != header) return std::nullopt;
-  if (text.back() != '\n') return std::nullopt;
-  std::size_t trailer_start = text.rfind('\n', text.size() - 2);
-  if (trailer_start == std::string_view::npos || trailer_start + 1 < header.size()) {
-    return std::nullopt;
-  }
-  ++trailer_start;
-  std::string_view trailer = text.substr(trailer_start);
-  trailer.remove_suffix(1);  // '\n'
-  if (trailer.substr(0, 4) != "end ") return std::nullopt;
-  trailer.remove_prefix(4);
-  std::uint64_t count = 0;
-  if (!take_number(trailer, count)) return std::nullopt;
-  std::uint64_t sum = 0;
-  if (trailer.size() != 16) return std::nullopt;
-  auto [ptr, ec] = std::from_chars(trailer.data(), trailer.data() + 16, sum, 16);
-  if (ec != std::errc() || ptr != trailer.data() + 16) return std::nullopt;
-  if (sum != checksum(text.substr(0, trailer_start))) return std::nullopt;
-
-  std::string_view body = text.substr(header.size(), trailer_start - header.size());
+  auto checked = open_checked(text, header, checksum);
+  if (!checked) return std::nullopt;
+  std::string_view body = checked->body;
+  const std::uint64_t count = checked->count;
   Snapshot out;
   if (body.substr(0, stamps_tag.size()) != stamps_tag) return std::nullopt;
   body.remove_prefix(stamps_tag.size());
@@ -195,16 +180,7 @@ std::string format_snapshot(const Snapshot& snapshot) {
     }
     out += '\n';
   }
-  std::uint64_t sum = checksum(out);
-  out += "end ";
-  append_number(out, static_cast<std::uint64_t>(snapshot.entries.size()));
-  char hex[17];
-  for (int i = 15; i >= 0; --i) {
-    hex[i] = "0123456789abcdef"[sum & 0xF];
-    sum >>= 4;
-  }
-  out.append(hex, 16);
-  out += '\n';
+  close_checked(out, snapshot.entries.size(), checksum);
   return out;
 }
 

@@ -193,22 +193,14 @@ service pop3-login {{
     def mail_session_pids(self):
         """This instance's POP3 mail processes: one per logged-in session
         (or one waiting for the maildrop lock)."""
-        if self.proc is None:
-            return []
         pids = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+        for pid in self.pids():
             try:
-                with open(f"/proc/{pid}/stat") as f:
-                    stat = f.read()
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "pop3":
+                        pids.append(pid)
             except OSError:
                 continue  # gone meanwhile
-            # "pid (comm) state ppid ..."; comm may hold spaces.
-            comm = stat[stat.find("(") + 1:stat.rfind(")")]
-            ppid = int(stat[stat.rfind(")") + 2:].split()[1])
-            if comm == "pop3" and ppid == self.proc.pid:
-                pids.append(int(pid))
         return pids
 
     def wait_idle(self, timeout):
