@@ -379,7 +379,8 @@ Config load(const std::filesystem::path& file) {
   cfg.source = file;
   toml::table root = parse_toml_file(file);
   only_keys(cfg, root, "the top level",
-            {"server", "tls", "auth", "mail", "log", "quota", "lmtp", "deliver", "limits"});
+            {"server", "tls", "auth", "mail", "log", "quota", "lmtp", "deliver", "limits", "admin",
+             "metrics"});
   auto section = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);
     if (n && !n->is_table()) fail(cfg, n, fmt::format("'{}' must be a [{}] section", name, name));
@@ -416,6 +417,22 @@ Config load(const std::filesystem::path& file) {
     cfg.deliver.delivered_to = get_bool(cfg, *d, "delivered_to", true);
   }
   if (cfg.mail.maildir.empty()) fail(cfg, nullptr, "[mail] maildir is required");
+  if (auto* a = section("admin")) {
+    only_keys(cfg, *a, "[admin]", {"socket", "group"});
+    cfg.admin.socket = get_string(cfg, *a, "socket", "");
+    if (!cfg.admin.socket.empty() && cfg.admin.socket.front() != '/') {
+      fail(cfg, a->get("socket"), "'socket' must be an absolute path");
+    }
+    cfg.admin.group = get_string(cfg, *a, "group", "");
+  }
+  if (auto* m = section("metrics")) {
+    only_keys(cfg, *m, "[metrics]", {"listen"});
+    if (const toml::node* n = m->get("listen")) {
+      if (!n->is_string()) fail(cfg, n, "'listen' must be a string such as \"127.0.0.1:9110\"");
+      cfg.metrics.listen = parse_endpoint(n->as_string()->get());
+      if (!cfg.metrics.listen) fail(cfg, n, "'listen' must be an address:port");
+    }
+  }
   if (auto* l = section("log")) {
     only_keys(cfg, *l, "[log]", {"level"});
     cfg.log_level = get_string(cfg, *l, "level", "info");

@@ -138,6 +138,19 @@ struct DeliverConfig {
   bool delivered_to = true;  ///< add Delivered-To: <recipient>
 };
 
+/// [admin]: the local socket `popbox who`, `kick`, `mailbox`, `reload` talk to.
+struct AdminConfig {
+  /// Unix socket path ("" = no admin socket); created mode 0660, group `group`.
+  std::string socket;
+  /// The group that may use the socket ("" = the server's group).
+  std::string group;
+};
+
+/// [metrics]: Prometheus text format at http://listen/metrics.
+struct MetricsConfig {
+  std::optional<Endpoint> listen;  ///< unset = no metrics endpoint
+};
+
 struct Config {
   std::filesystem::path source;
   ServerConfig server;
@@ -148,6 +161,8 @@ struct Config {
   LmtpConfig lmtp;
   DeliverConfig deliver;
   LimitsConfig limits;
+  AdminConfig admin;
+  MetricsConfig metrics;
   std::string log_level = "info";
 };
 
