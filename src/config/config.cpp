@@ -9,6 +9,40 @@
 #include <set>
 
 namespace popbox::config {
+
+const std::vector<SectionKeys>& known_sections() {
+  // The one list `load` checks every table against: add a key here, in
+  // docs/configuration.md and in docs/man/popbox.toml.5.scd (a unit test
+  // checks both documents).
+  static const std::vector<SectionKeys> sections = {
+      {"server",
+       {"listen", "listen_tls", "hostname", "idle_timeout", "max_connections", "threads",
+        "expire_days", "login_delay", "trusted_proxies", "user", "group"}},
+      {"tls", {"cert", "key", "min_version"}},
+      {"auth",
+       {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format",
+        "first_valid_uid", "scram_fake_secret_file", "cache_ttl", "cache_size"}},
+      {"auth.oauth", {"issuer", "audience", "public_keys", "jwks_file", "user_claim"}},
+      {"mail", {"maildir", "uidl_format", "uidl_adopt_x_uidl", "lock_file"}},
+      {"log", {"level"}},
+      {"quota", {"storage", "messages", "temporary"}},
+      {"lmtp", {"listen", "unix", "max_message_size", "max_connections"}},
+      {"deliver", {"return_path", "delivered_to"}},
+      {"limits", {"login_timeout", "max_connections_per_ip", "auth_failures_per_ip"}},
+      {"admin", {"socket", "group"}},
+      {"metrics", {"listen"}},
+  };
+  return sections;
+}
+
+std::vector<std::string> known_keys() {
+  std::vector<std::string> out;
+  for (const SectionKeys& s : known_sections()) {
+    for (std::string_view key : s.keys) out.push_back(fmt::format("{}.{}", s.name, key));
+  }
+  return out;
+}
+
 namespace {
 
 // Formats "file:line:col: message" for a node (or just the file).
@@ -21,11 +55,20 @@ namespace {
 }
 
 // Rejects keys this version does not know: a typo must not pass silently.
-void only_keys(const Config& cfg, const toml::table& table, std::string_view section,
-               std::set<std::string_view> known) {
+// The keys come from known_sections(); subsections (auth.oauth in [auth],
+// every section at the top level) are keys of their parent too.
+void only_keys(const Config& cfg, const toml::table& table, std::string_view section) {
+  std::set<std::string_view> known;
+  for (const SectionKeys& s : known_sections()) {
+    if (s.name == section) known.insert(s.keys.begin(), s.keys.end());
+    const std::size_t dot = s.name.rfind('.');
+    const std::string_view parent = dot == std::string_view::npos ? "" : s.name.substr(0, dot);
+    if (parent == section) known.insert(s.name.substr(parent.empty() ? 0 : dot + 1));
+  }
+  const std::string where = section.empty() ? "the top level" : fmt::format("[{}]", section);
   for (const auto& [key, node] : table) {
     if (!known.contains(key.str())) {
-      fail(cfg, &node, fmt::format("unknown key '{}' in {}", key.str(), section));
+      fail(cfg, &node, fmt::format("unknown key '{}' in {}", key.str(), where));
     }
   }
 }
@@ -94,9 +137,7 @@ std::string default_hostname() {
 }
 
 void load_server(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[server]",
-            {"listen", "listen_tls", "hostname", "idle_timeout", "max_connections", "threads",
-             "expire_days", "login_delay", "trusted_proxies", "user", "group"});
+  only_keys(cfg, t, "server");
   auto& s = cfg.server;
   s.listen = get_endpoints(cfg, t, "listen", {{"0.0.0.0", 110}});
   s.listen_tls = get_endpoints(cfg, t, "listen_tls", {});
@@ -161,7 +202,7 @@ std::vector<std::filesystem::path> get_paths(const Config& cfg, const toml::tabl
 }
 
 void load_tls(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[tls]", {"cert", "key", "min_version"});
+  only_keys(cfg, t, "tls");
   auto& tls = cfg.tls;
   tls.enabled = true;
   tls.certs = get_paths(cfg, t, "cert");
@@ -180,8 +221,7 @@ void load_tls(Config& cfg, const toml::table& t) {
 // [auth.oauth]: the key files are only named here; auth::load_oauth_keys
 // reads them (at start, on SIGHUP and in `popbox check`).
 void load_oauth(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[auth.oauth]",
-            {"issuer", "audience", "public_keys", "jwks_file", "user_claim"});
+  only_keys(cfg, t, "auth.oauth");
   OAuthConfig o;
   o.issuer = get_string(cfg, t, "issuer", "");
   if (o.issuer.empty()) fail(cfg, &t, "[auth.oauth] needs 'issuer'");
@@ -206,9 +246,7 @@ void load_oauth(Config& cfg, const toml::table& t) {
 }
 
 void load_auth(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[auth]",
-            {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format", "oauth",
-             "first_valid_uid", "scram_fake_secret_file", "cache_ttl", "cache_size"});
+  only_keys(cfg, t, "auth");
   auto& a = cfg.auth;
   a.passwd_file = get_string(cfg, t, "passwd_file", "");
   a.scram_fake_secret_file = get_string(cfg, t, "scram_fake_secret_file", "");
@@ -255,14 +293,14 @@ std::uint64_t get_size(const Config& cfg, const toml::table& t, std::string_view
 }
 
 void load_quota(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[quota]", {"storage", "messages", "temporary"});
+  only_keys(cfg, t, "quota");
   cfg.quota.storage = get_size(cfg, t, "storage", 0);
   cfg.quota.messages = static_cast<std::uint64_t>(get_int(cfg, t, "messages", 0, 0, INT64_MAX));
   cfg.quota.temporary = get_bool(cfg, t, "temporary", false);
 }
 
 void load_lmtp(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[lmtp]", {"listen", "unix", "max_message_size", "max_connections"});
+  only_keys(cfg, t, "lmtp");
   cfg.lmtp.max_connections =
       static_cast<std::size_t>(get_int(cfg, t, "max_connections", 1000, 1, 1'000'000));
   cfg.lmtp.listen = get_endpoints(cfg, t, "listen", {});
@@ -274,8 +312,7 @@ void load_lmtp(Config& cfg, const toml::table& t) {
 }
 
 void load_limits(Config& cfg, const toml::table& t) {
-  only_keys(cfg, t, "[limits]",
-            {"login_timeout", "max_connections_per_ip", "auth_failures_per_ip"});
+  only_keys(cfg, t, "limits");
   auto& l = cfg.limits;
   l.login_timeout = get_duration(cfg, t, "login_timeout", l.login_timeout);
   if (l.login_timeout.count() == 0) {
@@ -378,9 +415,7 @@ Config load(const std::filesystem::path& file) {
   Config cfg;
   cfg.source = file;
   toml::table root = parse_toml_file(file);
-  only_keys(cfg, root, "the top level",
-            {"server", "tls", "auth", "mail", "log", "quota", "lmtp", "deliver", "limits", "admin",
-             "metrics"});
+  only_keys(cfg, root, "");
   auto section = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);
     if (n && !n->is_table()) fail(cfg, n, fmt::format("'{}' must be a [{}] section", name, name));
@@ -398,7 +433,7 @@ Config load(const std::filesystem::path& file) {
   load_auth(cfg, section("auth") ? *section("auth") : empty);
   if (cfg.auth.passwd_file.empty()) fail(cfg, nullptr, "[auth] passwd_file is required");
   if (auto* m = section("mail")) {
-    only_keys(cfg, *m, "[mail]", {"maildir", "uidl_format", "uidl_adopt_x_uidl", "lock_file"});
+    only_keys(cfg, *m, "mail");
     cfg.mail.maildir = get_string(cfg, *m, "maildir", "");
     cfg.mail.uidl_format = get_string(cfg, *m, "uidl_format", "popbox");
     if (cfg.mail.uidl_format.empty()) fail(cfg, m->get("uidl_format"), "'uidl_format' is empty");
@@ -412,13 +447,13 @@ Config load(const std::filesystem::path& file) {
   if (auto* l = section("lmtp")) load_lmtp(cfg, *l);
   if (auto* l = section("limits")) load_limits(cfg, *l);
   if (auto* d = section("deliver")) {
-    only_keys(cfg, *d, "[deliver]", {"return_path", "delivered_to"});
+    only_keys(cfg, *d, "deliver");
     cfg.deliver.return_path = get_bool(cfg, *d, "return_path", true);
     cfg.deliver.delivered_to = get_bool(cfg, *d, "delivered_to", true);
   }
   if (cfg.mail.maildir.empty()) fail(cfg, nullptr, "[mail] maildir is required");
   if (auto* a = section("admin")) {
-    only_keys(cfg, *a, "[admin]", {"socket", "group"});
+    only_keys(cfg, *a, "admin");
     cfg.admin.socket = get_string(cfg, *a, "socket", "");
     if (!cfg.admin.socket.empty() && cfg.admin.socket.front() != '/') {
       fail(cfg, a->get("socket"), "'socket' must be an absolute path");
@@ -426,7 +461,7 @@ Config load(const std::filesystem::path& file) {
     cfg.admin.group = get_string(cfg, *a, "group", "");
   }
   if (auto* m = section("metrics")) {
-    only_keys(cfg, *m, "[metrics]", {"listen"});
+    only_keys(cfg, *m, "metrics");
     if (const toml::node* n = m->get("listen")) {
       if (!n->is_string()) fail(cfg, n, "'listen' must be a string such as \"127.0.0.1:9110\"");
       cfg.metrics.listen = parse_endpoint(n->as_string()->get());
@@ -434,7 +469,7 @@ Config load(const std::filesystem::path& file) {
     }
   }
   if (auto* l = section("log")) {
-    only_keys(cfg, *l, "[log]", {"level"});
+    only_keys(cfg, *l, "log");
     cfg.log_level = get_string(cfg, *l, "level", "info");
     if (cfg.log_level != "debug" && cfg.log_level != "info" && cfg.log_level != "warn" &&
         cfg.log_level != "error") {

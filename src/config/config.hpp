@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/ip_address.hpp"
@@ -165,6 +166,19 @@ struct Config {
   MetricsConfig metrics;
   std::string log_level = "info";
 };
+
+/// One section of the config file ("server", "auth.oauth") and the keys it
+/// takes, not counting its subsections.
+struct SectionKeys {
+  std::string_view name;
+  std::vector<std::string_view> keys;
+};
+
+/// Every section this version knows, in the order of the reference docs;
+/// `load` refuses any key or section not listed here.
+const std::vector<SectionKeys>& known_sections();
+/// Every key as "section.key" ("server.listen", "auth.oauth.issuer").
+std::vector<std::string> known_keys();
 
 /// Reads and validates a config file; throws ConfigError naming the problem.
 Config load(const std::filesystem::path& file);
