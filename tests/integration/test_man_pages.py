@@ -123,6 +123,15 @@ class ManPagesTest(unittest.TestCase):
                 self.assertTrue(undated(made) == undated(fresh.stdout),
                                 f"{built(page)} is not its source's scdoc output: rebuild")
 
+    def test_the_pages_name_the_version_of_the_binary(self):
+        r = run([POPBOX, "--version"])
+        version = re.search(r"\d+\.\d+\.\d+", r.stdout.decode()).group()
+        for page in PAGES:
+            with self.subTest(page=page):
+                with open(built(page)) as f:
+                    title = next(l for l in f if l.startswith(".TH "))
+                self.assertIn(f'"popbox {version}"', title)
+
     def test_man_renders_both_pages_without_a_warning(self):
         for page in PAGES:
             with self.subTest(page=page):
