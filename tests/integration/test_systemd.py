@@ -1,0 +1,217 @@
+"""popbox's own unit files (contrib/systemd/) started by a real systemd:
+socket activation of popbox.socket (POP3, POP3S, LMTP by their
+FileDescriptorName=), Type=notify readiness, reload and stop as the manager
+sees them, the journal's priorities, and the sandbox of popbox.service
+(ProtectSystem=strict, capabilities, seccomp) proved from the running
+service. systemd is booted as PID 1 of private namespaces (unit_runner.py);
+the test skips, saying why, only where that cannot be done."""
+
+import os
+import poplib
+import re
+import ssl
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+import unit_runner  # noqa: E402
+
+UNITS = ["popbox.service", "popbox.socket", "popbox-pop3s.socket", "popbox-lmtp.socket"]
+# CAP_CHOWN(0) CAP_DAC_READ_SEARCH(2) CAP_SETGID(6) CAP_SETUID(7) CAP_NET_BIND_SERVICE(10)
+BOUNDING = (1 << 0) | (1 << 2) | (1 << 6) | (1 << 7) | (1 << 10)
+
+
+def install_popbox_units(sd, unit_dir, env, binary, pop3_port, pop3s_port, socket_user):
+    """Installs the four units from `unit_dir` with test drop-ins: ExecStart
+    runs `binary` on `env`'s config, the mail tree is the writable path, the
+    sockets listen on loopback test ports and the LMTP socket belongs to
+    `socket_user`. Everything else is the unit files as shipped."""
+    for u in UNITS:
+        sd.install_unit(os.path.join(unit_dir, u))
+    sd.drop_in("popbox.service", "test", (
+        "[Service]\nExecStart=\n"
+        f"ExecStart={binary} serve -c {env.config}\n"
+        f"ReadWritePaths=\nReadWritePaths={env.dir}\n"))
+    sd.drop_in("popbox.socket", "test",
+               f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{pop3_port}\n")
+    sd.drop_in("popbox-pop3s.socket", "test",
+               f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{pop3s_port}\n")
+    sd.drop_in("popbox-lmtp.socket", "test",
+               f"[Socket]\nSocketUser={socket_user}\nSocketGroup={socket_user}\n")
+    sd.daemon_reload()
+
+
+def wait_for(predicate, timeout=15, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class UnitUnderSystemd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sd = unit_runner.BootedSystemd()
+        try:
+            cls.sd.boot()
+        except unit_runner.Unavailable as e:
+            cls.sd.shutdown()
+            raise unittest.SkipTest(f"cannot boot a private systemd here: {e}")
+        # Outside /tmp: the unit has PrivateTmp=yes. More connections than
+        # LimitNOFILE allows, so startup logs a warning (journal priority 4).
+        cls.env = harness.Env(base_dir="/var/lib", extra_server="max_connections = 1000000")
+        cls.msg = harness.MESSAGES["eight-bit"]
+        cls.env.deliver("alice", cls.msg)
+        cls.env.chown()
+        cls.pop3, cls.pop3s = harness.free_port(), harness.free_port()
+        install_popbox_units(cls.sd, os.path.join(harness.SRC, "contrib/systemd"), cls.env,
+                             os.path.abspath(harness.POPBOX), cls.pop3, cls.pop3s,
+                             harness.TEST_USER)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sd.shutdown()
+        cls.env.close()
+
+    def log_text(self):
+        return "\n".join(e["MESSAGE"] for e in self.service_log()
+                         if isinstance(e.get("MESSAGE"), str))
+
+    def service_log(self):
+        # By identifier: in a container journald cannot always map the
+        # stream's peer to its cgroup, so _SYSTEMD_UNIT may be missing.
+        return self.sd.journal(match=["SYSLOG_IDENTIFIER=popbox"])
+
+    def test_socket_activation_notify_sandbox_reload_stop(self):
+        sd = self.sd
+        sd.systemctl("start", "popbox.socket")
+        # popbox.socket brings the POP3S and LMTP sockets; nothing runs yet.
+        for u in ("popbox.socket", "popbox-pop3s.socket", "popbox-lmtp.socket"):
+            self.assertEqual(sd.systemctl("is-active", u, check=False).stdout.strip(), "active",
+                             sd.status_text(u))
+        self.assertEqual(sd.show("popbox.service", "ActiveState")["ActiveState"], "inactive")
+
+        # A POP3 client on port "110" starts the service; byte-exact RETR.
+        c = poplib.POP3("127.0.0.1", self.pop3, timeout=30)
+        self.assertTrue(c.getwelcome().startswith(b"+OK"))
+        c.user("alice")
+        c.pass_("alice-secret")
+        resp, lines, _ = c.retr(1)
+        self.assertEqual(b"\r\n".join(lines) + b"\r\n", harness.wire_form(self.msg))
+        c.quit()
+        st = sd.show("popbox.service", "ActiveState", "SubState", "StatusText", "MainPID",
+                     "Type")
+        self.assertEqual((st["ActiveState"], st["SubState"], st["Type"]),
+                         ("active", "running", "notify"))
+        self.assertEqual(st["StatusText"], "Serving on 3 listener(s)")
+        main = st["MainPID"]
+        # journald reads the service's stderr stream on its own time.
+        wait_for(lambda: "proto=lmtp" in self.log_text(), what="the listening lines in the journal")
+        log = self.log_text()
+        for proto in ("pop3", "pop3s"):
+            self.assertRegex(log, rf"event=listening proto={proto} address=127\.0\.0\.1:\d+ "
+                                  "inherited=yes")
+        self.assertIn("event=listening proto=lmtp address=unix:/run/popbox/lmtp inherited=yes",
+                      log)
+        # The config's own listen entries (127.0.0.1:0) were not bound.
+        self.assertEqual(len(re.findall(r"event=listening proto=pop3 ", log)), 1, log)
+        self.assertNotIn("maildrop_lock_fallback", log)
+
+        # POP3S on its own inherited socket.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = poplib.POP3_SSL("127.0.0.1", self.pop3s, context=ctx, timeout=30)
+        s.user("bob@example.com")
+        s.pass_("bob secret")
+        self.assertEqual(s.stat(), (0, 0))
+        s.quit()
+
+        # LMTP through the socket systemd made in /run/popbox: the delivery
+        # lands in the mail tree, the one writable path.
+        with harness.LineClient(path=sd.path("/run/popbox/lmtp")) as l:
+            self.assertTrue(l.greeting.startswith(b"220"), l.greeting)
+            l.cmd("LHLO mx.test")
+            while not l.line().startswith(b"250 "):
+                pass
+            self.assertTrue(l.cmd("MAIL FROM:<x@example.org>").startswith(b"250"))
+            self.assertTrue(l.cmd("RCPT TO:<bob@example.com>").startswith(b"250"))
+            self.assertTrue(l.cmd("DATA").startswith(b"354"))
+            self.assertTrue(l.cmd(b"Subject: via lmtp\r\n\r\nhello\r\n.").startswith(b"250"))
+            l.cmd("QUIT")
+        md = os.path.join(self.env.maildir("bob@example.com"), "new")
+        self.assertEqual(len(os.listdir(md)), 1)
+
+        # The sandbox, seen from the service's own mount namespace and /proc.
+        def in_service(cmd):
+            return sd.run(["nsenter", "-t", main, "-m", "--", "sh", "-c", cmd])
+        r = in_service("touch /var/lib/popbox-sandbox-probe")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Read-only file system", r.stderr)
+        r = in_service("touch /etc/popbox-sandbox-probe")
+        self.assertIn("Read-only file system", r.stderr)
+        probe = os.path.join(self.env.dir, "probe")
+        r = in_service(f"touch {probe} && rm {probe}")
+        self.assertEqual(r.returncode, 0, r.stderr)  # ReadWritePaths= is writable
+        self.assertEqual(in_service("ls -A /home").stdout, "")  # ProtectHome=yes
+        with open(sd.path(f"/proc/{main}/status")) as f:
+            status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        self.assertEqual(int(status["CapBnd"], 16), BOUNDING)
+        self.assertEqual(status["NoNewPrivs"].strip(), "1")
+        self.assertEqual(status["Seccomp"].strip(), "2")
+        uid = str(harness.test_ids()[0])
+        self.assertEqual(status["Uid"].split(), [uid] * 4)  # privileges dropped
+
+        # Reload (ExecReload= sends SIGHUP) with the passwd-file gone: the
+        # error reaches the journal at priority 3, the service stays up.
+        os.rename(self.env.passwd, self.env.passwd + ".away")
+        try:
+            sd.systemctl("reload", "popbox.service")
+            wait_for(lambda: sd.show("popbox.service", "StatusText")["StatusText"]
+                     == "Serving (reloaded)", what="READY after the reload")
+        finally:
+            os.rename(self.env.passwd + ".away", self.env.passwd)
+        self.assertEqual(sd.show("popbox.service", "ActiveState")["ActiveState"], "active")
+
+        # Stop: SIGTERM, STOPPING=1, a clean exit 0.
+        sd.systemctl("stop", "popbox.service")
+        st = sd.show("popbox.service", "ActiveState", "Result", "ExecMainCode",
+                     "ExecMainStatus")
+        self.assertEqual(st, {"ActiveState": "inactive", "Result": "success",
+                              "ExecMainCode": "1", "ExecMainStatus": "0"})
+        notes = [n.split(",")[0] for n in sd.notifications("popbox.service")]
+        self.assertEqual(notes, ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"],
+                         sd.notifications("popbox.service"))
+
+        # The journal: priorities from the prefix, lines still key=value.
+        wait_for(lambda: "event=stopped" in self.log_text(), what="event=stopped in the journal")
+        by_event = {}
+        for e in self.service_log():
+            m = re.search(r"event=(\w+)", e.get("MESSAGE", ""))
+            if m:
+                by_event.setdefault(m.group(1), set()).add(e["PRIORITY"])
+            self.assertNotRegex(e.get("MESSAGE", ""), r"^<\d>")
+        self.assertEqual(by_event.get("listening"), {"6"})
+        self.assertEqual(by_event.get("fd_limit_low"), {"4"})
+        self.assertIn("3", by_event.get("reload", set()))
+
+        # The sockets outlive the service: the next client starts it again,
+        # on the same LMTP socket file and the lock file of the first run.
+        self.assertTrue(os.path.exists(sd.path("/run/popbox/lmtp")))
+        c = poplib.POP3("127.0.0.1", self.pop3, timeout=30)
+        c.user("bob@example.com")
+        c.pass_("bob secret")
+        self.assertEqual(c.stat()[0], 1)
+        c.quit()
+        sd.systemctl("stop", "popbox.service")
+        wait_for(lambda: self.log_text().count("event=stopped") == 2, what="the second stop")
+        self.assertNotIn("maildrop_lock_fallback", self.log_text())
+
+
+if __name__ == "__main__":
+    harness.run_tests()
