@@ -21,29 +21,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 import unit_runner  # noqa: E402
 
-UNITS = ["popbox.service", "popbox.socket", "popbox-pop3s.socket", "popbox-lmtp.socket"]
+UNITS = unit_runner.POPBOX_UNITS
 # CAP_CHOWN(0) CAP_DAC_READ_SEARCH(2) CAP_SETGID(6) CAP_SETUID(7) CAP_NET_BIND_SERVICE(10)
 BOUNDING = (1 << 0) | (1 << 2) | (1 << 6) | (1 << 7) | (1 << 10)
-
-
-def install_popbox_units(sd, unit_dir, env, binary, pop3_port, pop3s_port, socket_user):
-    """Installs the four units from `unit_dir` with test drop-ins: ExecStart
-    runs `binary` on `env`'s config, the mail tree is the writable path, the
-    sockets listen on loopback test ports and the LMTP socket belongs to
-    `socket_user`. Everything else is the unit files as shipped."""
-    for u in UNITS:
-        sd.install_unit(os.path.join(unit_dir, u))
-    sd.drop_in("popbox.service", "test", (
-        "[Service]\nExecStart=\n"
-        f"ExecStart={binary} serve -c {env.config}\n"
-        f"ReadWritePaths=\nReadWritePaths={env.dir}\n"))
-    sd.drop_in("popbox.socket", "test",
-               f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{pop3_port}\n")
-    sd.drop_in("popbox-pop3s.socket", "test",
-               f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{pop3s_port}\n")
-    sd.drop_in("popbox-lmtp.socket", "test",
-               f"[Socket]\nSocketUser={socket_user}\nSocketGroup={socket_user}\n")
-    sd.daemon_reload()
 
 
 def wait_for(predicate, timeout=15, what="condition"):
@@ -119,9 +99,9 @@ class UnitUnderSystemd(unittest.TestCase):
         cls.env.deliver("alice", cls.msg)
         cls.env.chown()
         cls.pop3, cls.pop3s = harness.free_port(), harness.free_port()
-        install_popbox_units(cls.sd, os.path.join(harness.SRC, "contrib/systemd"), cls.env,
-                             os.path.abspath(harness.POPBOX), cls.pop3, cls.pop3s,
-                             harness.TEST_USER)
+        unit_runner.install_popbox_units(
+            cls.sd, os.path.join(harness.SRC, "contrib/systemd"), cls.env.config, cls.env.dir,
+            cls.pop3, cls.pop3s, harness.TEST_USER, binary=os.path.abspath(harness.POPBOX))
 
     @classmethod
     def tearDownClass(cls):

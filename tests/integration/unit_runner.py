@@ -14,9 +14,9 @@ package test on the installed /lib/systemd/system/popbox.service.
 
     sd = BootedSystemd()
     sd.boot()                       # raises Unavailable(reason) if it cannot
-    sd.install_unit("/lib/systemd/system/popbox.service")
-    sd.drop_in("popbox.service", "test", "[Service]\\nExecStart=...\\n")
-    sd.systemctl("start", "popbox.service")
+    install_popbox_units(sd, "/lib/systemd/system", config, writable_dir,
+                         pop3_port, pop3s_port, "popbox")   # or sd.install_unit(path)
+    sd.systemctl("start", "popbox.socket")
     sd.shutdown()
 """
 
@@ -299,3 +299,31 @@ class BootedSystemd:
             if isinstance(msg, str) and "Got notification message from PID" in msg:
                 out.append(msg.split("(", 1)[1].rstrip(")") if "(" in msg else msg)
         return out
+
+
+POPBOX_UNITS = ["popbox.service", "popbox.socket", "popbox-pop3s.socket", "popbox-lmtp.socket"]
+
+
+def install_popbox_units(sd, unit_dir, config, writable, pop3_port, pop3s_port, socket_user,
+                         binary=None):
+    """Installs popbox's four units from `unit_dir` (contrib/systemd or
+    /lib/systemd/system) into the booted manager `sd`, with drop-ins only
+    for what a test must change: ExecStart runs `binary` (default: the
+    unit's own, /usr/bin/popbox) on `config`, `writable` (a directory outside
+    /tmp, for PrivateTmp=) is the one ReadWritePaths= entry, the sockets
+    listen on 127.0.0.1:`pop3_port`/`pop3s_port`, and the LMTP socket
+    belongs to `socket_user`. Every other line is the shipped unit's."""
+    for u in POPBOX_UNITS:
+        sd.install_unit(os.path.join(unit_dir, u))
+    exe = binary or "/usr/bin/popbox"
+    sd.drop_in("popbox.service", "test", (
+        "[Service]\nExecStart=\n"
+        f"ExecStart={exe} serve -c {config}\n"
+        f"ReadWritePaths=\nReadWritePaths={writable}\n"))
+    sd.drop_in("popbox.socket", "test",
+               f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{pop3_port}\n")
+    sd.drop_in("popbox-pop3s.socket", "test",
+               f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{pop3s_port}\n")
+    sd.drop_in("popbox-lmtp.socket", "test",
+               f"[Socket]\nSocketUser={socket_user}\nSocketGroup={socket_user}\n")
+    sd.daemon_reload()
