@@ -38,7 +38,6 @@ void add_serve(CLI::App& app, int& rc) {
       return;
     }
     try {
-      std::string unix_path = cfg.lmtp.unix_path;
       // Entries with their own uid/gid need CAP_SETUID/CAP_SETGID kept for
       // the per-thread fsuid switch; without them the drop keeps nothing.
       const bool keep_setid =
@@ -56,6 +55,7 @@ void add_serve(CLI::App& app, int& rc) {
       if (run_as) {
         // The LMTP socket belongs to the service user (its group is the
         // MTA's way in), so it is not left root's after the drop.
+        const std::string& unix_path = server.unix_socket_path();
         if (!unix_path.empty() && ::lchown(unix_path.c_str(), run_as->uid, run_as->gid) != 0) {
           throw std::runtime_error("cannot chown " + unix_path);
         }

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "net/lmtp_connection.hpp"
 #include "net/pop3_connection.hpp"
 #include "net/server_state.hpp"
+#include "net/systemd.hpp"
 #include "net/watched_socket.hpp"
 #include "store/maildir_store.hpp"
 
@@ -59,8 +61,10 @@ struct Server::Impl {
 
   void bind(const config::Endpoint& ep, Proto proto);
   void bind_unix(const std::string& path);
+  /// Serves on a socket systemd passed, exactly as on one bound here.
+  void adopt(const sd::InheritedSocket& s);
   asio::awaitable<void> accept_loop(Listener& l);
-  asio::awaitable<void> accept_unix_loop();
+  asio::awaitable<void> accept_unix_loop(asio::local::stream_protocol::acceptor& acceptor);
   /// The connection counter of `proto` (LMTP has a budget of its own).
   std::atomic<std::size_t>& counter(Proto proto);
   /// Counts a new connection; false (and nothing counted) when at the limit.
@@ -80,7 +84,8 @@ struct Server::Impl {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::vector<ConnectionSet> sets;  // one per context, touched only on its thread
   std::vector<std::unique_ptr<Listener>> listeners;
-  std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor;
+  std::vector<std::unique_ptr<asio::local::stream_protocol::acceptor>> unix_acceptors;
+  std::string unix_path;  // the LMTP socket file made here ("" when none or inherited)
   std::size_t next_context = 0;
 };
 
@@ -176,26 +181,60 @@ void Server::Impl::bind_unix(const std::string& path) {
   // only if it is a socket, never a regular file someone put there.
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
-  unix_acceptor = std::make_unique<stream_protocol::acceptor>(*contexts[0]);
+  auto acceptor = std::make_unique<stream_protocol::acceptor>(*contexts[0]);
   std::error_code ec;
   stream_protocol::endpoint endpoint(path);
-  if (unix_acceptor->open(endpoint.protocol(), ec) || unix_acceptor->bind(endpoint, ec) ||
-      unix_acceptor->listen(asio::socket_base::max_listen_connections, ec)) {
+  if (acceptor->open(endpoint.protocol(), ec) || acceptor->bind(endpoint, ec) ||
+      acceptor->listen(asio::socket_base::max_listen_connections, ec)) {
     throw std::runtime_error(fmt::format("cannot listen on {}: {}", path, ec.message()));
   }
+  unix_acceptors.push_back(std::move(acceptor));
+  unix_path = path;
   // Group read/write, like Dovecot's lmtp listener: the MTA's group gets in.
   ::chmod(path.c_str(), 0660);
   core::log_info(fmt::format("event=listening proto=lmtp address=unix:{}", path));
 }
 
-asio::awaitable<void> Server::Impl::accept_unix_loop() {
+void Server::Impl::adopt(const sd::InheritedSocket& s) {
+  std::error_code ec;
+  if (s.family == AF_UNIX) {
+    using asio::local::stream_protocol;
+    auto acceptor = std::make_unique<stream_protocol::acceptor>(*contexts[0]);
+    if (acceptor->assign(stream_protocol(), s.fd, ec)) {
+      throw std::runtime_error(fmt::format("cannot use socket fd {}: {}", s.fd, ec.message()));
+    }
+    auto path = acceptor->local_endpoint(ec).path();
+    core::log_info(fmt::format("event=listening proto=lmtp address=unix:{} inherited=yes",
+                               core::log_escape(path)));
+    unix_acceptors.push_back(std::move(acceptor));
+    return;
+  }
+  const Proto proto = s.role == sd::SocketRole::pop3    ? Proto::pop3
+                      : s.role == sd::SocketRole::pop3s ? Proto::pop3s
+                                                        : Proto::lmtp;
+  if (proto == Proto::pop3s && !state.cfg.tls.enabled) {
+    throw std::runtime_error(
+        fmt::format("systemd passed socket fd {} named 'pop3s' but [tls] is not configured", s.fd));
+  }
+  auto l = std::make_unique<Listener>(Listener{tcp::acceptor(*contexts[0]), proto});
+  if (l->acceptor.assign(s.family == AF_INET6 ? tcp::v6() : tcp::v4(), s.fd, ec)) {
+    throw std::runtime_error(fmt::format("cannot use socket fd {}: {}", s.fd, ec.message()));
+  }
+  auto bound = l->acceptor.local_endpoint(ec);
+  core::log_info(fmt::format("event=listening proto={} address={}:{} inherited=yes",
+                             proto_name(proto), bound.address().to_string(), bound.port()));
+  listeners.push_back(std::move(l));
+}
+
+asio::awaitable<void> Server::Impl::accept_unix_loop(
+    asio::local::stream_protocol::acceptor& acceptor) {
   for (;;) {
     std::size_t index = next_context++ % contexts.size();
-    auto [ec, socket] = co_await unix_acceptor->async_accept(*contexts[index], use_tuple);
+    auto [ec, socket] = co_await acceptor.async_accept(*contexts[index], use_tuple);
     if (state.stopping) break;
     if (ec) {
       core::log_warn(fmt::format("event=accept_failed error=\"{}\"", ec.message()));
-      asio::steady_timer pause(unix_acceptor->get_executor(), limits::accept_backoff);
+      asio::steady_timer pause(acceptor.get_executor(), limits::accept_backoff);
       co_await pause.async_wait(use_tuple);
       continue;
     }
@@ -233,13 +272,16 @@ asio::awaitable<void> Server::Impl::signal_loop() {
     auto [ec, sig] = co_await signals.async_wait(use_tuple);
     if (ec) co_return;
     if (sig == SIGHUP) {
+      sd::notify_reloading();
       auto work = [this] {
         reload();
         return 0;
       };
       co_await run_blocking(state.pool, std::move(work));
+      sd::notify_ready("Serving (reloaded)");
       continue;
     }
+    sd::notify_stopping("Stopping: finishing the sessions' current commands");
     core::log_info(fmt::format("event=shutdown signal={}", sig == SIGINT ? "INT" : "TERM"));
     co_await shutdown();
     co_return;
@@ -254,11 +296,11 @@ asio::awaitable<void> Server::Impl::shutdown() {
     std::error_code ignored;
     l->acceptor.close(ignored);
   }
-  if (unix_acceptor) {
+  for (auto& a : unix_acceptors) {
     std::error_code ignored;
-    unix_acceptor->close(ignored);
-    ::unlink(state.cfg.lmtp.unix_path.c_str());
+    a->close(ignored);
   }
+  if (!unix_path.empty()) ::unlink(unix_path.c_str());  // never a socket systemd made
   for (std::size_t i = 0; i < contexts.size(); ++i) {
     asio::post(*contexts[i], [set = &sets[i]] { set->request_stop(); });
   }
@@ -330,13 +372,31 @@ Server::Server(config::Config cfg) {
     }
   }
   if (st.cfg.tls.enabled) st.tls.set(make_tls_context(st.cfg.tls));
-  for (const auto& ep : st.cfg.server.listen) impl_->bind(ep, Proto::pop3);
-  for (const auto& ep : st.cfg.server.listen_tls) impl_->bind(ep, Proto::pop3s);
-  for (const auto& ep : st.cfg.lmtp.listen) impl_->bind(ep, Proto::lmtp);
-  if (!st.cfg.lmtp.unix_path.empty()) impl_->bind_unix(st.cfg.lmtp.unix_path);
+  // Socket activation: a protocol with a socket from systemd is served
+  // there only; its config listeners are not bound (docs/systemd.md).
+  auto inherited = sd::take_listen_fds();
+  auto passed = [&inherited](sd::SocketRole role) {
+    return std::any_of(inherited.begin(), inherited.end(),
+                       [role](const sd::InheritedSocket& s) { return s.role == role; });
+  };
+  for (const auto& s : inherited) impl_->adopt(s);
+  if (!passed(sd::SocketRole::pop3)) {
+    for (const auto& ep : st.cfg.server.listen) impl_->bind(ep, Proto::pop3);
+  }
+  if (!passed(sd::SocketRole::pop3s)) {
+    for (const auto& ep : st.cfg.server.listen_tls) impl_->bind(ep, Proto::pop3s);
+  }
+  if (!passed(sd::SocketRole::lmtp)) {
+    for (const auto& ep : st.cfg.lmtp.listen) impl_->bind(ep, Proto::lmtp);
+    if (!st.cfg.lmtp.unix_path.empty()) impl_->bind_unix(st.cfg.lmtp.unix_path);
+  }
 }
 
 Server::~Server() = default;
+
+const std::string& Server::unix_socket_path() const {
+  return impl_->unix_path;
+}
 
 int Server::run() {
   ::signal(SIGPIPE, SIG_IGN);
@@ -350,10 +410,14 @@ int Server::run() {
   for (auto& l : impl.listeners) {
     asio::co_spawn(*impl.contexts[0], impl.accept_loop(*l), asio::detached);
   }
-  if (impl.unix_acceptor) {
-    asio::co_spawn(*impl.contexts[0], impl.accept_unix_loop(), asio::detached);
+  for (auto& a : impl.unix_acceptors) {
+    asio::co_spawn(*impl.contexts[0], impl.accept_unix_loop(*a), asio::detached);
   }
   asio::co_spawn(*impl.contexts[0], impl.signal_loop(), asio::detached);
+  // Every listener is up and privileges are dropped (serve drops them
+  // before run): Type=notify units become active now.
+  sd::notify_ready(
+      fmt::format("Serving on {} listener(s)", impl.listeners.size() + impl.unix_acceptors.size()));
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < impl.contexts.size(); ++i) {
     threads.emplace_back([ctx = impl.contexts[i].get()] { ctx->run(); });

@@ -3,6 +3,7 @@
 // server.cpp so the command-line code compiles fast.
 
 #include <memory>
+#include <string>
 
 #include "config/config.hpp"
 
@@ -20,6 +21,10 @@ class Server {
   /// Serves until SIGTERM or SIGINT (SIGHUP reloads users and certificate);
   /// returns the process exit code.
   int run();
+
+  /// The LMTP unix socket file the constructor created, "" when there is
+  /// none (not configured, or the socket came from systemd).
+  const std::string& unix_socket_path() const;
 
  private:
   struct Impl;

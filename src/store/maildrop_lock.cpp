@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "core/log.hpp"
+#include "core/privileges.hpp"
 #include "store/safe_open.hpp"
 
 namespace popbox::store {
@@ -97,6 +98,14 @@ void configure_maildrop_locks(const std::string& lock_file, std::optional<Owner>
     ::mkdir(lock_file.substr(0, slash).c_str(), 0755);  // EEXIST and failures: open says
   }
   detail::UniqueFd fd(::open(lock_file.c_str(), O_RDWR | O_CREAT | flags, 0600));
+  if (!fd && errno == EACCES && owner && ::geteuid() == 0) {
+    // The file a previous run gave to the service user (0600), and root
+    // without CAP_DAC_OVERRIDE (as in the systemd unit): open it as its owner.
+    std::error_code id_ec;
+    core::FsIdGuard as_owner(owner->uid, owner->gid, id_ec);
+    if (!id_ec) fd.reset(::open(lock_file.c_str(), O_RDWR | flags));
+    if (!fd) errno = EACCES;
+  }
   std::error_code ec;
   struct stat st {};
   if (!fd) {
@@ -105,7 +114,8 @@ void configure_maildrop_locks(const std::string& lock_file, std::optional<Owner>
     ec = last_error();
   } else if (!S_ISREG(st.st_mode)) {
     ec = std::make_error_code(std::errc::invalid_argument);
-  } else if (owner && ::geteuid() == 0 && ::fchown(fd.get(), owner->uid, owner->gid) != 0) {
+  } else if (owner && ::geteuid() == 0 && (st.st_uid != owner->uid || st.st_gid != owner->gid) &&
+             ::fchown(fd.get(), owner->uid, owner->gid) != 0) {
     ec = last_error();
   }
   if (!ec) {

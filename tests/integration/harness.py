@@ -72,8 +72,11 @@ class Env:
 
     def __init__(self, users=None, apop=False, allow_plaintext="loopback",
                  idle_timeout="10m", failure_delay="50ms", extra_server="", tls=True,
-                 extra_sections="", user_extra=None, mail_extra="", run_as=TEST_USER):
-        self.dir = tempfile.mkdtemp(prefix="popbox-it-")
+                 extra_sections="", user_extra=None, mail_extra="", run_as=TEST_USER,
+                 base_dir=None):
+        # base_dir: where the tree goes (default the temp dir; a unit with
+        # PrivateTmp= needs one outside /tmp).
+        self.dir = tempfile.mkdtemp(prefix="popbox-it-", dir=base_dir)
         os.chmod(self.dir, 0o755)
         self.mail_root = os.path.join(self.dir, "mail")
         self.users = users or {"alice": "alice-secret", "bob@example.com": "bob secret"}
