@@ -17,6 +17,8 @@
 #include "core/log.hpp"
 #include "core/privileges.hpp"
 #include "lmtp/local_delivery.hpp"
+#include "metrics/endpoint.hpp"
+#include "metrics/server_metrics.hpp"
 #include "net/blocking.hpp"
 #include "net/lmtp_connection.hpp"
 #include "net/pop3_connection.hpp"
@@ -81,6 +83,7 @@ struct Server::Impl {
   std::vector<ConnectionSet> sets;  // one per context, touched only on its thread
   std::vector<std::unique_ptr<Listener>> listeners;
   std::unique_ptr<asio::local::stream_protocol::acceptor> unix_acceptor;
+  std::unique_ptr<metrics::Endpoint> metrics;  ///< [metrics] listen, on threads of its own
   std::size_t next_context = 0;
 };
 
@@ -302,6 +305,19 @@ void raise_fd_limit(const config::Config& cfg) {
   }
 }
 
+// Binds [metrics] listen (before the privilege drop); serves from run().
+std::unique_ptr<metrics::Endpoint> start_metrics(const config::Endpoint& ep) {
+  auto render = [] {
+    auto& m = metrics::server();
+    m.sample_process();
+    return m.render();
+  };
+  auto endpoint = std::make_unique<metrics::Endpoint>(ep.host, ep.port, std::move(render));
+  core::log_info(
+      fmt::format("event=listening proto=metrics address={}:{}", ep.host, endpoint->port()));
+  return endpoint;
+}
+
 }  // namespace
 
 Server::Server(config::Config cfg) {
@@ -310,6 +326,7 @@ Server::Server(config::Config cfg) {
                       : cfg.log_level == "error" ? core::LogLevel::error
                                                  : core::LogLevel::info);
   raise_fd_limit(cfg);
+  metrics::server();  // made now, not by a session's first event
   impl_ = std::make_unique<Impl>(cfg);
   auto& st = impl_->state;
   st.auth.load();
@@ -334,6 +351,7 @@ Server::Server(config::Config cfg) {
   for (const auto& ep : st.cfg.server.listen_tls) impl_->bind(ep, Proto::pop3s);
   for (const auto& ep : st.cfg.lmtp.listen) impl_->bind(ep, Proto::lmtp);
   if (!st.cfg.lmtp.unix_path.empty()) impl_->bind_unix(st.cfg.lmtp.unix_path);
+  if (const auto& ep = st.cfg.metrics.listen) impl_->metrics = start_metrics(*ep);
 }
 
 Server::~Server() = default;
@@ -347,6 +365,7 @@ int Server::run() {
   impl.state.pool.start();
   core::drop_thread_capabilities();
   impl.state.auth_pool.start();
+  if (impl.metrics) impl.metrics->start();
   for (auto& l : impl.listeners) {
     asio::co_spawn(*impl.contexts[0], impl.accept_loop(*l), asio::detached);
   }
@@ -360,6 +379,7 @@ int Server::run() {
   }
   impl.contexts[0]->run();
   for (auto& t : threads) t.join();
+  impl.metrics.reset();  // scrapes went on during the grace period
   impl.state.pool.join();
   impl.state.auth_pool.join();
   core::log_info("event=stopped");
