@@ -4,6 +4,7 @@ drive sessions; counters move by exactly what the sessions did, promtool
 accepts the output, anything but GET /metrics is a 404, and garbage or
 stuck clients do not take the endpoint down."""
 
+import json
 import os
 import poplib
 import re
@@ -11,6 +12,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -260,6 +262,55 @@ class MetricsTest(unittest.TestCase):
         finally:
             stuck.close()
         self.assertIsNone(self.server.proc.poll())
+
+    def test_grafana_dashboard_names_only_exported_series(self):
+        with open(os.path.join(SRC, "contrib/grafana/popbox.json")) as f:
+            dash = json.load(f)
+        _, body = scrape(self.port)
+        families = dict(re.findall(r"^# TYPE (\S+) (\S+)$", body, re.M))
+        variables = {v["name"]: v for v in dash["templating"]["list"]}
+        self.assertEqual(variables["datasource"]["type"], "datasource")
+        self.assertEqual(variables["datasource"]["query"], "prometheus")
+        exprs = []
+        for panel in dash["panels"]:
+            self.assertEqual(panel["datasource"]["uid"], "${datasource}", panel["title"])
+            for t in panel["targets"]:
+                exprs.append(t["expr"])
+        used = set()
+        for e in exprs:
+            # Every series is selected by instance ({...}); any popbox_ word counts too.
+            names = set(re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{", e))
+            names |= set(re.findall(r"\bpopbox_[a-z0-9_]+", e))
+            self.assertTrue(names, e)
+            for name in names:
+                base = re.sub(r"_(bucket|sum|count)$", "", name)
+                if name in families:
+                    used.add(name)
+                elif families.get(base) == "histogram":
+                    used.add(base)
+                else:
+                    self.fail(f"{name} in {e!r} is not an exported series")
+        # A panel for each area the operator watches.
+        for want in ["popbox_sessions_open", "popbox_sessions_total", "popbox_logins_total",
+                     "popbox_login_duration_seconds", "popbox_retr_duration_seconds",
+                     "popbox_sent_bytes_total", "popbox_received_bytes_total",
+                     "popbox_tls_handshakes_total", "popbox_lmtp_deliveries_total",
+                     "popbox_auth_cache_lookups_total", "popbox_process_resident_memory_bytes",
+                     "popbox_process_open_fds"]:
+            self.assertIn(want, used)
+        self.assertTrue(any(e.startswith("histogram_quantile(0.99,") for e in exprs))
+        self.assertTrue(any(e.startswith("histogram_quantile(0.5,") for e in exprs))
+        # Every expression is valid PromQL: promtool checks them as rules.
+        rules = {"groups": [{"name": "dashboard", "rules": [
+            {"record": f"popbox:dashboard_{i}",
+             "expr": e.replace("$__rate_interval", "5m").replace("$instance", ".*")}
+            for i, e in enumerate(exprs)]}]}
+        with tempfile.NamedTemporaryFile("w", suffix=".yml") as f:
+            json.dump(rules, f)  # JSON is YAML
+            f.flush()
+            r = subprocess.run(["promtool", "check", "rules", f.name], capture_output=True,
+                               text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
 class MetricsStartupTest(unittest.TestCase):
