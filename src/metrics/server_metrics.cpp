@@ -123,6 +123,15 @@ ServerMetrics::ServerMetrics() {
   }
   lmtp_ended_[0] = &ended.counter({"lmtp", "closed"});
   lmtp_ended_[1] = &ended.counter({"lmtp", "timeout"});
+  auto& refused = r.add(Type::counter, "popbox_connections_refused_total",
+                        "Connections refused before a session, by listener and the limit hit.",
+                        {"listener", "reason"});
+  for (std::size_t l = 0; l < 3; ++l) {
+    refused_[l][0] = &refused.counter({s(listener_names[l]), "max_connections"});
+    // Only POP3 has a per-address limit; LMTP's slot stays unused.
+    refused_[l][1] = l == 2 ? refused_[l][0]
+                            : &refused.counter({s(listener_names[l]), "max_connections_per_ip"});
+  }
   auto& in =
       r.add(Type::counter, "popbox_received_bytes_total",
             "Bytes received from clients (POP3: counted when the session ends).", {"listener"});

@@ -53,6 +53,11 @@ class ServerMetrics {
   /// A POP3 session ended (its disconnect log line): why, and its bytes.
   void pop3_ended(bool implicit_tls, pop3::CloseReason why, bool timed_out, std::uint64_t bytes_in,
                   std::uint64_t bytes_out) noexcept;
+  /// A connection to `l` was refused before its session began: over
+  /// max_connections (per_ip false) or max_connections_per_ip (true).
+  void refused(Listener l, bool per_ip) noexcept {
+    refused_[static_cast<int>(l)][per_ip ? 1 : 0]->inc();
+  }
   /// An LMTP session ended (result "timeout" or "closed").
   void lmtp_ended(bool timed_out) noexcept;
   /// LMTP bytes read from or written to the client.
@@ -101,6 +106,7 @@ class ServerMetrics {
   std::array<Gauge*, 3> open_{};
   std::array<std::array<Counter*, pop3_ends>, 2> pop3_ended_{};
   std::array<Counter*, 2> lmtp_ended_{};
+  std::array<std::array<Counter*, 2>, 3> refused_{};
   std::array<Counter*, 3> received_{}, sent_{};
   std::array<Counter*, pop3_commands.size() + 1> commands_{};
   std::array<std::array<Counter*, outcomes>, pop3::mechanism_count> logins_{};

@@ -560,6 +560,8 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
                              implicit_tls ? "implicit" : "no", client->via));
   IpSlot per_ip(st.pop3_per_ip, conn->ip_key, st.cfg.limits.max_connections_per_ip);
   if (!per_ip) {
+    metrics::server().refused(implicit_tls ? metrics::Listener::pop3s : metrics::Listener::pop3,
+                              true);
     core::log_info(fmt::format("session={} event=refused peer={} reason=max_connections_per_ip",
                                conn->id, conn->peer));
     if (!implicit_tls) {

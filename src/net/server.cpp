@@ -32,6 +32,8 @@ using asio::ip::tcp;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 enum class Proto { pop3, pop3s, lmtp };
+static_assert(static_cast<int>(Proto::pop3s) == static_cast<int>(metrics::Listener::pop3s) &&
+              static_cast<int>(Proto::lmtp) == static_cast<int>(metrics::Listener::lmtp));
 
 const char* proto_name(Proto p) {
   return p == Proto::pop3 ? "pop3" : p == Proto::pop3s ? "pop3s" : "lmtp";
@@ -123,6 +125,7 @@ asio::awaitable<void> Server::Impl::accept_loop(Listener& l) {
     std::error_code nodelay_ec;
     socket.set_option(tcp::no_delay(true), nodelay_ec);
     if (!admit(l.proto)) {
+      metrics::server().refused(static_cast<metrics::Listener>(l.proto), false);
       if (l.proto != Proto::pop3s) {
         std::string_view busy = l.proto == Proto::pop3
                                     ? "-ERR [SYS/TEMP] Too many connections, try again later.\r\n"
@@ -202,7 +205,10 @@ asio::awaitable<void> Server::Impl::accept_unix_loop() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    if (!admit(Proto::lmtp)) continue;
+    if (!admit(Proto::lmtp)) {
+      metrics::server().refused(metrics::Listener::lmtp, false);
+      continue;
+    }
     spawn(index, serve_lmtp(std::move(socket), state, sets[index], delivery),
           state.lmtp_connections);
   }

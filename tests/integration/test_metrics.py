@@ -313,6 +313,27 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
+class MetricsRefusalTest(unittest.TestCase):
+    def test_per_address_refusal_is_counted(self):
+        env = Env(extra_sections='[limits]\nmax_connections_per_ip = 1\n'
+                                 '[metrics]\nlisten = "127.0.0.1:0"\n')
+        try:
+            server = env.start()
+            port = metrics_port(server)
+            before, _ = scrape(port)
+            with socket.create_connection(("127.0.0.1", server.pop3), timeout=10) as first:
+                self.assertTrue(first.recv(100).startswith(b"+OK"))
+                with socket.create_connection(("127.0.0.1", server.pop3), timeout=10) as second:
+                    self.assertEqual(second.recv(100),
+                                     b"-ERR [SYS/TEMP] Too many connections from your address.\r\n")
+                after, _ = scrape(port)
+            series = 'popbox_connections_refused_total{listener="pop3",reason="max_connections_per_ip"}'
+            self.assertEqual(after[series] - before[series], 1)
+            self.assertEqual(after['popbox_sessions_open{listener="pop3"}'], 1)
+        finally:
+            env.close()
+
+
 class MetricsStartupTest(unittest.TestCase):
     def test_bind_failure_is_a_clear_startup_error(self):
         taken = socket.socket()
