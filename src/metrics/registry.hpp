@@ -74,6 +74,7 @@ enum class Type { counter, gauge, histogram };
 /// One metric name with its HELP text, type, label names and series.
 class Family {
  public:
+  /// A family with no series yet (Registry::add() checks the names).
   Family(Type type, std::string name, std::string help, std::vector<std::string> label_names,
          std::vector<double> bounds);
   Family(const Family&) = delete;
@@ -87,8 +88,11 @@ class Family {
   /// The histogram with these label values, made on first use (as counter()).
   Histogram& histogram(const std::vector<std::string>& values = {});
 
+  /// The family's type.
   Type type() const noexcept { return type_; }
+  /// The metric name (without _bucket/_sum/_count).
   const std::string& name() const noexcept { return name_; }
+  /// The label names, in the order label values are given.
   const std::vector<std::string>& label_names() const noexcept { return label_names_; }
 
   /// Appends this family in text format 0.0.4: HELP, TYPE, then each series

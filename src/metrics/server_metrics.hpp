@@ -28,10 +28,12 @@ inline constexpr std::array<std::string_view, 15> pop3_commands = {
 /// word, any case); pop3_commands.size() ("other") when it is none of them.
 std::size_t pop3_command_index(std::string_view line) noexcept;
 
+/// The handles of every popbox series, and the calls that count events.
 class ServerMetrics {
  public:
   using Duration = std::chrono::steady_clock::duration;
 
+  /// Makes every series, all at zero (popbox_build_info at 1).
   ServerMetrics();
   ServerMetrics(const ServerMetrics&) = delete;
   ServerMetrics& operator=(const ServerMetrics&) = delete;
@@ -39,9 +41,11 @@ class ServerMetrics {
   /// Counts a session of `l` open while the guard lives.
   class OpenSession {
    public:
+    /// Counts one more open session of `l`.
     OpenSession(ServerMetrics& m, Listener l) : gauge_(m.open_[static_cast<int>(l)]) {
       gauge_->add(1);
     }
+    /// Counts it closed.
     ~OpenSession() { gauge_->add(-1); }
     OpenSession(const OpenSession&) = delete;
     OpenSession& operator=(const OpenSession&) = delete;
