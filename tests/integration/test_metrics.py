@@ -159,6 +159,25 @@ class MetricsTest(unittest.TestCase):
         self.assertGreaterEqual(hits, 1)
         self.assertEqual(hits + misses, 3)
 
+    def test_in_use_refusal(self):
+        before, _ = scrape(self.port)
+        first = poplib.POP3("127.0.0.1", self.server.pop3)
+        first.user("alice")
+        first.pass_("alice-secret")
+        second = poplib.POP3("127.0.0.1", self.server.pop3)
+        second.user("alice")
+        with self.assertRaises(poplib.error_proto) as err:
+            second.pass_("alice-secret")
+        self.assertIn(b"[IN-USE]", err.exception.args[0])
+        second.quit()
+        first.quit()
+        after = self.wait_closed("pop3")
+        self.assert_deltas(before, after, {
+            "popbox_maildrop_in_use_total": 1,
+            'popbox_logins_total{mechanism="USER",result="in_use"}': 1,
+            'popbox_logins_total{mechanism="USER",result="ok"}': 1,
+        })
+
     def test_pop3s_counts_the_tls_handshake(self):
         before, _ = scrape(self.port)
         c = poplib.POP3_SSL("127.0.0.1", self.server.pop3s, context=tls_context(self.env))
@@ -330,6 +349,34 @@ class MetricsRefusalTest(unittest.TestCase):
             series = 'popbox_connections_refused_total{listener="pop3",reason="max_connections_per_ip"}'
             self.assertEqual(after[series] - before[series], 1)
             self.assertEqual(after['popbox_sessions_open{listener="pop3"}'], 1)
+        finally:
+            env.close()
+
+
+class MetricsPenaltyTest(unittest.TestCase):
+    def test_blocked_address_is_counted(self):
+        env = Env(extra_sections='[limits]\nauth_failures_per_ip = 2\n'
+                                 '[metrics]\nlisten = "127.0.0.1:0"\n', failure_delay="10ms")
+        try:
+            server = env.start()
+            port = metrics_port(server)
+            for _ in range(2):
+                c = poplib.POP3("127.0.0.1", server.pop3)
+                c.user("alice")
+                with self.assertRaises(poplib.error_proto):
+                    c.pass_("wrong")
+                c.quit()
+            c = poplib.POP3("127.0.0.1", server.pop3)
+            c.user("alice")
+            with self.assertRaises(poplib.error_proto) as err:
+                c.pass_("alice-secret")  # right, but the address is blocked
+            self.assertIn(b"[SYS/TEMP]", err.exception.args[0])
+            c.quit()
+            values, _ = scrape(port)
+            self.assertEqual(values["popbox_auth_penalty_blocks_total"], 1)
+            self.assertEqual(values['popbox_logins_total{mechanism="USER",result="bad_credentials"}'],
+                             2)
+            self.assertEqual(values['popbox_logins_total{mechanism="USER",result="temp_failure"}'], 1)
         finally:
             env.close()
 
