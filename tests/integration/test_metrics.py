@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from harness import POPBOX, SRC, Env, run_tests
+from harness import POPBOX, SRC, TEST_USER, Env, run_tests
 
 MESSAGE = b"Subject: metrics\r\n\r\nhello\r\n"
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
@@ -395,6 +395,27 @@ class MetricsStartupTest(unittest.TestCase):
             self.assertIn(f"[metrics] cannot listen on 127.0.0.1:{port}".encode(), r.stderr)
         finally:
             taken.close()
+            env.close()
+
+    def test_privileged_port_is_bound_before_the_privilege_drop(self):
+        port = None
+        for candidate in range(917, 1000):
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", candidate))
+                except OSError:
+                    continue
+                port = candidate
+                break
+        self.assertIsNotNone(port)
+        env = Env(extra_sections=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        try:
+            server = env.start()
+            self.assertEqual(metrics_port(server), port)
+            self.assertEqual(curl(port)[0], 200)
+            # Served from after the drop (run() starts the endpoint).
+            self.assertIn(f"event=privileges user={TEST_USER} ", server.log_text())
+        finally:
             env.close()
 
     def test_no_endpoint_without_the_section(self):
