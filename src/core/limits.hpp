@@ -242,6 +242,22 @@ inline constexpr std::chrono::seconds maildir_sync_window{1};
 /// A larger popbox-snapshot is not one popbox wrote (~4 million messages).
 inline constexpr std::size_t max_snapshot_bytes = std::size_t{1} << 30;
 
+/// ---- Metrics endpoint ([metrics] listen) -------------------------------------
+
+/// Threads answering scrapes: Prometheus scrapes one at a time; a second
+/// thread keeps a stuck client from holding up the next scrape.
+inline constexpr std::size_t metrics_threads = 2;
+
+/// Accepted connections waiting for a thread; beyond it the accepting
+/// thread waits, and new connections wait in the kernel's backlog.
+inline constexpr std::size_t metrics_queued_connections = 16;
+
+/// Deadline of every read and write of a scrape, and of an idle keep-alive.
+inline constexpr std::chrono::seconds metrics_timeout{5};
+
+/// Largest request body read (GET /metrics has none).
+inline constexpr std::size_t metrics_max_request_body = 4096;
+
 }  // namespace popbox::limits
 
 /// ---- POP3 client (`popbox fetch`) ------------------------------------------

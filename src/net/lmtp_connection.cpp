@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "core/spool.hpp"
 #include "lmtp/session.hpp"
+#include "metrics/server_metrics.hpp"
 #include "net/blocking.hpp"
 #include "net/server_state.hpp"
 #include "net/watched_socket.hpp"
@@ -99,6 +100,7 @@ class LmtpConnection final : public WatchedSocket<Socket> {
           core::log_info(fmt::format("lmtp={} event=rcpt_refused rcpt=<{}> reason=\"{}\"", id,
                                      core::log_escape(address), l.detail));
         }
+        metrics::server().lmtp_recipient(l.status);
         session_.recipient_checked(l.status, out_);
         co_return true;
       }
@@ -162,6 +164,7 @@ class LmtpConnection final : public WatchedSocket<Socket> {
       return results;
     };
     std::vector<lmtp::RcptStatus> results = co_await run_blocking(st_.pool, std::move(work));
+    for (auto r : results) metrics::server().lmtp_delivery(r);
     session_.delivered(results, out_);
     accepted_.clear();
     spool_.clear();
@@ -173,6 +176,7 @@ class LmtpConnection final : public WatchedSocket<Socket> {
     auto [ec, n] = co_await this->socket.async_read_some(asio::buffer(buf_), use_tuple);
     this->idle = false;
     if (ec) co_return false;
+    metrics::server().lmtp_bytes(n, 0);
     reader_.feed(std::string_view(buf_.data(), n));
     co_return true;
   }
@@ -181,6 +185,7 @@ class LmtpConnection final : public WatchedSocket<Socket> {
     if (out_.empty()) co_return true;
     this->arm(lmtp_timeout);
     auto [ec, n] = co_await asio::async_write(this->socket, asio::buffer(out_), use_tuple);
+    metrics::server().lmtp_bytes(0, n);
     out_.clear();
     if (out_.capacity() > limits::retained_buffer) std::string().swap(out_);
     co_return !ec;
@@ -200,6 +205,7 @@ template <class Socket>
 asio::awaitable<void> serve(Socket socket, std::string peer, ServerState& st, ConnectionSet& set,
                             lmtp::LocalDelivery& delivery) {
   auto conn = std::make_shared<LmtpConnection<Socket>>(std::move(socket), set, st, delivery);
+  metrics::ServerMetrics::OpenSession open(metrics::server(), metrics::Listener::lmtp);
   conn->id = st.next_session_id.fetch_add(1);
   conn->peer = std::move(peer);
   core::log_info(fmt::format("lmtp={} event=connect peer={}", conn->id, conn->peer));
@@ -208,6 +214,7 @@ asio::awaitable<void> serve(Socket socket, std::string peer, ServerState& st, Co
   co_await conn->run();
   core::log_info(fmt::format("lmtp={} event=disconnect peer={} result={}", conn->id, conn->peer,
                              conn->timed_out ? "timeout" : "closed"));
+  metrics::server().lmtp_ended(conn->timed_out);
   conn->finish();
 }
 

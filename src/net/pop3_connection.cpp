@@ -12,6 +12,7 @@
 #include "core/limits.hpp"
 #include "core/line_reader.hpp"
 #include "core/log.hpp"
+#include "metrics/server_metrics.hpp"
 #include "net/blocking.hpp"
 #include "net/channel_binding.hpp"
 #include "net/client_identity.hpp"
@@ -72,8 +73,10 @@ class Driver {
         if (!co_await flush_if_full(stream)) co_return Outcome::closed;
         auto r = reader_.next(line);
         if (r == core::LineReader::Result::need_more) break;
+        const std::uint64_t commands = session_.stats().commands;
         pop3::Step step = r == core::LineReader::Result::too_long ? session_.on_line_too_long(out_)
                                                                   : session_.on_line(line, out_);
+        if (session_.stats().commands != commands) metrics::server().command(line);
         auto outcome = co_await act(stream, step);
         if (outcome) co_return *outcome;
       }
@@ -144,6 +147,7 @@ class Driver {
   asio::awaitable<pop3::Step> login(pop3::Credentials& creds) {
     using pop3::LoginOutcome;
     ServerState& st = st_;
+    const auto login_started = steady_clock::now();
     const std::string user = st.cfg.auth.canonical_user(creds.user);
     LoginResult result;
     std::chrono::milliseconds wait{0};
@@ -165,11 +169,13 @@ class Driver {
       wait = creds.verified ? st.penalty.succeeded(conn_.ip_key, user, now)
                             : st.penalty.failed(conn_.ip_key, user, now);
       if (blocked) {
+        metrics::server().penalty_block();
         result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
       } else {
         result.outcome = creds.verified ? LoginOutcome::ok : LoginOutcome::bad_credentials;
       }
     } else if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
+      metrics::server().penalty_block();
       result = {LoginOutcome::temp_failure, nullptr, "too many failed logins from this address"};
     } else if ((cached = co_await detail::cached_login(st, user, creds))) {
       // A password verified recently (auth::CredentialCache): no hash and no
@@ -212,7 +218,9 @@ class Driver {
     }
     if (result.outcome == LoginOutcome::ok) {
       auto open = [&st, &user, info = cached.get()] { return open_blocking(st, user, info); };
+      const auto open_started = steady_clock::now();
       result = co_await run_blocking(st.pool, std::move(open));
+      metrics::server().maildrop_open(steady_clock::now() - open_started);
     }
     const auto queued = std::exchange(queued_ms_, 0);
     core::log_info(fmt::format(
@@ -220,6 +228,8 @@ class Driver {
         core::log_escape(creds.user), outcome_name(result.outcome),
         result.detail.empty() ? "" : " detail=\"", result.detail, result.detail.empty() ? "" : "\"",
         queued > 0 ? fmt::format(" queued_ms={}", queued) : "", cached ? " auth=cache" : ""));
+    metrics::server().login(session_.mechanism(), result.outcome,
+                            steady_clock::now() - login_started);
     // Logged in: the login deadline no longer applies, idle_timeout does.
     if (result.outcome == LoginOutcome::ok && !conn_.hard_expired) {
       conn_.hard_deadline = steady_clock::time_point::max();
@@ -254,6 +264,8 @@ class Driver {
     const std::string user = st.cfg.auth.canonical_user(name);
     if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
       // Like a password login from a blocked address: no check, no hint.
+      metrics::server().penalty_block();
+      metrics::server().login(session_.mechanism(), pop3::LoginOutcome::temp_failure, {});
       core::log_info(
           fmt::format("session={} event=login user={} result=temp_failure "
                       "detail=\"too many failed logins from this address\"",
@@ -264,6 +276,7 @@ class Driver {
     // it is hashing, so it runs on the auth pool under a ticket.
     auto ticket = co_await auth_ticket();
     if (!*ticket) {
+      metrics::server().login(session_.mechanism(), pop3::LoginOutcome::temp_failure, {});
       core::log_info(
           fmt::format("session={} event=login user={} result=temp_failure "
                       "detail=\"too many password checks in progress\"",
@@ -291,6 +304,7 @@ class Driver {
       std::unique_ptr<store::MessageReader> reader;
       BlockRead first;
     };
+    const auto started = steady_clock::now();
     chunk_.resize(limits::message_chunk);
     store::Mailbox* mb = mailbox.get();
     std::span<char> chunk(chunk_);
@@ -331,6 +345,7 @@ class Driver {
     for (;;) {
       switch (session_.stream_next(out_)) {
         case pop3::StreamStep::done:
+          metrics::server().retr(step.top_lines.has_value(), steady_clock::now() - started);
           co_return true;
         case pop3::StreamStep::write:
           if (!co_await flush(stream)) co_return false;
@@ -485,8 +500,10 @@ asio::awaitable<bool> tls_handshake(Connection& conn, Stream& tls) {
   auto [ec, n] = co_await tls.async_handshake(use_tuple);
   if (ec) {
     core::log_info(fmt::format("session={} event=tls_failed error=\"{}\"", conn.id, ec.message()));
+    metrics::server().tls_failure();
     co_return false;
   }
+  metrics::server().tls_handshake(SSL_version(tls.native_handle()));
   co_return true;
 }
 
@@ -512,6 +529,8 @@ asio::awaitable<void> login_timeout_goodbye(Connection& conn, Stream& stream) {
 asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerState& st,
                                  ConnectionSet& set) {
   auto conn = std::make_shared<Connection>(std::move(socket), st, set);
+  metrics::ServerMetrics::OpenSession open(
+      metrics::server(), implicit_tls ? metrics::Listener::pop3s : metrics::Listener::pop3);
   conn->id = st.next_session_id.fetch_add(1);
   // The whole pre-login phase, PROXY header and TLS handshakes included,
   // must fit in login_timeout whatever the client keeps sending.
@@ -541,6 +560,8 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
                              implicit_tls ? "implicit" : "no", client->via));
   IpSlot per_ip(st.pop3_per_ip, conn->ip_key, st.cfg.limits.max_connections_per_ip);
   if (!per_ip) {
+    metrics::server().refused(implicit_tls ? metrics::Listener::pop3s : metrics::Listener::pop3,
+                              true);
     core::log_info(fmt::format("session={} event=refused peer={} reason=max_connections_per_ip",
                                conn->id, conn->peer));
     if (!implicit_tls) {
@@ -601,6 +622,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       conn->bytes_in, conn->bytes_out,
       std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started)
           .count()));
+  metrics::server().pop3_ended(implicit_tls, why, conn->timed_out, conn->bytes_in, conn->bytes_out);
   // Release the maildrop lock before the socket: a reconnecting client must
   // not see [IN-USE] from its own previous session.
   driver.mailbox.reset();

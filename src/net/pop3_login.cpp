@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "core/limits.hpp"
+#include "metrics/server_metrics.hpp"
 #include "net/blocking.hpp"
 #include "store/owned_mailbox.hpp"
 
@@ -67,7 +68,9 @@ asio::awaitable<std::shared_ptr<const auth::UserInfo>> cached_login(
     auth::Authenticator* users = &st.auth;
     co_await run_blocking(st.auth_pool, [users] { users->recheck(); });
   }
-  co_return st.auth.cached_login(user, creds.secret);
+  auto entry = st.auth.cached_login(user, creds.secret);
+  metrics::server().auth_cache(entry != nullptr);
+  co_return entry;
 }
 
 LoginResult open_blocking(ServerState& st, const std::string& user, const auth::UserInfo* info) {
@@ -87,7 +90,10 @@ LoginResult open_blocking(ServerState& st, const std::string& user, const auth::
   }
   std::unique_ptr<store::Mailbox> mailbox;
   if (!ec) mailbox = st.store->open(req, ec);
-  if (ec == store::store_errc::in_use) return {LoginOutcome::in_use, nullptr, ""};
+  if (ec == store::store_errc::in_use) {
+    metrics::server().maildrop_in_use();
+    return {LoginOutcome::in_use, nullptr, ""};
+  }
   // Problems an operator must fix are permanent for the client (RFC 3206):
   // retrying will not help until then.
   if (ec == store::store_errc::bad_path || ec == std::errc::permission_denied ||

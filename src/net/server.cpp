@@ -18,6 +18,8 @@
 #include "core/log.hpp"
 #include "core/privileges.hpp"
 #include "lmtp/local_delivery.hpp"
+#include "metrics/endpoint.hpp"
+#include "metrics/server_metrics.hpp"
 #include "net/blocking.hpp"
 #include "net/lmtp_connection.hpp"
 #include "net/pop3_connection.hpp"
@@ -32,6 +34,8 @@ using asio::ip::tcp;
 constexpr auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 enum class Proto { pop3, pop3s, lmtp };
+static_assert(static_cast<int>(Proto::pop3s) == static_cast<int>(metrics::Listener::pop3s) &&
+              static_cast<int>(Proto::lmtp) == static_cast<int>(metrics::Listener::lmtp));
 
 const char* proto_name(Proto p) {
   return p == Proto::pop3 ? "pop3" : p == Proto::pop3s ? "pop3s" : "lmtp";
@@ -86,6 +90,7 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Listener>> listeners;
   std::vector<std::unique_ptr<asio::local::stream_protocol::acceptor>> unix_acceptors;
   std::string unix_path;  // the LMTP socket file made here ("" when none or inherited)
+  std::unique_ptr<metrics::Endpoint> metrics;  ///< [metrics] listen, on threads of its own
   std::size_t next_context = 0;
 };
 
@@ -125,6 +130,7 @@ asio::awaitable<void> Server::Impl::accept_loop(Listener& l) {
     std::error_code nodelay_ec;
     socket.set_option(tcp::no_delay(true), nodelay_ec);
     if (!admit(l.proto)) {
+      metrics::server().refused(static_cast<metrics::Listener>(l.proto), false);
       if (l.proto != Proto::pop3s) {
         std::string_view busy = l.proto == Proto::pop3
                                     ? "-ERR [SYS/TEMP] Too many connections, try again later.\r\n"
@@ -238,7 +244,10 @@ asio::awaitable<void> Server::Impl::accept_unix_loop(
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    if (!admit(Proto::lmtp)) continue;
+    if (!admit(Proto::lmtp)) {
+      metrics::server().refused(metrics::Listener::lmtp, false);
+      continue;
+    }
     spawn(index, serve_lmtp(std::move(socket), state, sets[index], delivery),
           state.lmtp_connections);
   }
@@ -344,6 +353,19 @@ void raise_fd_limit(const config::Config& cfg) {
   }
 }
 
+// Binds [metrics] listen (before the privilege drop); serves from run().
+std::unique_ptr<metrics::Endpoint> start_metrics(const config::Endpoint& ep) {
+  auto render = [] {
+    auto& m = metrics::server();
+    m.sample_process();
+    return m.render();
+  };
+  auto endpoint = std::make_unique<metrics::Endpoint>(ep.host, ep.port, std::move(render));
+  core::log_info(
+      fmt::format("event=listening proto=metrics address={}:{}", ep.host, endpoint->port()));
+  return endpoint;
+}
+
 }  // namespace
 
 Server::Server(config::Config cfg) {
@@ -352,6 +374,7 @@ Server::Server(config::Config cfg) {
                       : cfg.log_level == "error" ? core::LogLevel::error
                                                  : core::LogLevel::info);
   raise_fd_limit(cfg);
+  metrics::server();  // made now, not by a session's first event
   impl_ = std::make_unique<Impl>(cfg);
   auto& st = impl_->state;
   st.auth.load();
@@ -390,6 +413,7 @@ Server::Server(config::Config cfg) {
     for (const auto& ep : st.cfg.lmtp.listen) impl_->bind(ep, Proto::lmtp);
     if (!st.cfg.lmtp.unix_path.empty()) impl_->bind_unix(st.cfg.lmtp.unix_path);
   }
+  if (const auto& ep = st.cfg.metrics.listen) impl_->metrics = start_metrics(*ep);
 }
 
 Server::~Server() = default;
@@ -407,6 +431,7 @@ int Server::run() {
   impl.state.pool.start();
   core::drop_thread_capabilities();
   impl.state.auth_pool.start();
+  if (impl.metrics) impl.metrics->start();
   for (auto& l : impl.listeners) {
     asio::co_spawn(*impl.contexts[0], impl.accept_loop(*l), asio::detached);
   }
@@ -424,6 +449,7 @@ int Server::run() {
   }
   impl.contexts[0]->run();
   for (auto& t : threads) t.join();
+  impl.metrics.reset();  // scrapes went on during the grace period
   impl.state.pool.join();
   impl.state.auth_pool.join();
   core::log_info("event=stopped");

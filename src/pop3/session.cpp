@@ -58,6 +58,28 @@ std::string_view close_reason_name(CloseReason reason) noexcept {
 
 Session::Session(SessionOptions options) : options_(std::move(options)) {}
 
+std::string_view mechanism_name(Mechanism m) noexcept {
+  switch (m) {
+    case Mechanism::user:
+      return "USER";
+    case Mechanism::apop:
+      return "APOP";
+    case Mechanism::plain:
+      return "PLAIN";
+    case Mechanism::login:
+      return "LOGIN";
+    case Mechanism::scram_sha_256:
+      return "SCRAM-SHA-256";
+    case Mechanism::scram_sha_256_plus:
+      return "SCRAM-SHA-256-PLUS";
+    case Mechanism::oauthbearer:
+      return "OAUTHBEARER";
+    case Mechanism::xoauth2:
+      break;
+  }
+  return "XOAUTH2";
+}
+
 void Session::greeting(std::string& out) const {
   if (options_.apop_enabled) {
     reply(out,

@@ -99,6 +99,22 @@ enum class CloseReason {
 /// The log spelling of `reason`: "quit", "too_many_errors", ... ("none").
 std::string_view close_reason_name(CloseReason reason) noexcept;
 
+/// The mechanism of a login attempt (USER/PASS is "USER").
+enum class Mechanism {
+  user,
+  apop,
+  plain,
+  login,
+  scram_sha_256,
+  scram_sha_256_plus,
+  oauthbearer,
+  xoauth2,
+};
+inline constexpr std::size_t mechanism_count = 8;
+
+/// The SASL spelling of `m` ("PLAIN", "SCRAM-SHA-256", ...; "USER", "APOP").
+std::string_view mechanism_name(Mechanism m) noexcept;
+
 /// Counters for the session's log line.
 struct SessionStats {
   std::uint64_t commands = 0, bad_commands = 0, retrieved = 0, retrieved_bytes = 0, top = 0,
@@ -162,6 +178,8 @@ class Session {
   State state() const noexcept { return state_; }
   const std::string& user() const noexcept { return user_; }
   const SessionStats& stats() const noexcept { return stats_; }
+  /// The mechanism of the login under way, or of the last one tried.
+  Mechanism mechanism() const noexcept { return mechanism_; }
   /// Why the session closed; CloseReason::none while it has not.
   CloseReason close_reason() const noexcept { return close_reason_; }
 
@@ -228,8 +246,9 @@ class Session {
   SessionOptions options_;
   State state_ = State::authorization;
   Sasl sasl_ = Sasl::none;
-  std::string user_;          // from USER, or the user logged in
-  std::string sasl_user_;     // LOGIN mechanism: the user name given first
+  std::string user_;       // from USER, or the user logged in
+  std::string sasl_user_;  // LOGIN mechanism: the user name given first
+  Mechanism mechanism_ = Mechanism::user;
   bool oauth_login_ = false;  // the login under way came from OAUTHBEARER/XOAUTH2
   bool scram_proof_ = false;  // the login under way checks a SCRAM proof (right or wrong)
   auth::ScramServer scram_;

@@ -79,6 +79,7 @@ Step Session::cmd_pass(const Args& args, std::string& out) {
   if (user_.empty()) return bad_command("-ERR No user name given (USER first).", out);
   if (args.rest.empty()) return bad_command("-ERR PASS takes the password.", out);
   // The password is everything after "PASS ": it may contain spaces.
+  mechanism_ = Mechanism::user;
   return start_login({Credentials::Kind::password, user_, std::string(args.rest)}, out);
 }
 
@@ -87,6 +88,7 @@ Step Session::cmd_apop(const Args& args, std::string& out) {
   if (args.list.size() != 2 || args.list[1].size() != 32 || !is_hex(args.list[1])) {
     return bad_command("-ERR APOP takes a user name and a 32-digit hex digest.", out);
   }
+  mechanism_ = Mechanism::apop;
   return start_login(
       {Credentials::Kind::apop, std::string(args.list[0]), std::string(args.list[1])}, out);
 }
@@ -122,6 +124,7 @@ Step Session::cmd_auth(const Args& args, std::string& out) {
   }
   if (!check_plaintext(out)) return {};
   sasl_user_.clear();
+  mechanism_ = mech == "PLAIN" ? Mechanism::plain : Mechanism::login;
   if (mech == "PLAIN") {
     sasl_ = Sasl::plain;
     if (args.list.size() == 2) return on_sasl_line(args.list[1], out);

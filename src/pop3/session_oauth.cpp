@@ -16,6 +16,7 @@ Step Session::start_oauth(std::string_view mech, const Args& args, std::string& 
   // A bearer token is as good as a password: same rule as PLAIN.
   if (!check_plaintext(out)) return {};
   sasl_ = mech == "OAUTHBEARER" ? Sasl::oauthbearer : Sasl::xoauth2;
+  mechanism_ = mech == "OAUTHBEARER" ? Mechanism::oauthbearer : Mechanism::xoauth2;
   if (args.list.size() == 2) return on_sasl_line(args.list[1], out);
   out.append("+ \r\n");
   return {};

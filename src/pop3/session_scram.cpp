@@ -20,6 +20,7 @@ void Session::start_scram(bool plus) {
   scram_ = auth::ScramServer(plus, options_.channel_binding);
   sasl_user_.clear();
   sasl_ = Sasl::scram_first;
+  mechanism_ = plus ? Mechanism::scram_sha_256_plus : Mechanism::scram_sha_256;
 }
 
 Step Session::on_scram(Sasl stage, std::string_view msg, std::string& out) {
