@@ -71,7 +71,9 @@ const char* verb_name(Verb v) noexcept {
 
 std::optional<Request> parse_request(std::string_view text, std::string& error) {
   if (text.size() > limits::admin_max_request) return fail(error, "request too long");
-  json j = json::parse(text, nullptr, false);
+  // A NUL never belongs in JSON text (and the parser may stop at one).
+  if (text.find('\0') != std::string_view::npos) return fail(error, "request is not JSON");
+  json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded()) return fail(error, "request is not JSON");
   if (!j.is_object()) return fail(error, "request is not a JSON object");
   std::string verb;
