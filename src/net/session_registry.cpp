@@ -29,7 +29,7 @@ const std::string empty_user;
 }  // namespace
 
 SessionRecord::~SessionRecord() {
-  if (registered_) SessionRegistry::this_thread().live_.erase(id_);
+  if (registry_) registry_->live_.erase(id_);
 }
 
 void SessionRecord::start(std::uint64_t id, const std::string& peer, bool implicit_tls,
@@ -45,7 +45,8 @@ void SessionRecord::start(std::uint64_t id, const std::string& peer, bool implic
   since_ = std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
                .count();
-  registered_ = SessionRegistry::this_thread().live_.emplace(id, this).second;
+  auto& registry = SessionRegistry::this_thread();
+  if (registry.live_.emplace(id, this).second) registry_ = &registry;
 }
 
 void SessionRecord::tls_started(SSL* ssl) {

@@ -40,6 +40,8 @@ struct SessionInfo {
   std::uint64_t bytes_in = 0, bytes_out = 0;
 };
 
+class SessionRegistry;
+
 /// One registered session; lives in its connection, registered from start()
 /// until it is destroyed. Only the session's event thread touches it.
 class SessionRecord {
@@ -79,7 +81,7 @@ class SessionRecord {
   const std::uint64_t* bytes_out_ = nullptr;
   std::int64_t since_ = 0;
   bool kicked_ = false;
-  bool registered_ = false;
+  SessionRegistry* registry_ = nullptr;  // where it is registered
 };
 
 /// The sessions of one event thread.
