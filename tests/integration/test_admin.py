@@ -185,6 +185,35 @@ class WhoAndKick(AdminBase):
         self.assertFalse(os.path.exists(self.sock))  # removed at shutdown
 
 
+class AdminGroup(unittest.TestCase):
+    def make_env(self, group):
+        env = Env(users=dict(USERS))
+        self.addCleanup(env.close)
+        sock = os.path.join(env.dir, "admin.sock")
+        with open(env.config, "a") as f:
+            f.write(f'[admin]\nsocket = "{sock}"\ngroup = "{group}"\n')
+        return env, sock
+
+    def test_the_socket_belongs_to_the_admin_group(self):
+        env, sock = self.make_env("mail")
+        env.start()
+        st = os.lstat(sock)
+        self.assertEqual(st.st_gid, grp.getgrnam("mail").gr_gid)
+        self.assertEqual(st.st_uid, pwd.getpwnam(TEST_USER).pw_uid)
+        rc, out, err = admin(env, "who", as_nobody=True, groups=[grp.getgrnam("mail").gr_gid])
+        self.assertEqual(rc, 0, err)
+
+    def test_an_unknown_group_stops_the_start(self):
+        env, sock = self.make_env("no-such-group-here")
+        try:
+            server = env.start()
+        except RuntimeError as e:  # it may exit before the harness sees the ports
+            self.assertIn("no-such-group-here", str(e))
+            return
+        self.assertNotEqual(server.proc.wait(20), 0)
+        self.assertIn("[admin] group: no group 'no-such-group-here'", server.log_text())
+
+
 class BadRequests(AdminBase):
     def test_garbage_huge_and_slow_requests_get_errors(self):
         for data in (b"hello\n", b"[1,2]\n", b'{"verb":"rm -rf"}\n', b'{"verb":"kick"}\n',
