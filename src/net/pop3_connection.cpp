@@ -602,9 +602,9 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   const auto& s = session.stats();
   // The session knows why it closed (QUIT, too many errors, ...).
   const pop3::CloseReason why = session.close_reason();
-  std::string_view result = record.kicked()                  ? "kicked"
-                            : conn->timed_out                ? "timeout"
+  std::string_view result = conn->timed_out                  ? "timeout"
                             : why != pop3::CloseReason::none ? pop3::close_reason_name(why)
+                            : record.kicked()                ? "kicked"
                                                              : "disconnected";
   core::log_info(fmt::format(
       "session={} event=disconnect peer={} user={} result={} commands={} bad_commands={} "
