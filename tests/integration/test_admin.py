@@ -149,6 +149,30 @@ class WhoAndKick(AdminBase):
         again.cmd("QUIT")
         self.assertEqual(self.who(), [])
 
+    def test_kick_during_a_retr_lets_the_reply_finish_first(self):
+        body = b"".join(b"line %07d of a big message\n" % i for i in range(300_000))  # ~8 MB
+        self.env.deliver("bob", b"Subject: big\n\n" + body)
+        # A small receive buffer: the server's send buffer (at most 4 MB)
+        # cannot take the whole message, so its RETR is still being sent.
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(20)
+        raw.connect(("127.0.0.1", self.server.pop3))
+        c = LineClient(sock=raw)
+        self.assertTrue(c.cmd("USER bob").startswith(b"+OK"))
+        self.assertTrue(c.cmd("PASS bob-secret").startswith(b"+OK"))
+        c.send(b"RETR 1\r\n")
+        time.sleep(0.5)  # the server is now blocked writing: the client reads nothing
+        rc, out, err = admin(self.env, "kick", "bob")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(c.line().startswith(b"+OK"))
+        lines = c.multiline()
+        self.assertEqual(len(lines), 2 + 300_000)  # the whole message, unharmed
+        self.assertEqual(c.line(), b"-ERR [SYS/TEMP] Session ended by the administrator.")
+        with self.assertRaises((EOFError, ConnectionError)):
+            c.line()
+        self.assertEqual(len(os.listdir(os.path.join(self.env.maildir("bob"), "new"))), 1)
+
     def test_kick_a_session_by_id_only_that_one(self):
         a = login(self.server.pop3, "alice")
         b = login(self.server.pop3, "bob")
