@@ -16,6 +16,11 @@ int main(int argc, char** argv) {
   popbox::cli::add_deliver(app, rc);
   popbox::cli::add_bench(app, rc);
   popbox::cli::add_uidl(app, rc);
+  popbox::cli::add_who(app, rc);
+  popbox::cli::add_kick(app, rc);
+  popbox::cli::add_mailbox(app, rc);
+  popbox::cli::add_expunge(app, rc);
+  popbox::cli::add_reload(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

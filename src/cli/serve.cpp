@@ -52,6 +52,8 @@ void add_serve(CLI::App& app, int& rc) {
       // Binds every listener and reads the passwd-file and the TLS key
       // while still root; everything after runs as the configured user.
       net::Server server(std::move(cfg));
+      // The admin socket: the service user's, group [admin] group.
+      server.set_admin_owner(run_as ? run_as->uid : ::getuid(), run_as ? run_as->gid : ::getgid());
       if (run_as) {
         // The LMTP socket belongs to the service user (its group is the
         // MTA's way in), so it is not left root's after the drop.

@@ -15,5 +15,10 @@ void add_fetch(CLI::App& app, int& rc);
 void add_deliver(CLI::App& app, int& rc);
 void add_bench(CLI::App& app, int& rc);
 void add_uidl(CLI::App& app, int& rc);
+void add_who(CLI::App& app, int& rc);
+void add_kick(CLI::App& app, int& rc);
+void add_mailbox(CLI::App& app, int& rc);
+void add_expunge(CLI::App& app, int& rc);
+void add_reload(CLI::App& app, int& rc);
 
 }  // namespace popbox::cli

@@ -52,6 +52,30 @@ inline constexpr std::chrono::milliseconds accept_backoff{100};
 /// Longest user name accepted (bytes).
 inline constexpr std::size_t max_user_name = 255;
 
+/// ---- Admin socket (`popbox who`, `kick`, `mailbox`, `expunge`, `reload`) ------
+
+/// Longest admin request (one JSON line); a longer one gets an error reply.
+inline constexpr std::size_t admin_max_request = 4096;
+
+/// Time a client of the admin socket has to send its whole request.
+inline constexpr std::chrono::seconds admin_request_timeout{5};
+
+/// Time the server has to write a reply before it drops the admin client.
+inline constexpr std::chrono::seconds admin_reply_timeout{30};
+
+/// Admin connections served at once; more are answered with an error.
+inline constexpr std::size_t admin_max_connections = 8;
+
+/// Messages an expunge reply lists per user (the counts cover them all).
+inline constexpr std::size_t admin_listed_messages = 1000;
+
+/// How long `popbox who|kick|mailbox|reload` wait for the reply (expunge
+/// of every user may take long: it waits admin_expunge_wait).
+inline constexpr std::chrono::seconds admin_client_wait{60};
+
+/// How long `popbox expunge` waits for the server's reply.
+inline constexpr std::chrono::seconds admin_expunge_wait{3600};
+
 /// ---- Connections and logins: what one address may cost ----------------
 
 /// Longest wait a failed-login penalty can impose before an answer; the wait

@@ -19,6 +19,7 @@
 #include "net/message_stream.hpp"
 #include "net/pop3_login.hpp"
 #include "net/server_state.hpp"
+#include "net/session_registry.hpp"
 #include "net/tls_socket.hpp"
 #include "net/watched_socket.hpp"
 #include "pop3/session.hpp"
@@ -47,6 +48,7 @@ class Connection final : public WatchedSocket<tcp::socket> {
   std::string ip_key;  ///< the client's key for per-IP limits (core::client_key)
   std::string apop_timestamp;
   std::uint64_t bytes_in = 0, bytes_out = 0;
+  const SessionRecord* record = nullptr;  ///< `who`/`kick` entry, while the session runs
 };
 
 namespace {
@@ -82,7 +84,8 @@ class Driver {
       }
       if (!co_await flush(stream)) co_return Outcome::closed;
       if (conn_.stop_requested) {
-        out_ = "-ERR [SYS/TEMP] Server shutting down.\r\n";
+        out_ = conn_.record && conn_.record->kicked() ? kicked_reply
+                                                      : "-ERR [SYS/TEMP] Server shutting down.\r\n";
         co_await flush(stream);
         co_return Outcome::closed;
       }
@@ -576,6 +579,9 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   pop3::Session session(session_options(st, *conn, implicit_tls, loopback));
   core::LineReader reader(limits::max_line);
   Driver driver(*conn, session, reader);
+  SessionRecord record;  // for `popbox who` and `kick`
+  record.start(conn->id, conn->peer, implicit_tls, session, *conn, conn->bytes_in, conn->bytes_out);
+  conn->record = &record;
   std::string greeting;
   session.greeting(greeting);
   auto tls_ctx = st.tls.get();
@@ -584,15 +590,20 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
     TlsSocket tls(conn->socket, *tls_ctx);
     if (co_await tls_handshake(*conn, tls)) {
       session.tls_started(true, channel_binding(tls.native_handle()));
+      record.tls_started(tls.native_handle());
       co_await asio::async_write(tls, asio::buffer(greeting), use_tuple);
       co_await driver.run(tls);
       co_await login_timeout_goodbye(*conn, tls);
+      co_await kicked_goodbye(*conn, record, tls);
       co_await tls_goodbye(*conn, tls);
     }
   } else {
     auto [wec, wn] = co_await asio::async_write(conn->socket, asio::buffer(greeting), use_tuple);
     Outcome outcome = wec ? Outcome::closed : co_await driver.run(conn->socket);
-    if (outcome == Outcome::closed) co_await login_timeout_goodbye(*conn, conn->socket);
+    if (outcome == Outcome::closed) {
+      co_await login_timeout_goodbye(*conn, conn->socket);
+      co_await kicked_goodbye(*conn, record, conn->socket);
+    }
     if (outcome == Outcome::start_tls && tls_ctx) {
       // RFC 2595 / STYLE rule 6: input that came with or after STLS is
       // discarded, never read as a command of the TLS session.
@@ -600,8 +611,10 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
       TlsSocket tls(conn->socket, *tls_ctx);
       if (co_await tls_handshake(*conn, tls)) {
         session.tls_started(true, channel_binding(tls.native_handle()));
+        record.tls_started(tls.native_handle());
         co_await driver.run(tls);
         co_await login_timeout_goodbye(*conn, tls);
+        co_await kicked_goodbye(*conn, record, tls);
         co_await tls_goodbye(*conn, tls);
       }
     }
@@ -612,6 +625,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   const pop3::CloseReason why = session.close_reason();
   std::string_view result = conn->timed_out                  ? "timeout"
                             : why != pop3::CloseReason::none ? pop3::close_reason_name(why)
+                            : record.kicked()                ? "kicked"
                                                              : "disconnected";
   core::log_info(fmt::format(
       "session={} event=disconnect peer={} user={} result={} commands={} bad_commands={} "

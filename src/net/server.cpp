@@ -13,6 +13,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <thread>
 
+#include "admin/socket.hpp"
 #include "auth/scram_fake_secret.hpp"
 #include "core/limits.hpp"
 #include "core/log.hpp"
@@ -20,6 +21,7 @@
 #include "lmtp/local_delivery.hpp"
 #include "metrics/endpoint.hpp"
 #include "metrics/server_metrics.hpp"
+#include "net/admin_service.hpp"
 #include "net/blocking.hpp"
 #include "net/lmtp_connection.hpp"
 #include "net/pop3_connection.hpp"
@@ -78,7 +80,9 @@ struct Server::Impl {
   void spawn(std::size_t index, Awaitable session, std::atomic<std::size_t>& count);
   asio::awaitable<void> signal_loop();
   asio::awaitable<void> shutdown();
-  void reload();
+  /// Rereads users, OAuth keys and the TLS certificate; logs and returns
+  /// each result (SIGHUP and `popbox reload`).
+  ReloadReport reload();
 
   unsigned threads;
   ServerState state;
@@ -92,6 +96,8 @@ struct Server::Impl {
   std::string unix_path;  // the LMTP socket file made here ("" when none or inherited)
   std::unique_ptr<metrics::Endpoint> metrics;  ///< [metrics] listen, on threads of its own
   std::size_t next_context = 0;
+  std::unique_ptr<admin::Socket> admin_socket;  ///< [admin] socket, if set
+  std::unique_ptr<AdminService> admin_service;
 };
 
 void Server::Impl::bind(const config::Endpoint& ep, Proto proto) {
@@ -253,26 +259,37 @@ asio::awaitable<void> Server::Impl::accept_unix_loop(
   }
 }
 
-void Server::Impl::reload() {
+ReloadReport Server::Impl::reload() {
+  ReloadReport report;
   if (auto err = state.auth.reload()) {
-    core::log_error(fmt::format("event=reload what=users result=failed error=\"{}\"", *err));
+    report.items.push_back({"users", false, *err});
   } else {
-    core::log_info("event=reload what=users result=ok");
+    report.items.push_back({"users", true, ""});
   }
   if (state.oauth) {
     if (auto err = state.oauth->reload()) {
-      core::log_error(fmt::format("event=reload what=oauth_keys result=failed error=\"{}\"", *err));
+      report.items.push_back({"oauth_keys", false, *err});
     } else {
-      core::log_info("event=reload what=oauth_keys result=ok");
+      report.items.push_back({"oauth_keys", true, ""});
     }
   }
-  if (!state.cfg.tls.enabled) return;
-  try {
-    state.tls.set(make_tls_context(state.cfg.tls));
-    core::log_info("event=reload what=tls result=ok");
-  } catch (const std::exception& e) {
-    core::log_error(fmt::format("event=reload what=tls result=failed error=\"{}\"", e.what()));
+  if (state.cfg.tls.enabled) {
+    try {
+      state.tls.set(make_tls_context(state.cfg.tls));
+      report.items.push_back({"tls", true, ""});
+    } catch (const std::exception& e) {
+      report.items.push_back({"tls", false, e.what()});
+    }
   }
+  for (const auto& item : report.items) {
+    if (item.ok) {
+      core::log_info(fmt::format("event=reload what={} result=ok", item.what));
+    } else {
+      core::log_error(fmt::format("event=reload what={} result=failed error=\"{}\"", item.what,
+                                  core::log_escape(item.error)));
+    }
+  }
+  return report;
 }
 
 asio::awaitable<void> Server::Impl::signal_loop() {
@@ -282,10 +299,7 @@ asio::awaitable<void> Server::Impl::signal_loop() {
     if (ec) co_return;
     if (sig == SIGHUP) {
       sd::notify_reloading();
-      auto work = [this] {
-        reload();
-        return 0;
-      };
+      auto work = [this] { return reload(); };
       co_await run_blocking(state.pool, std::move(work));
       sd::notify_ready("Serving (reloaded)");
       continue;
@@ -301,6 +315,7 @@ asio::awaitable<void> Server::Impl::signal_loop() {
 // progress always completes), then cuts what is left after the grace period.
 asio::awaitable<void> Server::Impl::shutdown() {
   state.stopping = true;
+  if (admin_socket) admin_socket->close();
   for (auto& l : listeners) {
     std::error_code ignored;
     l->acceptor.close(ignored);
@@ -414,6 +429,13 @@ Server::Server(config::Config cfg) {
     if (!st.cfg.lmtp.unix_path.empty()) impl_->bind_unix(st.cfg.lmtp.unix_path);
   }
   if (const auto& ep = st.cfg.metrics.listen) impl_->metrics = start_metrics(*ep);
+  if (!st.cfg.admin.socket.empty()) {
+    impl_->admin_socket = std::make_unique<admin::Socket>(*impl_->contexts[0], st.cfg.admin.socket);
+  }
+}
+
+void Server::set_admin_owner(unsigned uid, unsigned gid) {
+  if (impl_->admin_socket) impl_->admin_socket->set_owner(uid, gid, impl_->state.cfg.admin.group);
 }
 
 Server::~Server() = default;
@@ -439,6 +461,23 @@ int Server::run() {
     asio::co_spawn(*impl.contexts[0], impl.accept_unix_loop(*a), asio::detached);
   }
   asio::co_spawn(*impl.contexts[0], impl.signal_loop(), asio::detached);
+  if (impl.admin_socket) {
+    std::vector<asio::io_context*> contexts;
+    for (auto& c : impl.contexts) contexts.push_back(c.get());
+    // The sessions' own store (its UIDL format): expunge commits like a session.
+    const auto& store = dynamic_cast<const store::MaildirStore&>(*impl.state.store);
+    impl.admin_service =
+        std::make_unique<AdminService>(impl.state, store, std::move(contexts), [&impl] {
+          sd::notify_reloading();
+          auto report = impl.reload();
+          sd::notify_ready("Serving (reloaded)");
+          return report;
+        });
+    impl.admin_socket->start(
+        [service = impl.admin_service.get()](const admin::Request& r, const admin::Peer& p) {
+          return service->handle(r, p);
+        });
+  }
   // Every listener is up and privileges are dropped (serve drops them
   // before run): Type=notify units become active now.
   sd::notify_ready(

@@ -18,6 +18,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  /// Gives the admin socket ([admin] socket, if set) to `uid` and to the
+  /// group [admin] group names, else `gid`; call while still root. Throws
+  /// std::runtime_error when it cannot.
+  void set_admin_owner(unsigned uid, unsigned gid);
+
   /// Serves until SIGTERM or SIGINT (SIGHUP reloads users and certificate);
   /// returns the process exit code.
   int run();

@@ -105,6 +105,10 @@ class MaildirMailbox final : public Mailbox {
   std::size_t heap_bytes() const noexcept;
   /// How open built the snapshot.
   const MaildirOpenStats& stats() const noexcept { return stats_; }
+  /// The file of message `index` as last seen (name, subdirectory, mtime),
+  /// for reports such as `popbox mailbox stat` and `expunge`. Throws
+  /// std::out_of_range for an index outside messages().
+  detail::ScannedFile message_file(std::size_t index) const { return file_of(entries_.at(index)); }
   /// The Maildir directory.
   const std::string& path() const noexcept { return path_; }
   /// Where each message's UIDL came from, in session order; filled in the
