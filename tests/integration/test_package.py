@@ -164,17 +164,27 @@ class PackageTest(unittest.TestCase):
         if installed():
             self.skipTest("popbox is already installed here; `apt-get purge popbox` to run this")
         self.addCleanup(self.purge_quietly)
+        try:
+            user_before = pwd.getpwnam("popbox")
+        except KeyError:
+            user_before = None
+        dirs_before = {d for d in ("/var/lib/popbox", "/var/vmail") if os.path.exists(d)}
         run(APT + ["install", os.path.abspath(self.deb)], env=APT_ENV, timeout=900)
         self.assertTrue(installed())
 
-        # The system user and group of postinst.
+        # The system user and group of postinst (an existing one is kept).
         pw = pwd.getpwnam("popbox")
         gr = grp.getgrnam("popbox")
-        self.assertEqual(pw.pw_gid, gr.gr_gid)
-        self.assertLess(pw.pw_uid, 1000)  # a system account
-        self.assertEqual(pw.pw_dir, "/var/lib/popbox")
-        self.assertEqual(pw.pw_shell, "/usr/sbin/nologin")
-        for d in ("/var/lib/popbox", "/var/mail/popbox"):
+        if user_before:
+            self.assertEqual(pw, user_before)
+        else:
+            self.assertEqual(pw.pw_gid, gr.gr_gid)
+            self.assertLess(pw.pw_uid, 1000)  # a system account
+            self.assertEqual(pw.pw_dir, "/var/lib/popbox")
+            self.assertEqual(pw.pw_shell, "/usr/sbin/nologin")
+        for d in ("/var/lib/popbox", "/var/vmail"):
+            if d in dirs_before:
+                continue  # postinst leaves an existing directory as it is
             st = os.stat(d)
             self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)),
                              (pw.pw_uid, gr.gr_gid, 0o750), d)
@@ -258,16 +268,20 @@ class PackageTest(unittest.TestCase):
         run(APT + ["install", os.path.abspath(self.deb)], env=APT_ENV, timeout=900)
         with open(CONF) as f:
             self.assertIn(f'passwd_file = "{users}"', f.read())
-        kept = "/var/mail/popbox/example.com"  # mail (here a Maildir's parent) is never purged
+        kept = "/var/vmail/popbox-test-package"  # mail (a Maildir's parent) is never purged
+        if "/var/vmail" not in dirs_before:  # cleanups run last first: this one after the next
+            self.addCleanup(lambda: os.path.isdir("/var/vmail") and
+                            not os.listdir("/var/vmail") and os.rmdir("/var/vmail"))
         os.makedirs(kept)
-        self.addCleanup(shutil.rmtree, "/var/mail/popbox", True)
+        self.addCleanup(os.rmdir, kept)
         run(APT + ["purge", "popbox"], env=APT_ENV)
         self.assertFalse(installed())
         self.assertFalse(os.path.exists(CONF))
         # The empty users file postinst made, and the then empty /etc/popbox
         # and /var/lib/popbox go; mail stays.
         self.assertFalse(os.path.exists("/etc/popbox"))
-        self.assertFalse(os.path.exists("/var/lib/popbox"))
+        if "/var/lib/popbox" not in dirs_before:
+            self.assertFalse(os.path.exists("/var/lib/popbox"))
         self.assertTrue(os.path.isdir(kept))
         pwd.getpwnam("popbox")  # Debian keeps system users after purge
 
