@@ -4,7 +4,7 @@
 # so nothing recompiles otherwise.
 #   -DSRC=<source dir> -DIN=<template> -DOUT=<header> -DPOPBOX_VERSION=<x.y.z>
 #   -DPOPBOX_GIT_COMMIT=<commit>  (optional: given, it wins over git)
-if(NOT POPBOX_GIT_COMMIT)
+if("${POPBOX_GIT_COMMIT}" STREQUAL "")
   set(POPBOX_GIT_COMMIT "unknown")
   find_program(git_exe git)
   if(git_exe)
