@@ -66,7 +66,7 @@ class VersionScriptTest(unittest.TestCase):
             text = f.read()
         self.assertIn('version = "1.2.3";', text)
         return re.search(r'git_commit = "([^"]*)";', text).group(1), \
-            re.search(r'version_line = "([^"]*)";', text).group(1)
+            re.search(r'version_line =\s*"([^"]*)";', text).group(1)
 
     def git(self, repo, *args):
         return subprocess.run(GIT + ["-C", repo, *args], check=True, capture_output=True,
