@@ -2,12 +2,15 @@
 #include <sysexits.h>
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 #include "cli/verbs.hpp"
+#include "core/version.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"popbox: a POP3 server on Maildir, and a POP3 client"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "popbox 0.1.0");
+  app.set_version_flag("--version", std::string(popbox::version_line));
   int rc = 0;
   popbox::cli::add_serve(app, rc);
   popbox::cli::add_check(app, rc);
