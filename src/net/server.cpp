@@ -96,6 +96,7 @@ struct Server::Impl {
   std::string unix_path;  // the LMTP socket file made here ("" when none or inherited)
   std::unique_ptr<metrics::Endpoint> metrics;  ///< [metrics] listen, on threads of its own
   std::size_t next_context = 0;
+  std::optional<asio::signal_set> signals;  ///< made in run(), kept until it returns
   std::unique_ptr<admin::Socket> admin_socket;  ///< [admin] socket, if set
   std::unique_ptr<AdminService> admin_service;
 };
@@ -293,9 +294,8 @@ ReloadReport Server::Impl::reload() {
 }
 
 asio::awaitable<void> Server::Impl::signal_loop() {
-  asio::signal_set signals(*contexts[0], SIGINT, SIGTERM, SIGHUP);
   for (;;) {
-    auto [ec, sig] = co_await signals.async_wait(use_tuple);
+    auto [ec, sig] = co_await signals->async_wait(use_tuple);
     if (ec) co_return;
     if (sig == SIGHUP) {
       sd::notify_reloading();
@@ -460,6 +460,9 @@ int Server::run() {
   for (auto& a : impl.unix_acceptors) {
     asio::co_spawn(*impl.contexts[0], impl.accept_unix_loop(*a), asio::detached);
   }
+  // Caught from here until run() returns: a SIGHUP right after READY, or
+  // one during the shutdown grace, must not take its default action (exit).
+  impl.signals.emplace(*impl.contexts[0], SIGINT, SIGTERM, SIGHUP);
   asio::co_spawn(*impl.contexts[0], impl.signal_loop(), asio::detached);
   if (impl.admin_socket) {
     std::vector<asio::io_context*> contexts;

@@ -95,7 +95,10 @@ void configure_maildrop_locks(const std::string& lock_file, std::optional<Owner>
   // The default lives in /run/popbox, which a reboot empties: make the
   // directory (one level, root's, world-searchable) if it is missing.
   if (auto slash = lock_file.rfind('/'); slash != std::string::npos && slash > 0) {
-    ::mkdir(lock_file.substr(0, slash).c_str(), 0755);  // EEXIST and failures: open says
+    std::string dir = lock_file.substr(0, slash);
+    // chmod too: a umask (the unit's UMask=0077) would leave it 0700, and CLI
+    // verbs run as the service user could then not reach the lock file.
+    if (::mkdir(dir.c_str(), 0755) == 0) ::chmod(dir.c_str(), 0755);  // else open says
   }
   detail::UniqueFd fd(::open(lock_file.c_str(), O_RDWR | O_CREAT | flags, 0600));
   if (!fd && errno == EACCES && owner && ::geteuid() == 0) {
@@ -104,7 +107,7 @@ void configure_maildrop_locks(const std::string& lock_file, std::optional<Owner>
     std::error_code id_ec;
     core::FsIdGuard as_owner(owner->uid, owner->gid, id_ec);
     if (!id_ec) fd.reset(::open(lock_file.c_str(), O_RDWR | flags));
-    if (!fd) errno = EACCES;
+    if (!fd && id_ec) errno = EACCES;  // else the owner's open's own errno says why
   }
   std::error_code ec;
   struct stat st {};

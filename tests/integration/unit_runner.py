@@ -310,7 +310,7 @@ def install_popbox_units(sd, unit_dir, config, writable, pop3_port, pop3s_port, 
     /lib/systemd/system) into the booted manager `sd`, with drop-ins only
     for what a test must change: ExecStart runs `binary` (default: the
     unit's own, /usr/bin/popbox) on `config`, `writable` (a directory outside
-    /tmp, for PrivateTmp=) is the one ReadWritePaths= entry, the sockets
+    /tmp, for PrivateTmp=) is added to the shipped ReadWritePaths=, the sockets
     listen on 127.0.0.1:`pop3_port`/`pop3s_port`, and the LMTP socket
     belongs to `socket_user`. Every other line is the shipped unit's."""
     for u in POPBOX_UNITS:
@@ -319,7 +319,7 @@ def install_popbox_units(sd, unit_dir, config, writable, pop3_port, pop3s_port, 
     sd.drop_in("popbox.service", "test", (
         "[Service]\nExecStart=\n"
         f"ExecStart={exe} serve -c {config}\n"
-        f"ReadWritePaths=\nReadWritePaths={writable}\n"))
+        f"ReadWritePaths={writable}\n"))
     sd.drop_in("popbox.socket", "test",
                f"[Socket]\nListenStream=\nListenStream=127.0.0.1:{pop3_port}\n")
     sd.drop_in("popbox-pop3s.socket", "test",
