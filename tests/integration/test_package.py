@@ -4,7 +4,11 @@ the .deb holds the binary, the conffile, the docs (and the man pages and
 units once their sources exist), `apt-get install` creates the popbox user
 and group, the installed popbox reports the CMake version and commit,
 accepts its own config, serves a real client from a Maildir, and
-`apt-get remove`/`purge` treat the conffile as Debian promises.
+serves it again as the installed popbox.service under its own sandbox
+(a private systemd booted by unit_runner, the installed units, socket
+activation), where `popbox who` shows the live session and `promtool check
+metrics` accepts /metrics, and `apt-get remove`/`purge` treat the conffile
+as Debian promises.
 `cmake --install` puts the same files under a prefix.
 
 Slow (a package build) and it changes the machine (installs, then purges
@@ -23,6 +27,7 @@ import tempfile
 import unittest
 
 import harness
+import unit_runner
 from harness import MESSAGES, run_tests, wire_form
 
 SRC = os.path.realpath(harness.SRC)
@@ -207,7 +212,8 @@ class PackageTest(unittest.TestCase):
 
         # The operator sets the paths (sed on the conffile, as the docs say),
         # adds a user with popbox itself, and the check still says OK.
-        tmp = tempfile.mkdtemp(prefix="popbox-pkg-")
+        # Outside /tmp: the installed unit has PrivateTmp=yes.
+        tmp = tempfile.mkdtemp(prefix="popbox-pkg-", dir="/var/lib")
         self.addCleanup(shutil.rmtree, tmp, True)
         os.chmod(tmp, 0o755)
         users = os.path.join(tmp, "users")
@@ -240,6 +246,8 @@ class PackageTest(unittest.TestCase):
             text = "".join(line for line in f if not line.lstrip().startswith("#"))
         text = re.sub(r'(?m)^listen = .*', 'listen = ["127.0.0.1:0"]', text, count=1)
         text = re.sub(r'(?m)^socket = .*', f'socket = "{tmp}/admin.sock"', text)
+        metrics_port = harness.free_port()
+        text += f'\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n'
         with open(served, "w") as f:
             f.write(text)
         saved, harness.POPBOX = harness.POPBOX, "/usr/bin/popbox"
@@ -261,6 +269,8 @@ class PackageTest(unittest.TestCase):
             server.stop()
         self.assertRegex(server.log_text(),
                          rf"event=privileges user=popbox uid={pw.pw_uid} gid={gr.gr_gid}")
+        self.serve_under_the_installed_unit(served, tmp, os.path.join(tmp, "admin.sock"),
+                                            metrics_port, names)
 
         # remove keeps the (changed) conffile, reinstalling keeps the change,
         # purge removes it; a users file with entries stays.
@@ -287,6 +297,43 @@ class PackageTest(unittest.TestCase):
             self.assertFalse(os.path.exists("/var/lib/popbox"))
         self.assertTrue(os.path.isdir(kept))
         pwd.getpwnam("popbox")  # Debian keeps system users after purge
+
+    def serve_under_the_installed_unit(self, config, writable, admin_sock, metrics_port, names):
+        """The installed units in a booted private systemd: a POP3 client
+        starts popbox.service through popbox.socket, `popbox who` lists the
+        session, /metrics passes promtool."""
+        sd = unit_runner.BootedSystemd()
+        try:
+            sd.boot()
+        except unit_runner.Unavailable as e:
+            sd.shutdown()
+            self.skipTest(f"cannot boot a private systemd here: {e}")
+        try:
+            pop3, pop3s = harness.free_port(), harness.free_port()
+            unit_runner.install_popbox_units(sd, "/lib/systemd/system", config, writable, pop3,
+                                             pop3s, "popbox")
+            sd.systemctl("start", "popbox.socket")
+            c = poplib.POP3("127.0.0.1", pop3, timeout=30)
+            c.user("alice")
+            c.pass_("alice-secret")
+            self.assertEqual(c.stat()[0], len(names))
+            _, lines, _ = c.retr(1)
+            self.assertEqual(b"".join(line + b"\r\n" for line in lines),
+                             wire_form(MESSAGES[names[0]]))
+            st = sd.show("popbox.service", "ActiveState", "Type")
+            self.assertEqual((st["ActiveState"], st["Type"]), ("active", "notify"))
+            who = run(["/usr/bin/popbox", "who", "--socket", admin_sock]).stdout
+            self.assertRegex(who, r"(?m)^\S+\s+alice\s+127\.0\.0\.1", who)
+            scrape = run(["curl", "-sSf", f"http://127.0.0.1:{metrics_port}/metrics"]).stdout
+            self.assertIn("popbox_sessions_open", scrape)
+            p = subprocess.run(["promtool", "check", "metrics"], input=scrape, text=True,
+                               capture_output=True, timeout=60)
+            self.assertEqual((p.returncode, p.stdout + p.stderr), (0, ""))
+            c.quit()
+            sd.systemctl("stop", "popbox.service", "popbox.socket", "popbox-pop3s.socket",
+                         "popbox-lmtp.socket")
+        finally:
+            sd.shutdown()
 
     @staticmethod
     def purge_quietly():
