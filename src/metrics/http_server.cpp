@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/limits.hpp"
+
 namespace popbox::metrics {
 
 namespace {
@@ -109,7 +111,7 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
     if (stopping) co_return;
     if (ec) {
       // EMFILE and friends: back off instead of spinning.
-      asio::steady_timer pause(io, std::chrono::milliseconds(100));
+      asio::steady_timer pause(io, limits::accept_backoff);
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
