@@ -22,6 +22,7 @@
 #include "core/fd_io.hpp"
 #include "core/limits.hpp"
 #include "core/privileges.hpp"
+#include "metrics/endpoint.hpp"
 #include "net/tls_context.hpp"
 #include "store/maildir_store.hpp"
 
@@ -190,6 +191,11 @@ int run_check(const std::string& file) {
   }
   if (cfg.server.idle_timeout < limits::min_rfc_idle_timeout) {
     std::cerr << "warning: [server] idle_timeout is below the 10 minutes RFC 1939 requires\n";
+  }
+  if (cfg.metrics.listen && metrics::is_public_listen(cfg.metrics.listen->host)) {
+    std::cerr << "warning: [metrics] listen " << cfg.metrics.listen->host
+              << " is not a loopback address: whoever reaches it reads the metrics; listen on "
+                 "127.0.0.1 or firewall the port\n";
   }
   if (cfg.auth.allow_plaintext == config::Plaintext::always && !cfg.tls.enabled) {
     std::cerr << "warning: passwords will cross the network in clear text (no [tls])\n";

@@ -268,19 +268,21 @@ inline constexpr std::size_t max_snapshot_bytes = std::size_t{1} << 30;
 
 /// ---- Metrics endpoint ([metrics] listen) -------------------------------------
 
-/// Threads answering scrapes: Prometheus scrapes one at a time; a second
-/// thread keeps a stuck client from holding up the next scrape.
-inline constexpr std::size_t metrics_threads = 2;
+/// Scrape connections open at once: Prometheus scrapes one at a time; a
+/// connection beyond this is closed as soon as it is accepted.
+inline constexpr std::size_t metrics_max_connections = 8;
 
-/// Accepted connections waiting for a thread; beyond it the accepting
-/// thread waits, and new connections wait in the kernel's backlog.
-inline constexpr std::size_t metrics_queued_connections = 16;
-
-/// Deadline of every read and write of a scrape, and of an idle keep-alive.
+/// Deadline of a whole scrape connection, from accept to close: a client
+/// that dribbles bytes holds a connection for at most this long.
 inline constexpr std::chrono::seconds metrics_timeout{5};
 
-/// Largest request body read (GET /metrics has none).
-inline constexpr std::size_t metrics_max_request_body = 4096;
+/// Largest request head (request line and headers) read; requests have
+/// no body (a body is refused with 413).
+inline constexpr std::size_t metrics_max_request_head = 4096;
+
+/// Input read and dropped after a scrape's reply, so that closing does not
+/// reset the connection before the client has read the reply.
+inline constexpr std::size_t metrics_max_discard = 64 * 1024;
 
 }  // namespace popbox::limits
 

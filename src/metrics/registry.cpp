@@ -122,6 +122,8 @@ std::size_t Family::index(Type want, const std::vector<std::string>& values) {
   }
   auto it = std::find(values_.begin(), values_.end(), values);
   if (it != values_.end()) return static_cast<std::size_t>(it - values_.begin());
+  // render() may be iterating values_ on another thread: no new series.
+  if (frozen_) throw std::logic_error(name_ + ": new series after Registry::freeze()");
   values_.push_back(values);
   switch (type_) {
     case Type::counter:
@@ -181,6 +183,7 @@ void Family::render(std::string& out) const {
 
 Family& Registry::add(Type type, std::string name, std::string help,
                       std::vector<std::string> label_names, std::vector<double> bounds) {
+  if (frozen_) throw std::logic_error("metric added after Registry::freeze(): " + name);
   if (!valid_metric_name(name)) throw std::invalid_argument("invalid metric name: " + name);
   for (const auto& f : families_) {
     if (f.name() == name) throw std::invalid_argument("metric name taken: " + name);
@@ -197,6 +200,11 @@ Family& Registry::add(Type type, std::string name, std::string help,
   }
   return families_.emplace_back(type, std::move(name), std::move(help), std::move(label_names),
                                 std::move(bounds));
+}
+
+void Registry::freeze() noexcept {
+  frozen_ = true;
+  for (auto& f : families_) f.frozen_ = true;
 }
 
 std::string Registry::render() const {

@@ -81,7 +81,8 @@ class Family {
   Family& operator=(const Family&) = delete;
 
   /// The counter with these label values (in label_names() order), made on
-  /// first use. Throws std::invalid_argument on a wrong type or count.
+  /// first use. Throws std::invalid_argument on a wrong type or count, and
+  /// std::logic_error when it would make a series after Registry::freeze().
   Counter& counter(const std::vector<std::string>& values = {});
   /// The gauge with these label values, made on first use (as counter()).
   Gauge& gauge(const std::vector<std::string>& values = {});
@@ -100,6 +101,7 @@ class Family {
   void render(std::string& out) const;
 
  private:
+  friend class Registry;  // freeze()
   std::size_t index(Type want, const std::vector<std::string>& values);
 
   Type type_;
@@ -111,6 +113,7 @@ class Family {
   std::deque<Counter> counters_;
   std::deque<Gauge> gauges_;
   std::deque<Histogram> histograms_;
+  bool frozen_ = false;  // set before any thread but the maker sees the family
 };
 
 /// The families of one exposition, in the order they were added.
@@ -122,11 +125,16 @@ class Registry {
   Family& add(Type type, std::string name, std::string help,
               std::vector<std::string> label_names = {}, std::vector<double> bounds = {});
 
+  /// Ends construction: from now on add() and making a new series throw
+  /// std::logic_error, so render() on one thread may read while events
+  /// count on others (handles made before stay valid). Call before sharing.
+  void freeze() noexcept;
   /// The whole exposition in text format 0.0.4.
   std::string render() const;
 
  private:
   std::deque<Family> families_;
+  bool frozen_ = false;
 };
 
 /// `v` escaped as a label value: backslash, double quote and newline as

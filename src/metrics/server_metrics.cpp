@@ -117,7 +117,8 @@ ServerMetrics::ServerMetrics() {
     for (std::size_t e = 0; e < pop3_ends; ++e) {
       const std::string_view name = e < 4    ? pop3::close_reason_name(end_reasons[e])
                                     : e == 4 ? "disconnected"
-                                             : "timeout";
+                                    : e == 5 ? "timeout"
+                                             : "proxy";
       pop3_ended_[l][e] = &ended.counter({s(listener_names[l]), s(name)});
     }
   }
@@ -210,6 +211,7 @@ ServerMetrics::ServerMetrics() {
   r.add(Type::gauge, "popbox_build_info", "Always 1; the labels name the build.", {"version"})
       .gauge({POPBOX_VERSION})
       .set(1);
+  r.freeze();  // render() runs on the endpoint's thread from now on
 }
 
 void ServerMetrics::pop3_ended(bool implicit_tls, pop3::CloseReason why, bool timed_out,

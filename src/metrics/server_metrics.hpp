@@ -57,6 +57,12 @@ class ServerMetrics {
   /// A POP3 session ended (its disconnect log line): why, and its bytes.
   void pop3_ended(bool implicit_tls, pop3::CloseReason why, bool timed_out, std::uint64_t bytes_in,
                   std::uint64_t bytes_out) noexcept;
+  /// A POP3 connection ended before its session began: its PROXY header
+  /// was refused or missing (result "proxy"), or did not come in time
+  /// ("timeout").
+  void pop3_unidentified(bool implicit_tls, bool timed_out) noexcept {
+    pop3_ended_[implicit_tls ? 1 : 0][timed_out ? 5 : 6]->inc();
+  }
   /// A connection to `l` was refused before its session began: over
   /// max_connections (per_ip false) or max_connections_per_ip (true).
   void refused(Listener l, bool per_ip) noexcept {
@@ -105,7 +111,7 @@ class ServerMetrics {
 
   static constexpr std::size_t outcomes = 6;      // pop3::LoginOutcome
   static constexpr std::size_t rcpt_results = 5;  // lmtp::RcptStatus
-  static constexpr std::size_t pop3_ends = 6;     // CloseReason's 4 + disconnected + timeout
+  static constexpr std::size_t pop3_ends = 7;     // CloseReason's 4 + disconnected, timeout, proxy
   Registry registry_;
   std::array<Gauge*, 3> open_{};
   std::array<std::array<Counter*, pop3_ends>, 2> pop3_ended_{};

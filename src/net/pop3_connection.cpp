@@ -264,11 +264,13 @@ class Driver {
 
   asio::awaitable<pop3::Step> scram_lookup(const std::string& name) {
     ServerState& st = st_;
+    const auto started = steady_clock::now();  // a refusal's login duration
     const std::string user = st.cfg.auth.canonical_user(name);
-    if (st.penalty.blocked(conn_.ip_key, steady_clock::now())) {
+    if (st.penalty.blocked(conn_.ip_key, started)) {
       // Like a password login from a blocked address: no check, no hint.
       metrics::server().penalty_block();
-      metrics::server().login(session_.mechanism(), pop3::LoginOutcome::temp_failure, {});
+      metrics::server().login(session_.mechanism(), pop3::LoginOutcome::temp_failure,
+                              steady_clock::now() - started);
       core::log_info(
           fmt::format("session={} event=login user={} result=temp_failure "
                       "detail=\"too many failed logins from this address\"",
@@ -279,7 +281,8 @@ class Driver {
     // it is hashing, so it runs on the auth pool under a ticket.
     auto ticket = co_await auth_ticket();
     if (!*ticket) {
-      metrics::server().login(session_.mechanism(), pop3::LoginOutcome::temp_failure, {});
+      metrics::server().login(session_.mechanism(), pop3::LoginOutcome::temp_failure,
+                              steady_clock::now() - started);
       core::log_info(
           fmt::format("session={} event=login user={} result=temp_failure "
                       "detail=\"too many password checks in progress\"",
@@ -291,7 +294,18 @@ class Driver {
     };
     auto result = co_await run_blocking(st.auth_pool, std::move(work));
     std::optional<auth::ScramSecret> secret;
-    if (result.first.result == auth::AuthResult::ok) secret = std::move(result.first.secret);
+    if (result.first.result == auth::AuthResult::ok) {
+      secret = std::move(result.first.secret);
+    } else {
+      // The user database is unavailable: the attempt ends here, as a
+      // password check's temp_failure would.
+      metrics::server().login(session_.mechanism(), pop3::LoginOutcome::temp_failure,
+                              steady_clock::now() - started);
+      core::log_info(
+          fmt::format("session={} event=login user={} result=temp_failure "
+                      "detail=\"user database unavailable\"",
+                      conn_.id, core::log_escape(name)));
+    }
     auth::wipe(result.first.secret);
     co_return session_.scram_lookup_done(std::move(secret), result.second, out_);
   }
@@ -532,8 +546,6 @@ asio::awaitable<void> login_timeout_goodbye(Connection& conn, Stream& stream) {
 asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerState& st,
                                  ConnectionSet& set) {
   auto conn = std::make_shared<Connection>(std::move(socket), st, set);
-  metrics::ServerMetrics::OpenSession open(
-      metrics::server(), implicit_tls ? metrics::Listener::pop3s : metrics::Listener::pop3);
   conn->id = st.next_session_id.fetch_add(1);
   // The whole pre-login phase, PROXY header and TLS handshakes included,
   // must fit in login_timeout whatever the client keeps sending.
@@ -544,6 +556,9 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
 
   std::optional<detail::Client> client = co_await detail::identify_client(*conn, st, conn->id);
   if (!client) {
+    // No session began (PROXY header refused, missing, or late): counted
+    // as ended, never as open.
+    metrics::server().pop3_unidentified(implicit_tls, conn->timed_out);
     conn->finish();
     co_return;
   }
@@ -575,6 +590,8 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
     conn->finish();
     co_return;
   }
+  metrics::ServerMetrics::OpenSession open(
+      metrics::server(), implicit_tls ? metrics::Listener::pop3s : metrics::Listener::pop3);
 
   pop3::Session session(session_options(st, *conn, implicit_tls, loopback));
   core::LineReader reader(limits::max_line);

@@ -378,6 +378,12 @@ std::unique_ptr<metrics::Endpoint> start_metrics(const config::Endpoint& ep) {
   auto endpoint = std::make_unique<metrics::Endpoint>(ep.host, ep.port, std::move(render));
   core::log_info(
       fmt::format("event=listening proto=metrics address={}:{}", ep.host, endpoint->port()));
+  if (metrics::is_public_listen(ep.host)) {
+    core::log_warn(fmt::format(
+        "event=metrics_public address={}:{} hint=\"not a loopback address: whoever reaches it "
+        "reads the metrics; listen on 127.0.0.1 or firewall the port\"",
+        ep.host, endpoint->port()));
+  }
   return endpoint;
 }
 

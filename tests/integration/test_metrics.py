@@ -2,7 +2,8 @@
 with curl while real clients (poplib plain and POP3S, smtplib's LMTP)
 drive sessions; counters move by exactly what the sessions did, promtool
 accepts the output, anything but GET /metrics is a 404, and garbage or
-stuck clients do not take the endpoint down."""
+stuck clients do not take the endpoint down, hold its memory or delay
+shutdown."""
 
 import json
 import os
@@ -12,11 +13,13 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import signal
 import tempfile
+import threading
 import time
 import unittest
 
-from harness import POPBOX, SRC, TEST_USER, Env, run_tests
+from harness import POPBOX, SRC, TEST_USER, Env, RssSampler, run_tests
 
 MESSAGE = b"Subject: metrics\r\n\r\nhello\r\n"
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (\S+)$")
@@ -243,18 +246,27 @@ class MetricsTest(unittest.TestCase):
         r = subprocess.run(["promtool", "check", "metrics"], input=body.encode(),
                            capture_output=True, timeout=30)
         self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
-        self.assertEqual(values['popbox_build_info{version="0.1.0"}'], 1)
+        version = subprocess.run([POPBOX, "--version"], capture_output=True, text=True,
+                                 check=True, timeout=30).stdout.split()[1]
+        self.assertEqual(values[f'popbox_build_info{{version="{version}"}}'], 1)
         self.assertGreater(values["popbox_process_resident_memory_bytes"], 1 << 20)
         self.assertGreaterEqual(values["popbox_process_open_fds"], 5)
 
     def test_only_get_metrics_is_served(self):
         for path, args in [("/", []), ("/metrics/", []), ("/metricsx", []), ("/index.html", []),
-                           ("/metrics", ["-X", "POST", "-d", "x=1"]),
+                           ("/metrics?x=1", []), ("/metrics", ["-X", "POST"]),
                            ("/metrics", ["-X", "DELETE"]), ("/../etc/passwd", ["--path-as-is"])]:
             status, _, body = curl(self.port, path, *args)
             self.assertEqual(status, 404, (path, args, body))
-            self.assertNotIn("popbox_", body)
-        self.assertEqual(curl(self.port, "/metrics", "-I")[0], 200)
+            self.assertEqual(body, "not found; try /metrics\n")
+        # Requests have no body: one is refused before any routing.
+        status, _, body = curl(self.port, "/metrics", "-X", "POST", "-d", "x=1")
+        self.assertEqual((status, body), (413, "request body not accepted\n"))
+        # HEAD: the head of the GET (curl -I prints it), no exposition.
+        status, _, head = curl(self.port, "/metrics", "-I")
+        self.assertEqual(status, 200)
+        self.assertRegex(head, r"\r\nContent-Length: [1-9][0-9]*\r\nConnection: close\r\n\r\n$")
+        self.assertNotIn("popbox_", head)
 
     def test_survives_garbage_and_stuck_clients(self):
         garbage = [b"\x00\xff" * 500 + b"\r\n\r\n", b"GET\r\n\r\n", b"GET /metrics HTTP/9.9\r\n\r\n",
@@ -281,6 +293,13 @@ class MetricsTest(unittest.TestCase):
         finally:
             stuck.close()
         self.assertIsNone(self.server.proc.poll())
+
+    def test_oversized_request_head_is_refused(self):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\n" + b"X-Long: " + b"a" * 5000 + b"\r\n\r\n")
+            reply = s.recv(65536)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 431 "), reply[:80])
+        self.assertIn(b"\r\nConnection: close\r\n", reply)
 
     def test_grafana_dashboard_names_only_exported_series(self):
         with open(os.path.join(SRC, "contrib/grafana/popbox.json")) as f:
@@ -379,6 +398,125 @@ class MetricsPenaltyTest(unittest.TestCase):
             self.assertEqual(values['popbox_logins_total{mechanism="USER",result="temp_failure"}'], 1)
         finally:
             env.close()
+
+
+class MetricsProxyTest(unittest.TestCase):
+    def test_proxy_failures_are_ended_sessions_never_open_ones(self):
+        env = Env(extra_server='trusted_proxies = ["127.0.0.1/32"]\n',
+                  extra_sections='[metrics]\nlisten = "127.0.0.1:0"\n')
+        try:
+            server = env.start()
+            port = metrics_port(server)
+            before, _ = scrape(port)
+            with socket.create_connection(("127.0.0.1", server.pop3), timeout=10) as waiting:
+                # Connected, PROXY header not yet sent: no session is open.
+                time.sleep(0.2)
+                during, _ = scrape(port)
+                self.assertEqual(during['popbox_sessions_open{listener="pop3"}'], 0)
+                waiting.sendall(b"CAPA\r\n")  # not a PROXY header
+                try:
+                    self.assertEqual(waiting.recv(100), b"")  # no greeting, closed
+                except ConnectionResetError:
+                    pass  # closed with CAPA unread: as good
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                after, _ = scrape(port)
+                if self.delta(before, after, 'popbox_sessions_total{listener="pop3",result="proxy"}'):
+                    break
+                time.sleep(0.05)
+            self.assertEqual(
+                self.delta(before, after, 'popbox_sessions_total{listener="pop3",result="proxy"}'), 1)
+            self.assertEqual(after['popbox_sessions_open{listener="pop3"}'], 0)
+        finally:
+            env.close()
+
+    def delta(self, before, after, series):
+        return after.get(series, 0) - before.get(series, 0)
+
+
+class MetricsHardeningTest(unittest.TestCase):
+    """Clients that dribble bytes or stream a line without end: scrapes go
+    on, the server's memory stays put, and SIGTERM is not delayed."""
+
+    def test_dribblers_and_an_endless_line(self):
+        env = metrics_env()
+        try:
+            server = env.start()
+            port = metrics_port(server)
+            scrape(port)
+            stop = threading.Event()
+
+            def dribble():
+                # One byte every 0.5 s, reconnecting when the deadline cuts.
+                while not stop.is_set():
+                    try:
+                        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                            while not stop.is_set():
+                                s.sendall(b"G")
+                                stop.wait(0.5)
+                    except OSError:
+                        pass
+
+            sent = [0]
+
+            def endless():
+                # Up to 100 MB with no newline, as fast as the server reads.
+                chunk = b"A" * 65536
+                with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                    try:
+                        while sent[0] < 100 << 20 and not stop.is_set():
+                            sent[0] += s.send(chunk)
+                    except OSError:
+                        pass  # the server refused and closed: what we want
+
+            sampler = RssSampler(server.proc.pid)
+            before = sampler.peak
+            sampler.start()
+            threads = [threading.Thread(target=dribble, daemon=True) for _ in range(3)]
+            threads.append(threading.Thread(target=endless, daemon=True))
+            for t in threads:
+                t.start()
+            try:
+                # Scrapes are answered at once throughout, past the deadline
+                # that cuts the dribblers (limits::metrics_timeout, 5 s).
+                for _ in range(8):
+                    started = time.time()
+                    self.assertEqual(curl(port)[0], 200)
+                    self.assertLess(time.time() - started, 2)
+                    time.sleep(1)
+                peak = sampler.stop()
+                # The endless line was cut at the head limit, not buffered.
+                self.assertLess(sent[0], 100 << 20)
+                self.assertLess(peak - before, 20 << 10, (before, peak))
+                # SIGTERM with dribblers still connected: a prompt exit.
+                started = time.time()
+                server.kill(signal.SIGTERM)
+                server.proc.wait(15)
+                self.assertLess(time.time() - started, 5)
+                self.assertEqual(server.proc.returncode, 0)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(10)
+        finally:
+            env.close()
+
+
+class MetricsPublicListenTest(unittest.TestCase):
+    def test_check_warns_about_a_public_endpoint(self):
+        for listen, public in [("0.0.0.0:9110", True), ("[::]:9110", True),
+                               ("192.0.2.1:9110", True), ("127.0.0.1:9110", False),
+                               ("[::1]:9110", False)]:
+            env = Env(extra_sections=f'[metrics]\nlisten = "{listen}"\n')
+            try:
+                r = subprocess.run([POPBOX, "check", "--config", env.config], capture_output=True,
+                                   text=True, timeout=30)
+                warned = "warning: [metrics] listen" in r.stderr
+                self.assertEqual(warned, public, (listen, r.stderr))
+                if public:
+                    self.assertIn("is not a loopback address", r.stderr)
+            finally:
+                env.close()
 
 
 class MetricsStartupTest(unittest.TestCase):

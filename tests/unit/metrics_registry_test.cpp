@@ -154,6 +154,20 @@ TEST(MetricsRegistry, RefusesWhatPrometheusWouldReject) {
   EXPECT_THROW(f.gauge({"x", "y"}), std::invalid_argument);
 }
 
+TEST(MetricsRegistry, FrozenRegistryMakesNoNewSeries) {
+  Registry r;
+  auto& f = r.add(Type::counter, "c_total", "h", {"a"});
+  auto& one = f.counter({"1"});
+  r.freeze();
+  // Existing series stay usable; nothing new may appear while render()
+  // iterates on another thread.
+  EXPECT_EQ(&one, &f.counter({"1"}));
+  one.inc();
+  EXPECT_THROW(f.counter({"2"}), std::logic_error);
+  EXPECT_THROW(r.add(Type::gauge, "g", "h"), std::logic_error);
+  EXPECT_EQ(r.render(), "# HELP c_total h\n# TYPE c_total counter\nc_total{a=\"1\"} 1\n");
+}
+
 TEST(MetricsRegistry, NameRules) {
   EXPECT_TRUE(valid_metric_name("popbox_x:y_total"));
   EXPECT_TRUE(valid_metric_name("_x"));

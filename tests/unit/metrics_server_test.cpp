@@ -57,6 +57,8 @@ TEST(MetricsServer, EventsMoveExactlyTheirSeries) {
   m.pop3_ended(true, CloseReason::quit, false, 10, 200);
   m.pop3_ended(false, CloseReason::none, true, 1, 2);
   m.pop3_ended(false, CloseReason::none, false, 0, 0);
+  m.pop3_unidentified(false, false);
+  m.pop3_unidentified(true, true);
   m.command("RETR 1");
   m.command("bogus");
   m.login(Mechanism::scram_sha_256, LoginOutcome::ok, 2ms);
@@ -78,6 +80,8 @@ TEST(MetricsServer, EventsMoveExactlyTheirSeries) {
   EXPECT_EQ(sample(t, "popbox_sessions_total{listener=\"pop3s\",result=\"quit\"}"), "1");
   EXPECT_EQ(sample(t, "popbox_sessions_total{listener=\"pop3\",result=\"timeout\"}"), "1");
   EXPECT_EQ(sample(t, "popbox_sessions_total{listener=\"pop3\",result=\"disconnected\"}"), "1");
+  EXPECT_EQ(sample(t, "popbox_sessions_total{listener=\"pop3\",result=\"proxy\"}"), "1");
+  EXPECT_EQ(sample(t, "popbox_sessions_total{listener=\"pop3s\",result=\"timeout\"}"), "1");
   EXPECT_EQ(sample(t, "popbox_sessions_total{listener=\"lmtp\",result=\"closed\"}"), "1");
   EXPECT_EQ(sample(t, "popbox_received_bytes_total{listener=\"pop3s\"}"), "10");
   EXPECT_EQ(sample(t, "popbox_sent_bytes_total{listener=\"pop3s\"}"), "200");
