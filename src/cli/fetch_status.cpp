@@ -89,7 +89,11 @@ void add_fetch_status(CLI::App& fetch, int& rc) {
   cmd->add_option("-c,--config", args->config, "Fetch configuration file (TOML)");
   cmd->add_option("-a,--account", args->accounts, "Only this account (repeatable)")
       ->allow_extra_args(false);
-  cmd->callback([args, &rc] { rc = run_status(*args); });
+  cmd->callback([&fetch, args, &rc] {
+    // `popbox fetch -c FILE status` works too.
+    if (args->config.empty()) args->config = fetch.get_option("--config")->as<std::string>();
+    rc = run_status(*args);
+  });
 }
 
 }  // namespace popbox::cli

@@ -180,6 +180,8 @@ class Polling(unittest.TestCase):
         r = fetch_status(self.config, "--account", "alice")
         self.assertRegex(r.stdout, rf"^alice: last success {t} \(1 message, \d+ B\); next run "
                                    rf"not scheduled; last error never\n$")
+        r2 = run_fetch(self.config, "status", "--account", "alice")  # -c before the verb
+        self.assertEqual((r2.returncode, r2.stdout), (0, r.stdout), r2.stderr)
         r = fetch_status(self.config, "--account", "nobody")
         self.assertEqual(r.returncode, 78)
         self.assertIn('no account named "nobody"', r.stderr)
