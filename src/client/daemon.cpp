@@ -114,6 +114,7 @@ class Daemon {
     for (;;) {
       reap();
       if (stop_requested) {
+        announce_stop();
         if (runs_.empty()) break;
       } else {
         if (reload_requested.exchange(false)) reload();
@@ -292,6 +293,14 @@ class Daemon {
     }
   }
 
+  void announce_stop() {
+    if (stop_announced_) return;
+    stop_announced_ = true;
+    console_.info(fmt::format("popbox fetch: stopping: {} account{} running", runs_.size(),
+                              runs_.size() == 1 ? "" : "s"));
+    if (o_.stopping) o_.stopping("finishing the messages in flight");
+  }
+
   // Sleeps until the earliest due account (if a run could start), a
   // finished run or a signal.
   void wait() {
@@ -304,13 +313,6 @@ class Daemon {
         ms = std::clamp<std::int64_t>(ms, 0, 24 * 3600 * 1000);
         if (timeout < 0 || ms < timeout) timeout = static_cast<int>(ms);
       }
-    }
-    if (stop_requested && !stop_announced_) {
-      stop_announced_ = true;
-      console_.info(fmt::format(
-          "popbox fetch: stopping: finishing the message in flight of {} running account{}",
-          runs_.size(), runs_.size() == 1 ? "" : "s"));
-      if (o_.stopping) o_.stopping("finishing the messages in flight");
     }
     if (stop_requested && runs_.empty()) return;
     pollfd p{wake_fds[0], POLLIN, 0};

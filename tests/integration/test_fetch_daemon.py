@@ -235,6 +235,32 @@ class Polling(unittest.TestCase):
         r = run_fetch(self.config, "--daemon", "--once", timeout=30)
         self.assertNotEqual(r.returncode, 0)
 
+    def test_service_manager_hears_ready_reloading_and_stopping(self):
+        # What popbox-fetch.service (Type=notify) relies on: sd_notify(3)
+        # datagrams on $NOTIFY_SOCKET.
+        write_daemon_config(self.config, [account(self.env, "alice", keep=False),
+                                          account(self.env, "bob", user=BOB, keep=False)])
+        path = os.path.join(self.env.dir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(20)
+        os.environ["NOTIFY_SOCKET"] = path
+        try:
+            self.daemon = Daemon(self.config)
+        finally:
+            del os.environ["NOTIFY_SOCKET"]
+        try:
+            self.assertEqual(sock.recv(4096).decode(), "READY=1\nSTATUS=polling 2 accounts")
+            self.daemon.p.send_signal(signal.SIGHUP)
+            self.assertRegex(sock.recv(4096).decode(), r"^RELOADING=1\nSTATUS=Reloading\nMONOTONIC_USEC=\d+$")
+            self.assertEqual(sock.recv(4096).decode(), "READY=1\nSTATUS=polling 2 accounts")
+            self.daemon.p.send_signal(signal.SIGTERM)
+            self.assertEqual(sock.recv(4096).decode(),
+                             "STOPPING=1\nSTATUS=finishing the messages in flight")
+            self.assertEqual(self.daemon.p.wait(timeout=60), 0, self.daemon.text())
+        finally:
+            sock.close()
+
     def test_bad_poll_is_a_config_error(self):
         write_daemon_config(self.config, [account(self.env, "alice", poll="100ms")])
         r = run_fetch(self.config, "--daemon", timeout=30)
