@@ -329,6 +329,31 @@ class Jobs(unittest.TestCase):
             self.assertEqual(d.stop(), 0, d.text())
         return self.server.peak
 
+    def test_a_hung_server_is_bounded_by_the_timeout_and_a_second_sigterm_exits_at_once(self):
+        self.server.hold = 60  # accepts, never greets
+        a = {"name": "hung", "host": "127.0.0.1", "port": self.server.port, "tls": "none",
+             "user": "u", "password": "p", "timeout": "2s",
+             "deliver": "maildir:" + os.path.join(self.dir, "out"),
+             "state_dir": os.path.join(self.dir, "state")}
+        write_daemon_config(self.config, [a], poll="1s")
+        d = Daemon(self.config)
+        wait_for(lambda: d.runs("hung"), timeout=20, what="the timeout to end the run")
+        self.assertRegex(d.runs("hung")[0], r'result=error .*error="127\.0\.0\.1:\d+: no '
+                                            r'answer within 2 s')
+        # SIGTERM while a run waits on the hung server: it ends within the timeout.
+        wait_for(lambda: self.server.total >= 2, timeout=20, what="the retry")
+        started = time.time()
+        self.assertEqual(d.stop(signal.SIGTERM, timeout=30), 0, d.text())
+        self.assertLess(time.time() - started, 6)
+        # A second SIGTERM does not wait at all.
+        d = Daemon(self.config)
+        wait_for(lambda: self.server.total >= 3, timeout=20, what="a connection")
+        d.p.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        started = time.time()
+        self.assertEqual(d.stop(signal.SIGTERM, timeout=30), 75, d.text())
+        self.assertLess(time.time() - started, 1.5)
+
     def test_jobs_1_serializes_and_jobs_3_overlaps(self):
         self.assertEqual(self.peak_with(1), 1)
         self.assertEqual(self.peak_with(3), 3)
