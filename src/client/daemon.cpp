@@ -127,7 +127,7 @@ class Daemon {
   }
 
  private:
-  // Takes the accounts of `cfg` (after --account); false-y on success.
+  // Takes the accounts of `cfg` (after --account); 0, or the exit code.
   int adopt(const FetchConfig& cfg, bool first) {
     const auto& wanted = o_.fetch.accounts;
     for (const auto& name : wanted) {
@@ -283,7 +283,7 @@ class Daemon {
       console_.info(status_line(a.name, r.outcome, failures, next_unix, stopped));
       // A run cut short by SIGTERM is neither a success nor an error.
       bool cut = stopped && r.outcome.failure;
-      if (!o_.fetch.dry_run && !cut) {
+      if (!o_.fetch.dry_run && !cut && r.outcome.started) {
         std::string why = record_run_status(
             a, r.outcome, static_cast<std::int64_t>(std::time(nullptr)), next_unix);
         if (!why.empty())

@@ -42,7 +42,7 @@ Failure lock_account(const AccountConfig& a, store::detail::UniqueFd& fd) {
 }
 
 Failure run_one(const AccountConfig& a, const FetchOptions& o, Console& console, EngineStats& stats,
-                const std::atomic<bool>* stop) {
+                const std::atomic<bool>* stop, bool& started) {
   Console::Counters& counters = console.counters();
   std::error_code ec;
   std::filesystem::create_directories(a.state_dir, ec);
@@ -55,6 +55,7 @@ Failure run_one(const AccountConfig& a, const FetchOptions& o, Console& console,
   std::string error;
   auto db = StateDb::open(a.state_dir + "/" + a.name + ".sqlite", error);
   if (!db) return fail(fetch_errc::state, fmt::format("state database {}", error));
+  started = true;
   if (a.tls == TlsMode::none) {
     console.warn(
         fmt::format("{}: tls = \"none\": the password and the mail cross the network "
@@ -107,7 +108,7 @@ AccountOutcome run_account(const AccountConfig& a, const FetchOptions& o, Consol
                            const std::atomic<bool>* stop) {
   AccountOutcome out;
   auto started = std::chrono::steady_clock::now();
-  out.failure = run_one(a, o, console, out.stats, stop);
+  out.failure = run_one(a, o, console, out.stats, stop, out.started);
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return out;
 }
@@ -166,7 +167,7 @@ int run_fetch(const FetchConfig& config, const FetchOptions& o, Console& console
       results[i] = r.failure;
       if (r.failure) console.error(fmt::format("popbox fetch: {}: {}", a.name, r.failure.message));
       if (!r.failure || r.stats.fetched > 0) console.info(run_summary(a, r.stats, r.seconds));
-      if (!o.dry_run) {
+      if (!o.dry_run && r.started) {
         std::string why = record_run_status(a, r, static_cast<std::int64_t>(std::time(nullptr)), 0);
         if (!why.empty()) console.warn(fmt::format("{}: run status not recorded: {}", a.name, why));
       }

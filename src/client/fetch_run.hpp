@@ -28,6 +28,9 @@ struct AccountOutcome {
   Failure failure;  ///< empty: the run succeeded
   EngineStats stats;
   double seconds = 0;
+  /// False when the run never got the account's lock and state (another run
+  /// holds it, or the state is unusable): nothing to record about it.
+  bool started = false;
 };
 
 /// Runs `account` once: lock, state, connection, delivery, as `popbox fetch

@@ -5,6 +5,7 @@ account (and a bad config keeping the old one), SIGTERM in the middle of a
 download and SIGKILL loops against the daemon leaving 0 duplicates / 0
 lost, `popbox fetch status`, and the systemd user units."""
 
+import fcntl
 import os
 import random
 import re
@@ -182,6 +183,13 @@ class Polling(unittest.TestCase):
                                    rf"not scheduled; last error never\n$")
         r2 = run_fetch(self.config, "status", "--account", "alice")  # -c before the verb
         self.assertEqual((r2.returncode, r2.stdout), (0, r.stdout), r2.stderr)
+        # A run that finds the account locked by another did not run: not recorded.
+        with open(os.path.join(self.env.dir, "state", "alice.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            r3 = run_fetch(self.config, "--once", "--account", "alice")
+        self.assertEqual(r3.returncode, 75, r3.stderr)
+        self.assertIn("another popbox fetch is working on this account", r3.stderr)
+        self.assertEqual(fetch_status(self.config, "--account", "alice").stdout, r.stdout)
         r = fetch_status(self.config, "--account", "nobody")
         self.assertEqual(r.returncode, 78)
         self.assertIn('no account named "nobody"', r.stderr)
