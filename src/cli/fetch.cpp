@@ -14,8 +14,10 @@
 #include "cli/fetch_verbs.hpp"
 #include "cli/verbs.hpp"
 #include "client/console.hpp"
+#include "client/daemon.hpp"
 #include "client/fetch_config.hpp"
 #include "client/fetch_run.hpp"
+#include "net/systemd.hpp"
 
 namespace popbox::cli {
 namespace {
@@ -28,6 +30,8 @@ struct FetchArgs {
   unsigned jobs = 4;
   bool progress = false;
   bool quiet = false;
+  bool daemon = false;
+  bool once = false;
 };
 
 // "Now" for keep_days: POPBOX_FETCH_NOW (unix seconds) lets tests move the clock.
@@ -66,6 +70,22 @@ int run(const FetchArgs& args) {
   o.jobs = args.jobs;
   // A dead MDA must show up as a write error, not kill popbox.
   ::signal(SIGPIPE, SIG_IGN);
+  bool daemon = args.daemon || (cfg.daemon && !args.once);
+  if (daemon) {
+    if (args.dry_run) {
+      std::cerr << "popbox fetch: --dry-run runs once; it excludes --daemon and daemon = true\n";
+      return EX_USAGE;
+    }
+    client::DaemonOptions d;
+    d.fetch = o;
+    d.config_file = args.config;
+    d.fixed_now = std::getenv("POPBOX_FETCH_NOW") != nullptr;
+    d.ready = [](std::string_view status) { net::sd::notify_ready(status); };
+    d.reloading = [] { net::sd::notify_reloading(); };
+    d.stopping = [](std::string_view status) { net::sd::notify_stopping(status); };
+    client::Console console(false, args.quiet);  // a log, never a bar
+    return client::run_daemon(std::move(cfg), d, console);
+  }
   bool progress = !args.quiet && (args.progress || ::isatty(STDERR_FILENO));
   client::Console console(progress, args.quiet);
   return client::run_fetch(cfg, o, console);
@@ -112,8 +132,16 @@ void add_fetch(CLI::App& app, int& rc) {
   progress->excludes(quiet);
   cmd->add_flag("--accept-new-uidls", args->accept_new_uidls,
                 "Download even when every UIDL on the server is new but the state knows many");
+  auto* daemon = cmd->add_flag("--daemon", args->daemon,
+                               "Keep running: poll every account on its schedule (docs/fetch.md)");
+  auto* once = cmd->add_flag("--once", args->once,
+                             "Run every account once and exit (the default; overrides daemon = "
+                             "true in the config)");
+  daemon->excludes(once);
+  daemon->excludes(progress);
   add_fetch_import(*cmd, rc);
   add_fetch_check(*cmd, rc);
+  add_fetch_status(*cmd, rc);
   cmd->require_subcommand(0, 1);
   cmd->callback([cmd, args, &rc] {
     if (!cmd->get_subcommands().empty()) return;  // a sub-verb ran

@@ -55,8 +55,14 @@ struct DriveResult {
 
 class Driver {
  public:
-  Driver(const AccountConfig& a, Link& link, Session& session, Engine& engine)
-      : account_(a), link_(link), session_(session), engine_(engine), buf_(limits::read_block) {}
+  Driver(const AccountConfig& a, Link& link, Session& session, Engine& engine,
+         const std::atomic<bool>* stop)
+      : account_(a),
+        link_(link),
+        session_(session),
+        engine_(engine),
+        stop_(stop),
+        buf_(limits::read_block) {}
 
   Failure transport_failure(std::string_view what, const std::error_code& ec) const {
     if (link_.timed_out) {
@@ -110,8 +116,16 @@ class Driver {
           case Session::EventKind::start_tls:
             // STYLE rule 6: whatever came with the STLS reply is dropped.
             co_return DriveResult{{}, true};
+          case Session::EventKind::listing:
+            if (stopping()) co_return DriveResult{stopped()};  // nothing asked for yet
+            [[fallthrough]];
           default:
             if (auto f = engine_.on_event(session_, ev)) co_return DriveResult{f};
+            // Stop between messages: the one just written is the engine's
+            // to record (finish()), the ones pipelined behind it are left.
+            if (ev.kind == Session::EventKind::body_end && stopping()) {
+              co_return DriveResult{stopped()};
+            }
             // Refill the pipeline at once (a RETR slot freed, DELEs
             // queued) rather than after the whole block: the server keeps
             // sending while the engine waits for the disk.
@@ -127,7 +141,13 @@ class Driver {
   Link& link_;
   Session& session_;
   Engine& engine_;
+  const std::atomic<bool>* stop_;
   std::vector<char> buf_;
+
+  bool stopping() const { return stop_ && stop_->load(); }
+  Failure stopped() const {
+    return fail(fetch_errc::temporary, "stopped (SIGTERM) before the end of the run");
+  }
 };
 
 template <class Tls>
@@ -180,7 +200,8 @@ asio::awaitable<Failure> connect(const AccountConfig& a, Link& link) {
 
 }  // namespace
 
-asio::awaitable<Failure> run_connection(const AccountConfig& a, Session& session, Engine& engine) {
+asio::awaitable<Failure> run_connection(const AccountConfig& a, Session& session, Engine& engine,
+                                        const std::atomic<bool>* stop) {
   auto ex = co_await asio::this_coro::executor;
   auto link = std::make_shared<Link>(ex);
   auto dog = watchdog(link);
@@ -188,7 +209,7 @@ asio::awaitable<Failure> run_connection(const AccountConfig& a, Session& session
   Failure result = co_await connect(a, *link);
   std::shared_ptr<asio::ssl::context> ctx;
   if (!result && a.tls != TlsMode::none) ctx = make_client_tls_context(a, result);
-  Driver driver(a, *link, session, engine);
+  Driver driver(a, *link, session, engine, stop);
   if (!result && a.tls == TlsMode::implicit) {
     asio::ssl::stream<tcp::socket&> tls(link->socket, *ctx);
     result = co_await handshake(a, *link, tls);

@@ -5,6 +5,7 @@
 // deadline (the account's `timeout`).
 
 #include <asio/awaitable.hpp>
+#include <atomic>
 
 #include "client/engine.hpp"
 #include "client/error.hpp"
@@ -14,8 +15,10 @@
 namespace popbox::client {
 
 /// Connects to the account's server and drives `session` to its end;
-/// returns the failure that ended it, if any.
+/// returns the failure that ended it, if any. Once `*stop` is true the
+/// connection ends (without QUIT) at the next listing or message end, so
+/// the message being written is finished and nothing more is started.
 asio::awaitable<Failure> run_connection(const AccountConfig& account, Session& session,
-                                        Engine& engine);
+                                        Engine& engine, const std::atomic<bool>* stop = nullptr);
 
 }  // namespace popbox::client

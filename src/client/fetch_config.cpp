@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "config/toml_file.hpp"
 #include "core/base64.hpp"
+#include "core/limits.hpp"
 
 namespace popbox::client {
 namespace {
@@ -49,7 +50,7 @@ class Loader {
                                                   "user",    "password", "password_command",
                                                   "auth",    "keep",     "keep_days",
                                                   "deliver", "max_size", "state_dir",
-                                                  "timeout"};
+                                                  "timeout", "poll"};
     for (const auto& [key, node] : t) {
       if (!known.contains(key.str()))
         fail(&node, fmt::format("unknown key '{}' in [[account]]", key.str()));
@@ -137,7 +138,36 @@ class Loader {
       if (!d || d->count() <= 0) fail(n, "'timeout' must be a duration such as \"60s\"");
       a.timeout = *d;
     }
+    a.poll = poll_;
+    if (const toml::node* n = t.get("poll")) a.poll = poll(*n);
     return a;
+  }
+
+  // A poll interval: a duration string within limits::min_poll..max_poll.
+  std::chrono::milliseconds poll(const toml::node& n) const {
+    std::optional<std::chrono::milliseconds> d;
+    if (n.is_string()) d = config::parse_duration(*n.value<std::string>());
+    if (!d || *d < limits::min_poll || *d > limits::max_poll) {
+      fail(&n, fmt::format("'poll' must be a duration from {}s to {}s, such as \"5m\"",
+                           limits::min_poll.count(), limits::max_poll.count()));
+    }
+    return *d;
+  }
+
+  // The [fetch] table: daemon = bool, poll = duration (the accounts' default).
+  void fetch_table(const toml::node& node, FetchConfig& cfg) {
+    const toml::table* t = node.as_table();
+    if (!t) fail(&node, "'fetch' must be a table");
+    for (const auto& [key, value] : *t) {
+      if (key.str() == "daemon") {
+        if (!value.is_boolean()) fail(&value, "'daemon' must be true or false");
+        cfg.daemon = *value.value<bool>();
+      } else if (key.str() == "poll") {
+        poll_ = cfg.poll = poll(value);
+      } else {
+        fail(&value, fmt::format("unknown key '{}' in [fetch]", key.str()));
+      }
+    }
   }
 
   std::string default_state_dir() const {
@@ -149,6 +179,7 @@ class Loader {
  private:
   std::filesystem::path file_;
   std::string home_;
+  std::chrono::milliseconds poll_{limits::default_poll};
 };
 
 }  // namespace
@@ -164,8 +195,11 @@ FetchConfig load_fetch_config(const std::filesystem::path& file, const std::stri
   toml::table root = config::parse_toml_file(file);
   FetchConfig cfg;
   cfg.source = file;
+  cfg.poll = limits::default_poll;
   for (const auto& [key, node] : root) {
-    if (key.str() != "account") {
+    if (key.str() == "fetch") {
+      loader.fetch_table(node, cfg);  // before the accounts: its poll is their default
+    } else if (key.str() != "account") {
       loader.fail(&node, fmt::format("unknown key '{}' (expected [[account]] tables)", key.str()));
     }
   }

@@ -32,12 +32,15 @@ struct AccountConfig {
   std::optional<std::uint64_t> max_size;
   std::string state_dir;
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  std::chrono::milliseconds poll{std::chrono::minutes(5)};  ///< daemon: time between runs
   std::string where;  ///< "file:line" of the [[account]] header, for messages
 };
 
 struct FetchConfig {
   std::filesystem::path source;
   std::vector<AccountConfig> accounts;
+  bool daemon = false;  ///< [fetch] daemon: plain `popbox fetch` keeps polling
+  std::chrono::milliseconds poll{std::chrono::minutes(5)};  ///< [fetch] poll: the default
 };
 
 /// Reads and validates a fetch config; throws config::ConfigError naming

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <thread>
 
@@ -40,8 +41,8 @@ Failure lock_account(const AccountConfig& a, store::detail::UniqueFd& fd) {
   return {};
 }
 
-Failure run_account(const AccountConfig& a, const FetchOptions& o, Console& console,
-                    EngineStats& stats) {
+Failure run_one(const AccountConfig& a, const FetchOptions& o, Console& console, EngineStats& stats,
+                const std::atomic<bool>* stop, bool& started) {
   Console::Counters& counters = console.counters();
   std::error_code ec;
   std::filesystem::create_directories(a.state_dir, ec);
@@ -54,6 +55,7 @@ Failure run_account(const AccountConfig& a, const FetchOptions& o, Console& cons
   std::string error;
   auto db = StateDb::open(a.state_dir + "/" + a.name + ".sqlite", error);
   if (!db) return fail(fetch_errc::state, fmt::format("state database {}", error));
+  started = true;
   if (a.tls == TlsMode::none) {
     console.warn(
         fmt::format("{}: tls = \"none\": the password and the mail cross the network "
@@ -80,7 +82,7 @@ Failure run_account(const AccountConfig& a, const FetchOptions& o, Console& cons
   counters.active = true;
   asio::io_context io;
   Failure result;
-  auto task = run_connection(a, session, engine);
+  auto task = run_connection(a, session, engine, stop);
   auto done = [&result](std::exception_ptr e, Failure f) {
     result = std::move(f);
     if (e) {
@@ -100,7 +102,30 @@ Failure run_account(const AccountConfig& a, const FetchOptions& o, Console& cons
   return result;
 }
 
-std::string summary(const AccountConfig& a, const EngineStats& s, double seconds) {
+}  // namespace
+
+AccountOutcome run_account(const AccountConfig& a, const FetchOptions& o, Console& console,
+                           const std::atomic<bool>* stop) {
+  AccountOutcome out;
+  auto started = std::chrono::steady_clock::now();
+  out.failure = run_one(a, o, console, out.stats, stop, out.started);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return out;
+}
+
+std::string record_run_status(const AccountConfig& a, const AccountOutcome& r, std::int64_t at,
+                              std::int64_t next_run) {
+  std::string error;
+  auto db = StateDb::open(a.state_dir + "/" + a.name + ".sqlite", error);
+  if (!db) return error;
+  if (db->record_run(at, r.failure ? r.failure.message : std::string(), r.stats.fetched,
+                     r.stats.bytes, next_run)) {
+    return db->last_error();
+  }
+  return {};
+}
+
+std::string run_summary(const AccountConfig& a, const EngineStats& s, double seconds) {
   std::string line =
       fmt::format("{}: fetched {} message{} ({}) in {:.2f} s", a.name, s.fetched,
                   s.fetched == 1 ? "" : "s", human_bytes(static_cast<double>(s.bytes)), seconds);
@@ -115,8 +140,6 @@ std::string summary(const AccountConfig& a, const EngineStats& s, double seconds
   }
   return line;
 }
-
-}  // namespace
 
 int run_fetch(const FetchConfig& config, const FetchOptions& o, Console& console) {
   std::vector<const AccountConfig*> selected;
@@ -140,15 +163,14 @@ int run_fetch(const FetchConfig& config, const FetchOptions& o, Console& console
   auto worker = [&] {
     for (std::size_t i; (i = next.fetch_add(1)) < selected.size();) {
       const AccountConfig& a = *selected[i];
-      auto started = std::chrono::steady_clock::now();
-      EngineStats stats;
-      results[i] = run_account(a, o, console, stats);
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      if (results[i]) {
-        console.error(fmt::format("popbox fetch: {}: {}", a.name, results[i].message));
+      AccountOutcome r = run_account(a, o, console);
+      results[i] = r.failure;
+      if (r.failure) console.error(fmt::format("popbox fetch: {}: {}", a.name, r.failure.message));
+      if (!r.failure || r.stats.fetched > 0) console.info(run_summary(a, r.stats, r.seconds));
+      if (!o.dry_run && r.started) {
+        std::string why = record_run_status(a, r, static_cast<std::int64_t>(std::time(nullptr)), 0);
+        if (!why.empty()) console.warn(fmt::format("{}: run status not recorded: {}", a.name, why));
       }
-      if (!results[i] || stats.fetched > 0) console.info(summary(a, stats, seconds));
     }
   };
   unsigned threads =

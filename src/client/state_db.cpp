@@ -2,6 +2,7 @@
 #include "client/state_db.hpp"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "client/error.hpp"
 
@@ -20,7 +21,19 @@ CREATE TABLE IF NOT EXISTS intent(
   token TEXT NOT NULL,
   started_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_status(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last_success INTEGER NOT NULL DEFAULT 0,
+  messages INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0,
+  last_error_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  failures INTEGER NOT NULL DEFAULT 0,
+  next_run INTEGER NOT NULL DEFAULT 0
+);
 )sql";
+// run_status came with `popbox fetch --daemon`; CREATE TABLE IF NOT EXISTS
+// adds it to older databases on open (the other tables are unchanged).
 
 void bind_text(sqlite3_stmt* st, int i, const std::string& s) {
   sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
@@ -205,6 +218,74 @@ std::error_code StateDb::drop_intent(const std::string& uidl) {
   if (!st) return failed();
   bind_text(st, 1, uidl);
   return step_done(st) ? std::error_code() : failed();
+}
+
+std::error_code StateDb::record_run(std::int64_t at, const std::string& error,
+                                    std::uint64_t messages, std::uint64_t bytes,
+                                    std::int64_t next_run) {
+  const char* ok_sql =
+      "INSERT INTO run_status(id, last_success, messages, bytes, next_run) "
+      "VALUES(1, ?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET "
+      "last_success = excluded.last_success, messages = excluded.messages, "
+      "bytes = excluded.bytes, next_run = excluded.next_run, last_error = '', failures = 0";
+  const char* err_sql =
+      "INSERT INTO run_status(id, last_error_at, last_error, failures, next_run) "
+      "VALUES(1, ?1, ?5, 1, ?4) ON CONFLICT(id) DO UPDATE SET "
+      "last_error_at = excluded.last_error_at, last_error = excluded.last_error, "
+      "failures = failures + 1, next_run = excluded.next_run";
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, error.empty() ? ok_sql : err_sql, -1, &st, nullptr) != SQLITE_OK) {
+    return failed();
+  }
+  sqlite3_bind_int64(st, 1, at);
+  if (error.empty()) {
+    sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(messages));
+    sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(bytes));
+  } else {
+    bind_text(st, 5, error);
+  }
+  sqlite3_bind_int64(st, 4, next_run);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? std::error_code() : failed();
+}
+
+bool StateDb::read_status(const std::string& path, RunStatus& out, std::string& error) {
+  out = {};
+  if (::access(path.c_str(), F_OK) != 0) return true;  // never run
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    error = path + ": " + (db ? sqlite3_errmsg(db) : "cannot open");
+    sqlite3_close(db);
+    return false;
+  }
+  sqlite3_busy_timeout(db, 10000);
+  sqlite3_stmt* st = nullptr;
+  bool ok = true;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT last_success, messages, bytes, last_error_at, last_error, "
+                              "failures, next_run FROM run_status WHERE id = 1",
+                              -1, &st, nullptr);
+  if (rc != SQLITE_OK) {
+    // A database of a version without run_status: only --once runs so far.
+    std::string msg = sqlite3_errmsg(db);
+    ok = msg.starts_with("no such table");
+    if (!ok) error = path + ": " + msg;
+  } else if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    out.last_success = sqlite3_column_int64(st, 0);
+    out.messages = static_cast<std::uint64_t>(sqlite3_column_int64(st, 1));
+    out.bytes = static_cast<std::uint64_t>(sqlite3_column_int64(st, 2));
+    out.last_error_at = sqlite3_column_int64(st, 3);
+    out.last_error = column_text(st, 4);
+    out.failures = sqlite3_column_int64(st, 5);
+    out.next_run = sqlite3_column_int64(st, 6);
+  } else if (rc != SQLITE_DONE) {
+    ok = false;
+    error = path + ": " + sqlite3_errmsg(db);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return ok;
 }
 
 std::size_t StateDb::count() {

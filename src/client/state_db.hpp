@@ -26,6 +26,17 @@ struct Intent {
   std::int64_t started_at = 0;
 };
 
+/// What the last runs of an account left for `popbox fetch status` (unix
+/// times; 0 = never / not scheduled).
+struct RunStatus {
+  std::int64_t last_success = 0;
+  std::uint64_t messages = 0, bytes = 0;  ///< fetched by the last successful run
+  std::int64_t last_error_at = 0;
+  std::string last_error;     ///< empty: none since the last success
+  std::int64_t failures = 0;  ///< failed runs in a row
+  std::int64_t next_run = 0;  ///< when the daemon runs it again
+};
+
 class StateDb {
  public:
   /// Opens or creates the database; nullptr with `error` set on failure.
@@ -52,6 +63,14 @@ class StateDb {
   std::error_code intents(std::vector<Intent>& out);
   /// Removes the intent for `uidl`.
   std::error_code drop_intent(const std::string& uidl);
+  /// Records the end of a run at `at`: a success (clears the last error and
+  /// the failure count) when `error` is empty, else a failure; in one commit.
+  std::error_code record_run(std::int64_t at, const std::string& error, std::uint64_t messages,
+                             std::uint64_t bytes, std::int64_t next_run);
+  /// Reads the run status of the database at `path` without creating or
+  /// changing it; false with `error` set when it cannot be read (a missing
+  /// file is not an error: `out` stays "never").
+  static bool read_status(const std::string& path, RunStatus& out, std::string& error);
   /// Number of UIDL rows.
   std::size_t count();
   /// SQLite's message for the last error.

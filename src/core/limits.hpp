@@ -329,4 +329,31 @@ inline constexpr std::size_t max_secret = 64 * 1024;
 /// The progress bar is redrawn at most this often.
 inline constexpr std::chrono::milliseconds progress_interval{100};
 
+/// ---- `popbox fetch --daemon` ----
+/// Default time between two runs of an account (`[fetch] poll`, `poll`).
+inline constexpr std::chrono::seconds default_poll{300};
+
+/// Shortest poll interval accepted: a daemon must not hammer a server.
+inline constexpr std::chrono::seconds min_poll{1};
+
+/// Longest poll interval accepted (a week): beyond it, use a timer unit.
+inline constexpr std::chrono::seconds max_poll{7 * 24 * 3600};
+
+/// Random delay added to every scheduled run: up to 1/jitter_divisor of the
+/// interval (10 %), so accounts polled alike spread out instead of
+/// hitting their servers in step.
+inline constexpr int jitter_divisor = 10;
+
+/// The jitter never exceeds this, however long the interval.
+inline constexpr std::chrono::seconds max_jitter{60};
+
+/// After the n-th failure in a row the next run waits poll * 2^n, at most
+/// this long (a server that is down is not hammered, one that is back is
+/// retried within the hour).
+inline constexpr std::chrono::seconds max_backoff{3600};
+
+/// Failures in a row counted for the backoff exponent (2^10 * poll is far
+/// past max_backoff for any poll; keeps the shift defined).
+inline constexpr int max_backoff_doublings = 10;
+
 }  // namespace popbox::client::limits
