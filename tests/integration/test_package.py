@@ -84,9 +84,13 @@ def man_sources():
 
 
 def unit_sources():
+    """Where each unit of contrib/systemd lands in the package: the fetch
+    daemon's are user units, the rest the server's system units."""
     d = os.path.join(SRC, "contrib/systemd")
-    return sorted(f for f in os.listdir(d) if f.endswith((".service", ".socket"))) \
+    units = sorted(f for f in os.listdir(d) if f.endswith((".service", ".socket", ".timer"))) \
         if os.path.isdir(d) else []
+    return [f"usr/lib/systemd/user/{u}" if u.startswith("popbox-fetch")
+            else f"lib/systemd/system/{u}" for u in units]
 
 
 @unittest.skipUnless(os.geteuid() == 0 and shutil.which("dpkg-buildpackage"),
@@ -148,7 +152,7 @@ class PackageTest(unittest.TestCase):
             self.assertIn("share/man/man1/popbox.1", f)
             self.assertIn("share/man/man5/popbox.toml.5", f)
         for unit in unit_sources():
-            self.assertIn(f"lib/systemd/system/{unit}", f)
+            self.assertIn(unit, f)
 
     def test_cmake_install_puts_the_same_files_under_a_prefix(self):
         prefix = tempfile.mkdtemp(prefix="popbox-prefix-")
