@@ -160,9 +160,15 @@ std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& o
 std::error_code measure_file(int dir_fd, ScannedFile& file, std::uint64_t& crlf_size,
                              std::span<char> buf, HeaderCollector* header) {
   UniqueFd fd;
-  if (auto ec = open_beneath(dir_fd, file.name.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK, 0, fd)) {
-    return ec;
+  // O_NOATIME: counting line ends is not reading the mail, and an atime
+  // update per file would make the first listing write every inode. Only
+  // the file's owner (or CAP_FOWNER) may ask for it; others open as usual.
+  constexpr int flags = O_RDONLY | O_NOCTTY | O_NONBLOCK;
+  auto ec = open_beneath(dir_fd, file.name.c_str(), flags | O_NOATIME, 0, fd);
+  if (ec == std::error_code(EPERM, std::system_category())) {  // not unsafe_path
+    ec = open_beneath(dir_fd, file.name.c_str(), flags, 0, fd);
   }
+  if (ec) return ec;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return last_error();
   if (!S_ISREG(st.st_mode)) return std::make_error_code(std::errc::invalid_argument);

@@ -290,5 +290,53 @@ TEST_F(ParallelScanTest, PermissionErrorFailsTheOpenUnderTheOwnersIds) {
   EXPECT_EQ(box->messages().size(), many + 1);
 }
 
+// Measuring is not reading: a file's atime stays (relatime would update an
+// atime not newer than the mtime), so the first listing writes no inodes.
+TEST_F(ParallelScanTest, MeasuringLeavesTheAtime) {
+  fill(many);
+  std::error_code ec;
+  auto box = MaildirMailbox::load(maildir(), ec);
+  ASSERT_TRUE(box) << ec.message();
+  struct stat st {};
+  ASSERT_EQ(::stat(file("new/" + name_of(0)).c_str(), &st), 0);
+  EXPECT_EQ(st.st_atim.tv_sec, 1'700'000'000);
+  ASSERT_EQ(::stat(file("cur/" + name_of(many - 1) + ":2,S").c_str(), &st), 0);
+  EXPECT_EQ(st.st_atim.tv_sec, static_cast<long>(1'700'000'000 + many - 1));
+}
+
+// O_NOATIME is the owner's privilege: a readable file of someone else is
+// measured all the same.
+TEST_F(ParallelScanTest, ReadableFilesOfAnotherUserAreMeasured) {
+  fill(many);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp_.path())) {
+    if (::lchown(e.path().c_str(), owner_uid, owner_gid) != 0) GTEST_SKIP() << "not root";
+  }
+  if (::chown(tmp_.path().c_str(), owner_uid, owner_gid) != 0) GTEST_SKIP() << "not root";
+  const std::string other = file("new/" + name_of(many));
+  write_file(other, "someone else's\n");
+  ASSERT_EQ(::chown(other.c_str(), owner_uid + 1, owner_gid + 1), 0);
+  ASSERT_EQ(::chmod(other.c_str(), 0644), 0);
+  std::error_code ec;
+  bool switched = true;
+  std::unique_ptr<MaildirMailbox> box;
+  std::thread caller([&] {
+    core::FsIdGuard as_owner(owner_uid, owner_gid, ec);
+    if (ec) {
+      switched = false;
+      return;
+    }
+    box = MaildirMailbox::load(maildir(), ec);
+  });
+  caller.join();
+  if (!switched) GTEST_SKIP() << "no CAP_SETUID to act as a mailbox owner";
+  ASSERT_TRUE(box) << ec.message();
+  ASSERT_EQ(box->messages().size(), many + 1);
+  bool found = false;
+  for (const auto& m : box->messages()) {
+    if (m.uidl == name_of(many)) found = m.size == 16;
+  }
+  EXPECT_TRUE(found);
+}
+
 }  // namespace
 }  // namespace popbox::store
