@@ -195,6 +195,7 @@ std::error_code measure_file(int dir_fd, ScannedFile& file, std::uint64_t& crlf_
 void measure_files(int new_fd, int cur_fd, std::vector<ScannedFile>& files,
                    std::span<const std::size_t> todo, std::vector<Measured>& out) {
   out.assign(todo.size(), Measured{});
+  if (todo.empty()) return;                        // every size from the index
   std::vector<std::size_t> slot(files.size(), 0);  // todo position of each file
   for (std::size_t k = 0; k < todo.size(); ++k) slot[todo[k]] = k;
   const std::vector<std::size_t> order = by_inode(files, todo);
