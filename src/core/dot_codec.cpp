@@ -5,12 +5,20 @@
 namespace popbox::core {
 
 void CrlfSizer::add(std::string_view block) noexcept {
+  if (block.empty()) return;
   octets_ += block.size();
-  for (char c : block) {
-    if (c == '\n' && !prev_cr_) ++octets_;  // bare LF goes out as CRLF
-    prev_cr_ = (c == '\r');
+  // One memchr per line: only the byte before each LF matters.
+  const char* const begin = block.data();
+  const char* const end = begin + block.size();
+  for (const char* p = begin;
+       (p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)))) !=
+       nullptr;
+       ++p) {
+    bool after_cr = p == begin ? prev_cr_ : p[-1] == '\r';
+    if (!after_cr) ++octets_;  // bare LF goes out as CRLF
   }
-  if (!block.empty()) at_line_start_ = (block.back() == '\n');
+  prev_cr_ = end[-1] == '\r';
+  at_line_start_ = end[-1] == '\n';
 }
 
 std::uint64_t CrlfSizer::total() const noexcept {

@@ -266,6 +266,22 @@ inline constexpr std::chrono::seconds maildir_sync_window{1};
 /// A larger popbox-snapshot is not one popbox wrote (~4 million messages).
 inline constexpr std::size_t max_snapshot_bytes = std::size_t{1} << 30;
 
+/// Helper threads a listing may add to stat and measure message files in
+/// parallel, process-wide (a login of a never-seen maildrop reads every
+/// file; more requests in flight let the disk and the cores overlap them).
+/// Each holds one measure_block buffer; loads that find none free run alone.
+inline constexpr std::size_t maildir_scan_threads = 16;
+
+/// Files per helper thread: a listing of fewer runs serially (a thread
+/// costs more than a few hundred cached stats).
+inline constexpr std::size_t maildir_scan_files_per_thread = 256;
+
+/// Files a scanning thread takes at a time from the shared work list.
+inline constexpr std::size_t maildir_scan_chunk = 32;
+
+/// Read size when measuring a message's RETR size (one buffer per thread).
+inline constexpr std::size_t maildir_measure_block = 64 * 1024;
+
 /// ---- Metrics endpoint ([metrics] listen) -------------------------------------
 
 /// Scrape connections open at once: Prometheus scrapes one at a time; a

@@ -26,8 +26,6 @@
 namespace popbox::store {
 namespace {
 
-constexpr std::size_t measure_block = 64 * 1024;
-
 // scan_maildir returns files sorted by base: binary search instead of a map.
 const detail::ScannedFile* find_by_base(const std::vector<detail::ScannedFile>& files,
                                         std::string_view base) {
@@ -225,6 +223,16 @@ std::error_code MaildirMailbox::build_snapshot() {
             });
   if (order.size() != known) changed = true;
 
+  // The files to read, measured first (in parallel for many); those whose
+  // header an X-UIDL look needs are read in the loop below, one by one.
+  std::vector<std::size_t> todo;
+  for (std::size_t i : order) {
+    if (cached[i] == unknown && !uidl.wants_x_uidl(i)) todo.push_back(i);
+  }
+  std::vector<detail::Measured> measured_now;
+  detail::measure_files(dirs_.new_dir.get(), dirs_.cur_dir.get(), files, todo, measured_now);
+  std::size_t next_measured = 0;  // todo follows `order`, as the loop does
+
   std::vector<char> buf;
   entries_.clear();
   entries_.reserve(order.size());
@@ -243,8 +251,15 @@ std::error_code MaildirMailbox::build_snapshot() {
     if (!measured) {
       e.crlf_size = cached[i];
       ++stats_.sizes_from_index;
+    } else if (!want_header) {
+      const detail::Measured& m = measured_now[next_measured++];
+      changed = true;
+      if (m.ec && vanished(m.ec)) continue;
+      if (m.ec) return m.ec;
+      e.crlf_size = m.crlf_size;
+      ++stats_.sizes_measured;
     } else {
-      if (buf.empty()) buf.resize(measure_block);
+      if (buf.empty()) buf.resize(limits::maildir_measure_block);
       auto ec = detail::measure_file(dirs_.fd(f.dir), f, e.crlf_size, buf,
                                      want_header ? &header : nullptr);
       changed = true;

@@ -22,6 +22,7 @@ struct ScannedFile {
   Subdir dir = Subdir::new_dir;
   std::uint64_t file_size = 0;  ///< st_size
   std::int64_t mtime_ns = 0;    ///< st_mtim in nanoseconds since the epoch
+  std::uint64_t ino = 0;        ///< st_ino: files are read in inode order
 
   /// The name without its info part: the identity of the message.
   std::string_view base() const noexcept { return std::string_view(name).substr(0, base_len); }
@@ -52,7 +53,9 @@ class BaseFinder {
 
 /// Lists the regular files of new/ and cur/ (dotfiles skipped), one per BASE:
 /// when a crash left a message in both, the cur/ copy wins. Files that vanish
-/// while listing are skipped. `out` is sorted by BASE; the files that lost
+/// while listing, or are found to be symlinks or not regular, are skipped;
+/// any other stat failure fails the listing. Big directories are statted by
+/// several threads (for_each_parallel). `out` is sorted by BASE; the files that lost
 /// to another of the same BASE go to `duplicates` (also sorted by BASE).
 std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& out,
                              std::vector<ScannedFile>* duplicates = nullptr);
@@ -63,6 +66,20 @@ std::error_code scan_maildir(int new_fd, int cur_fd, std::vector<ScannedFile>& o
 /// `header` is given it also receives the message's header section.
 std::error_code measure_file(int dir_fd, ScannedFile& file, std::uint64_t& crlf_size,
                              std::span<char> buf, HeaderCollector* header = nullptr);
+
+/// What measuring one file gave.
+struct Measured {
+  std::uint64_t crlf_size = 0;  ///< its RETR size, when ec is clear
+  std::error_code ec;           ///< measure_file's error
+};
+
+/// measure_file (no header) for files[todo[k]], result in out[k], for every
+/// k; several threads for many files (for_each_parallel, in inode order).
+/// Each file is opened below its directory fd as measure_file opens it
+/// (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, regular files only), so a file
+/// removed or replaced since the listing gives its own error in out[k].
+void measure_files(int new_fd, int cur_fd, std::vector<ScannedFile>& files,
+                   std::span<const std::size_t> todo, std::vector<Measured>& out);
 
 /// Nanoseconds since the epoch of a timespec.
 std::int64_t to_ns(std::int64_t sec, long nsec) noexcept;
