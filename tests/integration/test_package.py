@@ -89,7 +89,7 @@ def unit_sources():
     d = os.path.join(SRC, "contrib/systemd")
     units = sorted(f for f in os.listdir(d) if f.endswith((".service", ".socket", ".timer"))) \
         if os.path.isdir(d) else []
-    return [f"usr/lib/systemd/user/{u}" if u.startswith("popbox-fetch")
+    return [f"lib/systemd/user/{u}" if u.startswith("popbox-fetch")  # /usr/lib/...
             else f"lib/systemd/system/{u}" for u in units]
 
 
