@@ -140,6 +140,23 @@ class Loader {
     return a;
   }
 
+  // The [fetch] table: settings of the whole run.
+  void fetch_table(const toml::node& node, FetchConfig& cfg) const {
+    const toml::table* t = node.as_table();
+    if (!t) fail(&node, "'fetch' must be a table ([fetch])");
+    static const std::set<std::string_view> known{"max_messages_per_run"};
+    for (const auto& [key, value] : *t) {
+      if (!known.contains(key.str()))
+        fail(&value, fmt::format("unknown key '{}' in [fetch]", key.str()));
+    }
+    if (const toml::node* n = t->get("max_messages_per_run")) {
+      auto v = n->value<std::int64_t>();
+      if (!n->is_integer() || *v < 1 || *v > 100'000'000)
+        fail(n, "'max_messages_per_run' must be an integer in 1..100000000");
+      cfg.max_messages_per_run = static_cast<std::size_t>(*v);
+    }
+  }
+
   std::string default_state_dir() const {
     const char* xdg = std::getenv("XDG_STATE_HOME");
     if (xdg && *xdg == '/') return std::string(xdg) + "/popbox";
@@ -165,7 +182,9 @@ FetchConfig load_fetch_config(const std::filesystem::path& file, const std::stri
   FetchConfig cfg;
   cfg.source = file;
   for (const auto& [key, node] : root) {
-    if (key.str() != "account") {
+    if (key.str() == "fetch") {
+      loader.fetch_table(node, cfg);
+    } else if (key.str() != "account") {
       loader.fail(&node, fmt::format("unknown key '{}' (expected [[account]] tables)", key.str()));
     }
   }
@@ -178,6 +197,7 @@ FetchConfig load_fetch_config(const std::filesystem::path& file, const std::stri
     const toml::table* t = item.as_table();
     if (!t) loader.fail(&item, "'account' must be written as [[account]] tables");
     AccountConfig a = loader.account(*t);
+    a.max_messages_per_run = cfg.max_messages_per_run;
     if (!names.insert(a.name).second) {
       loader.fail(t->get("name"), fmt::format("account name '{}' is used twice", a.name));
     }

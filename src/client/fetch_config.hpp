@@ -12,6 +12,7 @@
 
 #include "client/target.hpp"
 #include "client/types.hpp"
+#include "core/limits.hpp"
 
 namespace popbox::client {
 
@@ -33,10 +34,14 @@ struct AccountConfig {
   std::string state_dir;
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::string where;  ///< "file:line" of the [[account]] header, for messages
+  /// `[fetch] max_messages_per_run`: messages one run downloads at most.
+  std::size_t max_messages_per_run = limits::default_max_messages_per_run;
 };
 
 struct FetchConfig {
   std::filesystem::path source;
+  /// `[fetch] max_messages_per_run` (also copied into every account).
+  std::size_t max_messages_per_run = limits::default_max_messages_per_run;
   std::vector<AccountConfig> accounts;
 };
 

@@ -258,3 +258,87 @@ TEST(Engine, FailedSyncRecordsNothingOfTheBatch) {
   rig.db->intents(in);
   EXPECT_EQ(in.size(), 2u);  // the next run checks the target for a and b
 }
+
+TEST(Engine, AMessageGrownPastMaxSizeIsAbandonedAndTheRunGoesOn) {
+  for (std::size_t batch : {std::size_t{1}, std::size_t{32}}) {
+    Rig rig(batch);
+    rig.account.max_size = 8;
+    ASSERT_FALSE(rig.engine->prepare());
+    // LIST says 3 bytes each; b sends 11.
+    std::string sent = rig.run(login +
+                               "+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n3 3\r\n.\r\n"
+                               "+OK\r\nA\r\n.\r\n+OK\r\nBBBB\r\nBBBBB\r\n.\r\n+OK\r\nC\r\n.\r\n"
+                               "+OK\r\n+OK\r\n+OK\r\n");
+    // b began but was never committed; a and c are recorded and deleted.
+    std::string log;
+    for (const auto& l : rig.target->log) log += l + ";";
+    EXPECT_EQ(log.find("commit b"), std::string::npos) << log;
+    EXPECT_NE(log.find("commit a [A\r\n]"), std::string::npos) << log;
+    EXPECT_NE(log.find("commit c [C\r\n]"), std::string::npos) << log;
+    EXPECT_EQ(sent.find("DELE 2"), std::string::npos) << sent;
+    EXPECT_NE(sent.find("DELE 1"), std::string::npos) << sent;
+    EXPECT_NE(sent.find("DELE 3"), std::string::npos) << sent;
+    EXPECT_TRUE(sent.ends_with("QUIT\r\n")) << sent;
+    EXPECT_FALSE(rig.state().contains("b"));
+    std::vector<Intent> in;
+    rig.db->intents(in);
+    EXPECT_TRUE(in.empty());  // no intent is left to "recover" b
+    EXPECT_EQ(rig.engine->stats().fetched, 2u);
+    EXPECT_EQ(rig.engine->stats().too_large, 1u);
+    EXPECT_EQ(rig.engine->stats().grew, 1u);
+  }
+}
+
+TEST(Engine, AnAbandonedMessageThatNeverEndsDropsTheConnection) {
+  EngineOptions o{false, false, 1000};
+  o.max_discard = 16;
+  Rig rig(1, false, o);
+  rig.account.max_size = 4;
+  ASSERT_FALSE(rig.engine->prepare());
+  Failure f;
+  std::string sent = rig.run(login +
+                                 "+OK\r\n1 a\r\n2 b\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n.\r\n"
+                                 "+OK\r\nA\r\n.\r\n+OK\r\n" +
+                                 std::string(40, 'x'),
+                             &f);
+  EXPECT_EQ(f.code, make_error_code(fetch_errc::protocol));
+  EXPECT_NE(f.message.find("message 2 (UIDL b) went on past 16 bytes over max_size"),
+            std::string::npos)
+      << f.message;
+  EXPECT_EQ(sent.find("QUIT"), std::string::npos);
+  EXPECT_EQ(sent.find("DELE 2"), std::string::npos);
+  StateMap m = rig.state();
+  EXPECT_TRUE(m.contains("a"));  // what was delivered is recorded
+  EXPECT_FALSE(m.contains("b"));
+}
+
+TEST(Engine, MoreBytesThanARunAllowsIsAClearErrorAndRecordsOnlyWhatWasDelivered) {
+  EngineOptions o{false, false, 1000};
+  o.max_bytes = 6;
+  Rig rig(1, false, o);
+  ASSERT_FALSE(rig.engine->prepare());
+  Failure f;
+  // Each is listed as 3 bytes (the plan takes a and b); b sends 5.
+  std::string sent = rig.run(login +
+                                 "+OK\r\n1 a\r\n2 b\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n.\r\n"
+                                 "+OK\r\nA\r\n.\r\n+OK\r\nBBB\r\n.\r\n+OK\r\n",
+                             &f);
+  EXPECT_EQ(f.code, make_error_code(fetch_errc::protocol));
+  EXPECT_NE(f.message.find("more than 6 bytes in one run"), std::string::npos) << f.message;
+  StateMap m = rig.state();
+  EXPECT_TRUE(m.contains("a"));
+  EXPECT_FALSE(m.contains("b"));
+  std::vector<Intent> in;
+  rig.db->intents(in);
+  EXPECT_TRUE(in.empty());
+}
+
+TEST(Engine, MaxMessagesPerRunLeavesTheRestForTheNextRun) {
+  Rig rig(1, /*keep=*/true);
+  rig.account.max_messages_per_run = 2;
+  ASSERT_FALSE(rig.engine->prepare());
+  std::string sent = rig.run(login + three.substr(0, three.find("+OK\r\nC")) + "+OK\r\n");
+  EXPECT_EQ(sent.substr(sent.find("LIST\r\n") + 6), "RETR 1\r\nRETR 2\r\nQUIT\r\n");
+  EXPECT_EQ(rig.state().size(), 2u);
+  EXPECT_EQ(rig.engine->stats().deferred, 1u);
+}
