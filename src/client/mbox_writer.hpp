@@ -1,8 +1,7 @@
 #pragma once
 // Appending one message to an mbox file: locked (flock for other threads
-// and flock users, fcntl for mutt, Dovecot and procmail), a "From " line
-// (with the envelope sender of the Return-Path: header when there is one),
-// mboxrd quoting, LF line ends, a blank line after, fsync before unlock.
+// and flock users, fcntl for mutt, Dovecot and procmail), in the stored
+// form of client/mbox_encoder.hpp, fsync before unlock.
 //
 // Resuming: after a crash between writing and recording a message, the
 // message may already be in the file at the recorded offset, complete or
@@ -15,7 +14,7 @@
 #include <string_view>
 
 #include "client/error.hpp"
-#include "client/line_ends.hpp"
+#include "client/mbox_encoder.hpp"
 #include "store/unique_fd.hpp"
 
 namespace popbox::client {
@@ -25,30 +24,6 @@ namespace popbox::client {
 Failure open_locked_mbox(const std::string& path, store::detail::UniqueFd& fd);
 /// Unlocks and closes an mbox opened by open_locked_mbox().
 void unlock_mbox(store::detail::UniqueFd& fd) noexcept;
-
-/// One message in the stored form of an mbox: the "From " line, mboxrd
-/// quoting, LF line ends and a blank line after (streaming; the start is
-/// held back until the header names the envelope sender).
-class MboxEncoder {
- public:
-  /// `from_time` (unix seconds) goes into the "From " line.
-  explicit MboxEncoder(std::int64_t from_time);
-  /// Appends to `out` the stored form of the next `wire` bytes (CRLF ends).
-  void encode(std::string_view wire, std::string& out);
-  /// Appends the rest: the message is complete in `out`.
-  void finish(std::string& out);
-
- private:
-  void hold(std::string& out);
-  void release(std::string& out);
-
-  std::int64_t from_time_;
-  bool from_written_ = false;
-  std::string head_;  // the start of the message, until its header is complete
-  CrlfToLf crlf_;
-  FromQuoter quoter_;
-  std::string lf_, quoted_;
-};
 
 class MboxWriter {
  public:
@@ -87,14 +62,5 @@ class MboxWriter {
   std::string out_;
   std::string note_;
 };
-
-/// The "From " line popbox writes: "From SENDER <asctime UTC>\n"; SENDER
-/// is the envelope sender, MAILER-DAEMON when there is none.
-std::string mbox_from_line(std::int64_t unix_time, std::string_view sender = "MAILER-DAEMON");
-
-/// The envelope sender named by the first "Return-Path:" line of `head`
-/// (a message header, LF line ends), or "" when there is none or it is
-/// unusable in a "From " line; "<>" gives "MAILER-DAEMON".
-std::string mbox_envelope_sender(std::string_view head);
 
 }  // namespace popbox::client

@@ -216,6 +216,7 @@ TEST(MboxEnvelopeSender, TableOfHeaders) {
       {"X-Return-Path: <no@x>\n\n", ""},
       {"Return-Path <no@x>\n\n", ""},
       {"Subject: none\n\n", ""},
+      {"Return-Path: <no-line-end@x>", ""},
       {"", ""},
   };
   for (const Case& c : cases) EXPECT_EQ(mbox_envelope_sender(c.head), c.sender) << c.head;
@@ -251,6 +252,17 @@ TEST(MboxEncoder, FromLineNamesTheReturnPathWhereverTheInputIsCut) {
   for (std::size_t n = 0; n < 100; ++n) big.encode(line, out);
   EXPECT_TRUE(out.starts_with("From MAILER-DAEMON ")) << out.substr(0, 40);
   EXPECT_GE(out.size(), popbox::client::limits::mbox_header_scan);
+  // A Return-Path: just past mbox_header_scan never counts, whatever the
+  // blocks (a resumed delivery must write the same "From " line).
+  std::string late = std::string(popbox::client::limits::mbox_header_scan - 20, 'h');
+  late = "X-Pad: " + late + "\r\nReturn-Path: <late@x>\r\n\r\nbody\r\n";
+  for (std::size_t block : {std::size_t{1000}, std::size_t{65536}, late.size()}) {
+    MboxEncoder e(1700000000);
+    out.clear();
+    for (std::size_t p = 0; p < late.size(); p += block) e.encode(late.substr(p, block), out);
+    e.finish(out);
+    EXPECT_TRUE(out.starts_with("From MAILER-DAEMON ")) << block;
+  }
 }
 
 namespace {
