@@ -5,6 +5,7 @@ end of a message, and the run bounds. Asserted: what fetch reports, its
 exit code, what it delivers (byte-exact) and what it records."""
 
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -24,8 +25,9 @@ class HostileServer:
     and terminated by the test), or a callable given the socket that sends
     whatever it likes. `uidl_reply` / `list_reply` replace those replies."""
 
-    def __init__(self, messages, uidl_reply=None, list_reply=None):
+    def __init__(self, messages, uidl_reply=None, list_reply=None, pipelining=False):
         self.messages = messages
+        self.pipelining = pipelining
         self.uidl_reply = uidl_reply
         self.list_reply = list_reply
         self.commands = []  # every command of every session, in order
@@ -73,7 +75,8 @@ class HostileServer:
             if verb in ("USER", "PASS"):
                 conn.sendall(b"+OK\r\n")
             elif verb == "CAPA":
-                conn.sendall(b"+OK\r\nUSER\r\nUIDL\r\n.\r\n")
+                conn.sendall(b"+OK\r\nUSER\r\nUIDL\r\n"
+                             + (b"PIPELINING\r\n" if self.pipelining else b"") + b".\r\n")
             elif verb == "UIDL":
                 if self.uidl_reply:
                     self.uidl_reply(conn)
@@ -118,6 +121,7 @@ class Hostile(unittest.TestCase):
     def tearDown(self):
         if self.server:
             self.server.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def start(self, messages, **kw):
         self.server = HostileServer(messages, **kw)
@@ -153,8 +157,16 @@ class Hostile(unittest.TestCase):
         return sorted(r[0] for r in self.query("SELECT uidl FROM intent"))
 
     def test_a_message_growing_past_max_size_is_abandoned_and_left_on_the_server(self):
+        for pipelining in (False, True):
+            with self.subTest(pipelining=pipelining):
+                self.grows_past_max_size(pipelining)
+                self.tearDown()
+                self.setUp()
+
+    def grows_past_max_size(self, pipelining):
         big = message(b"b", b"x" * 60 + b"\r\n" * 100)
-        self.start([("a", 40, message(b"a")), ("b", 40, big), ("c", 40, message(b"c"))])
+        self.start([("a", 40, message(b"a")), ("b", 40, big), ("c", 40, message(b"c"))],
+                   pipelining=pipelining)
         r = self.fetch(max_size=200)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("bad: message 2 (UIDL b) grew past max_size (200 bytes) while downloading, "
