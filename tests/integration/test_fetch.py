@@ -435,6 +435,49 @@ class Apop(FetchTestBase):
 
 
 class BigMessage(FetchTestBase):
+    def test_a_big_message_streams_into_an_mbox_with_little_memory(self):
+        # A batched mbox holds at most 4 MiB in memory; a 64 MiB message
+        # goes on into the file.
+        md = self.env.maildir("alice")
+        line = b"0123456789abcdefghijklmnopqrstuvwxyz-.-" * 2 + b"\n"
+        block = line * (1024 * 1024 // len(line))
+        with open(os.path.join(md, "new", "1.M1P1.big"), "wb") as f:
+            f.write(b"Subject: big\n\n")
+            for _ in range(64):
+                f.write(block)
+        mbox = os.path.join(self.env.dir, "mbox")
+        self.write(account(self.env, keep=False, deliver="mbox:" + mbox))
+        p = subprocess.Popen([harness.POPBOX, "fetch", "--config", self.config],
+                             stderr=subprocess.PIPE, env=dict(os.environ, POPBOX_FETCH_NOW=str(T0)))
+        peak_kb = 0
+        while p.poll() is None:
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    for l in f:
+                        if l.startswith("VmHWM:"):
+                            peak_kb = max(peak_kb, int(l.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.assertEqual(p.returncode, 0, p.stderr.read())
+        want = hashlib.sha256()
+        for n in self.names:
+            want.update(mbox_entry(MESSAGES[n], T0))
+        want.update(b"From MAILER-DAEMON " + time.strftime("%a %b %e %H:%M:%S %Y",
+                                                             time.gmtime(T0)).encode()
+                    + b"\nSubject: big\n\n")
+        for _ in range(64):
+            want.update(block)
+        want.update(b"\n")
+        got = hashlib.sha256()
+        with open(mbox, "rb") as f:
+            while chunk := f.read(1 << 20):
+                got.update(chunk)
+        self.assertEqual(got.hexdigest(), want.hexdigest())
+        self.assertGreater(peak_kb, 0)
+        if not os.environ.get("POPBOX_SANITIZED"):
+            self.assertLess(peak_kb, 32 * 1024, "kB: fetch must stream, not buffer")
+
     def test_a_big_message_streams_with_little_memory(self):
         # Written and checked in pieces: this process stays small too.
         md = self.env.maildir("alice")
