@@ -1,12 +1,13 @@
 // mbox delivery, batched like Maildir's.
 //
 // The messages of a batch are encoded into memory. At sync() the file is
-// locked, the intents naming each message's offset are committed (one
-// commit), the messages are written, and the file is fsynced once and
-// unlocked. A batch (or one message) over mbox_batch_bytes goes to the
-// file early the same way, intents first, and keeps the lock until sync().
-// A message resumed after an interrupted run goes through MboxWriter,
-// which compares with what the file holds at its recorded offset.
+// locked, the intents naming each message's offset are committed (the
+// engine's one commit of the batch, which also records the batch before),
+// the messages are written, and the file is fsynced once and unlocked. A
+// batch (or one message) over mbox_batch_bytes goes to the file early the
+// same way, intents first, and keeps the lock until sync(). A message
+// resumed after an interrupted run goes through MboxWriter, which
+// compares with what the file holds at its recorded offset.
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>

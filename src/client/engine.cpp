@@ -15,12 +15,33 @@ Engine::Engine(const AccountConfig& account, StateDb& db, Deliverer& deliverer, 
       options_(options) {
   // A target that names its intents records them through the state, in
   // one commit per batch, before it writes the messages.
+  // The messages the last batch made durable are recorded in the same
+  // commit: one commit per batch, as for a Maildir.
   deliverer_.set_intent_sink([this](const std::vector<Intent>& intents) -> Failure {
-    std::vector<Intent> rows = intents;
-    for (Intent& i : rows) i.target = account_.deliver.spec;
-    if (db_.record_batch({}, rows)) return db_error("recording intents");
+    std::vector<Intent> named = intents;
+    for (Intent& i : named) i.target = account_.deliver.spec;
+    if (db_.record_batch(rows_of(held_), named)) return db_error("recording intents");
+    recorded(std::exchange(held_, {}));
     return {};
   });
+}
+
+std::vector<std::pair<std::string, StateRow>> Engine::rows_of(
+    const std::vector<Unrecorded>& messages) const {
+  std::vector<std::pair<std::string, StateRow>> rows;
+  for (const auto& u : messages) rows.push_back({u.uidl, {options_.now, !account_.keep}});
+  return rows;
+}
+
+// Committed as delivered: their DELEs may go out.
+void Engine::recorded(const std::vector<Unrecorded>& messages) {
+  bool pending = !account_.keep;
+  for (const auto& u : messages) {
+    state_[u.uidl] = {options_.now, pending};
+    ++stats_.fetched;
+    counters_.messages_done += 1;
+    if (pending) to_delete_.push_back(u.number);
+  }
 }
 
 Failure Engine::db_error(std::string_view what) {
@@ -79,6 +100,15 @@ Failure Engine::prepare() {
 }
 
 Failure Engine::on_event(Session& session, const Session::Event& ev) {
+  Failure f = dispatch(session, ev);
+  if (!f) {
+    for (std::size_t number : to_delete_) session.remove(number);
+  }
+  to_delete_.clear();
+  return f;
+}
+
+Failure Engine::dispatch(Session& session, const Session::Event& ev) {
   using K = Session::EventKind;
   switch (ev.kind) {
     case K::listing:
@@ -339,26 +369,32 @@ void Engine::answered(Session& session) {
 
 // Durable in the target, now recorded; only then may DELE go out.
 Failure Engine::flush(Session* session) {
-  if (unrecorded_.empty()) return {};
+  if (unrecorded_.empty() && held_.empty()) return {};
   if (auto f = deliverer_.sync()) {
     // Some of the batch may not be in the target: record none of it. The
     // intents let the next run find the ones that are.
     unrecorded_.clear();
     return f;
   }
-  bool pending = !account_.keep;
-  std::vector<std::pair<std::string, StateRow>> rows;
-  for (const auto& u : unrecorded_) rows.push_back({u.uidl, {options_.now, pending}});
-  std::vector<Intent> next;
-  if (session && deliverer_.batch() > 1 && !deliverer_.names_intents()) next = reserve_intents();
-  if (db_.record_batch(rows, next)) return db_error("recording messages");
-  for (const auto& u : unrecorded_) {
-    state_[u.uidl] = {options_.now, pending};
-    ++stats_.fetched;
-    counters_.messages_done += 1;
-    if (pending && session) session->remove(u.number);
+  std::vector<Unrecorded>* now = &unrecorded_;
+  if (deliverer_.names_intents()) {
+    // Durable now; recorded with the next batch's intents, or here at the
+    // end of the run.
+    held_.insert(held_.end(), unrecorded_.begin(), unrecorded_.end());
+    unrecorded_.clear();
+    now = &held_;
+    if (session && answered_ < fetch_order_.size()) now = nullptr;
   }
-  unrecorded_.clear();
+  if (now && !now->empty()) {
+    std::vector<Intent> next;
+    if (session && deliverer_.batch() > 1 && !deliverer_.names_intents()) next = reserve_intents();
+    if (db_.record_batch(rows_of(*now), next)) return db_error("recording messages");
+    recorded(std::exchange(*now, {}));
+  }
+  if (session) {
+    for (std::size_t number : to_delete_) session->remove(number);
+  }
+  to_delete_.clear();
   console_.tick();
   return {};
 }

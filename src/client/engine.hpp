@@ -7,7 +7,10 @@
 // Per message:  intent (SQLite commit) -> write -> durable in target ->
 //               record as delivered (SQLite commit) -> DELE -> QUIT.
 // A Maildir batches: intents for the next messages and the records of the
-// last ones share one commit, after one directory fsync.
+// last ones share one commit, after one directory fsync. An mbox names
+// its intents itself when it writes a batch (offsets are known only then):
+// that commit also records the batch before, so again one commit, one
+// fsync per batch (plus one commit at the end of the run).
 
 #include <cstdint>
 #include <memory>
@@ -58,6 +61,7 @@ class Engine {
   const EngineStats& stats() const { return stats_; }
 
  private:
+  Failure dispatch(Session& session, const Session::Event& ev);
   Failure on_listing(Session& session);
   Failure on_body_begin(std::size_t number);
   Failure on_body_data(const Session::Event& ev);
@@ -94,9 +98,15 @@ class Engine {
     std::string uidl;
   };
   std::vector<Unrecorded> unrecorded_;  // durable after the next sync, not yet recorded
-  Failure batch_failure_;               // flush failure seen while answering
-  std::vector<std::string> deleted_;    // DELE +OK this session
-  Failure after_quit_;                  // reported once the session has ended
+  // Durable, recorded with the next intents (targets that name them).
+  std::vector<Unrecorded> held_;
+  std::vector<std::size_t> to_delete_;  // recorded: DELE to send
+  std::vector<std::pair<std::string, StateRow>> rows_of(
+      const std::vector<Unrecorded>& messages) const;
+  void recorded(const std::vector<Unrecorded>& messages);
+  Failure batch_failure_;             // flush failure seen while answering
+  std::vector<std::string> deleted_;  // DELE +OK this session
+  Failure after_quit_;                // reported once the session has ended
   EngineStats stats_;
 };
 

@@ -280,7 +280,7 @@ inline constexpr std::size_t max_command = 255;
 inline constexpr std::chrono::seconds default_timeout{60};
 
 /// mbox messages batched in memory before one SQLite commit of their
-/// intents, one write, one fsync and one commit of their records.
+/// intents (with the records of the batch before), one write, one fsync.
 inline constexpr std::size_t mbox_batch = 32;
 
 /// Bytes of a batch held in memory before they go to the mbox (intents
