@@ -567,9 +567,15 @@ class Crash(unittest.TestCase):
         # per 32 messages): the same 1,000 messages and kills.
         mbox = os.path.join(self.env.dir, "mbox")
         write_config(self.config, account(self.env, keep=False, deliver="mbox:" + mbox))
-        # A batched mbox takes 1,000 messages in a fraction of a second:
-        # kills come sooner, so that they land inside the download.
-        interrupted = self.kill_loop(15, 0.15)
+        # A batched mbox takes 1,000 messages in about 0.1 s: 3,000 of them,
+        # and kills sooner, so that they land inside the download.
+        md = self.env.maildir("alice")
+        for i in range(self.count, 3000):
+            with open(os.path.join(md, "new", f"{1700000000 + i}.M{i}P1.test"), "wb") as f:
+                f.write(b"Subject: message %d\nMessage-ID: <%d@crash.test>\n\nbody %d\n"
+                        % (i, i, i))
+        self.count = 3000
+        interrupted = self.kill_loop(15, 0.2)
         self.assertGreater(interrupted, 0, f"POPBOX_SEED={self.seed}")
         with open(mbox, "rb") as f:
             text = f.read()
