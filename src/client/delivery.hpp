@@ -4,10 +4,12 @@
 // message is durable when its commit() and the Deliverer's next sync()
 // return without failure (Maildir batches the directory fsync; the other
 // targets are durable at commit()); only then is it recorded, and only
-// after that deleted on the server.
+// after that deleted on the server. mbox batches too: its messages wait in
+// memory and reach the file at sync(), right after their intents.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +44,10 @@ enum class Recovered {
   unknown,        ///< the target cannot tell (mda, lmtp): delivered again
 };
 
+/// Makes intents durable (one commit); a target that names its messages'
+/// intents itself calls it just before it writes the messages they name.
+using IntentSink = std::function<Failure(const std::vector<Intent>&)>;
+
 class Deliverer {
  public:
   virtual ~Deliverer() = default;
@@ -60,6 +66,12 @@ class Deliverer {
                                           Failure& failure) = 0;
   /// Makes every message committed since the last sync() durable.
   virtual Failure sync() { return {}; }
+  /// True when the target records the intents of the messages it batches
+  /// itself, through the sink given to set_intent_sink(), just before it
+  /// writes them (mbox: a message's offset is known only then).
+  virtual bool names_intents() const { return false; }
+  /// Where a target that names_intents() records them.
+  virtual void set_intent_sink(IntentSink) {}
   /// Ends the run (LMTP: QUIT).
   virtual void finish() {}
 };

@@ -1,9 +1,8 @@
-// Maildir and mbox delivery.
+// Maildir delivery, and the choice of deliverer.
 #include <dirent.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstring>
 #include <future>
 #include <unordered_set>
@@ -12,7 +11,6 @@
 
 #include "client/delivery.hpp"
 #include "client/line_ends.hpp"
-#include "client/mbox_writer.hpp"
 #include "store/maildir_writer.hpp"
 
 namespace popbox::client {
@@ -149,58 +147,10 @@ class MaildirDeliverer final : public Deliverer {
   Completions completions_;
 };
 
-class MboxDelivery final : public Delivery {
- public:
-  MboxDelivery(const std::string& path, std::int64_t from_time, std::optional<std::uint64_t> resume,
-               Failure& failure)
-      : writer_(path, from_time, resume, failure) {}
-  std::string token() const override { return std::to_string(writer_.offset()); }
-  Failure write(std::string_view data) override { return writer_.write(data); }
-  Failure commit() override { return writer_.commit(); }
-  std::string note() const override { return writer_.note(); }
-
- private:
-  MboxWriter writer_;
-};
-
-class MboxDeliverer final : public Deliverer {
- public:
-  explicit MboxDeliverer(std::string path) : path_(std::move(path)) {}
-
-  std::vector<Recovered> recover(const std::vector<Intent>& intents) override {
-    return std::vector<Recovered>(intents.size(), Recovered::resume);
-  }
-
-  std::unique_ptr<Delivery> begin(const std::string&, const std::string&, const Intent* resume,
-                                  std::int64_t now, Failure& failure) override {
-    std::optional<std::uint64_t> offset;
-    std::int64_t from_time = now;
-    if (resume) {
-      std::uint64_t v = 0;
-      const std::string& t = resume->token;
-      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-      if (ec == std::errc() && p == t.data() + t.size()) {
-        offset = v;
-        from_time = resume->started_at;  // the same "From " line as before
-      }
-    }
-    auto d = std::make_unique<MboxDelivery>(path_, from_time, offset, failure);
-    if (failure) return nullptr;
-    return d;
-  }
-
- private:
-  std::string path_;
-};
-
 }  // namespace
 
 std::unique_ptr<Deliverer> make_maildir_deliverer(const Target& target) {
   return std::make_unique<MaildirDeliverer>(target.path);
-}
-
-std::unique_ptr<Deliverer> make_mbox_deliverer(const Target& target) {
-  return std::make_unique<MboxDeliverer>(target.path);
 }
 
 std::unique_ptr<Deliverer> make_deliverer(const Target& target, std::chrono::milliseconds timeout) {

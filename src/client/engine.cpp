@@ -12,7 +12,37 @@ Engine::Engine(const AccountConfig& account, StateDb& db, Deliverer& deliverer, 
       deliverer_(deliverer),
       console_(console),
       counters_(counters),
-      options_(options) {}
+      options_(options) {
+  // A target that names its intents records them through the state, in
+  // one commit per batch, before it writes the messages.
+  // The messages the last batch made durable are recorded in the same
+  // commit: one commit per batch, as for a Maildir.
+  deliverer_.set_intent_sink([this](const std::vector<Intent>& intents) -> Failure {
+    std::vector<Intent> named = intents;
+    for (Intent& i : named) i.target = account_.deliver.spec;
+    if (db_.record_batch(rows_of(held_), named)) return db_error("recording intents");
+    recorded(std::exchange(held_, {}));
+    return {};
+  });
+}
+
+std::vector<std::pair<std::string, StateRow>> Engine::rows_of(
+    const std::vector<Unrecorded>& messages) const {
+  std::vector<std::pair<std::string, StateRow>> rows;
+  for (const auto& u : messages) rows.push_back({u.uidl, {options_.now, !account_.keep}});
+  return rows;
+}
+
+// Committed as delivered: their DELEs may go out.
+void Engine::recorded(const std::vector<Unrecorded>& messages) {
+  bool pending = !account_.keep;
+  for (const auto& u : messages) {
+    state_[u.uidl] = {options_.now, pending};
+    ++stats_.fetched;
+    counters_.messages_done += 1;
+    if (pending) to_delete_.push_back(u.number);
+  }
+}
 
 Failure Engine::db_error(std::string_view what) {
   return fail(fetch_errc::state, fmt::format("state database: {}: {}", what, db_.last_error()));
@@ -70,6 +100,15 @@ Failure Engine::prepare() {
 }
 
 Failure Engine::on_event(Session& session, const Session::Event& ev) {
+  Failure f = dispatch(session, ev);
+  if (!f) {
+    for (std::size_t number : to_delete_) session.remove(number);
+  }
+  to_delete_.clear();
+  return f;
+}
+
+Failure Engine::dispatch(Session& session, const Session::Event& ev) {
   using K = Session::EventKind;
   switch (ev.kind) {
     case K::listing:
@@ -77,19 +116,7 @@ Failure Engine::on_event(Session& session, const Session::Event& ev) {
     case K::body_begin:
       return on_body_begin(ev.message);
     case K::body_data:
-      if (auto f = delivery_->write(ev.data)) return f;
-      // The token moves if resuming had to copy a partial mbox message.
-      if (delivery_->token() != delivery_token_) {
-        delivery_token_ = delivery_->token();
-        const ListEntry* e = by_number_.at(ev.message);
-        if (db_.set_intent({e->uidl, account_.deliver.spec, delivery_token_, delivery_started_})) {
-          return db_error("recording an intent");
-        }
-      }
-      stats_.bytes += ev.data.size();
-      counters_.bytes_done += ev.data.size();
-      console_.tick();
-      return {};
+      return on_body_data(ev);
     case K::body_end:
       return on_body_end(session, ev.message);
     case K::retr_failed: {
@@ -126,6 +153,8 @@ Failure Engine::on_listing(Session& session) {
   po.now = options_.now;
   po.max_size = account_.max_size;
   po.accept_new_uidls = options_.accept_new_uidls;
+  po.max_messages = account_.max_messages_per_run;
+  po.max_bytes = options_.max_bytes;
   Plan plan = make_plan(listing_, state_, po);
   if (plan.uidls_changed) {
     after_quit_ = fail(
@@ -139,6 +168,7 @@ Failure Engine::on_listing(Session& session) {
   }
   report_plan(plan, listing_);
   stats_.too_large = plan.too_large.size();
+  stats_.deferred = plan.deferred.size();
   if (options_.dry_run) {
     session.quit();
     return {};
@@ -170,7 +200,7 @@ Failure Engine::on_listing(Session& session) {
   }
   // A batching target names the first messages now: their intents are
   // durable before the first byte arrives.
-  if (deliverer_.batch() > 1) {
+  if (deliverer_.batch() > 1 && !deliverer_.names_intents()) {
     std::vector<Intent> first = reserve_intents();
     if (!first.empty() && db_.record_batch({}, first)) return db_error("recording intents");
   }
@@ -188,6 +218,14 @@ void Engine::report_plan(const Plan& plan, const std::vector<ListEntry>& listing
   for (std::size_t i : plan.duplicates) {
     console_.warn(fmt::format("{}: the server lists UIDL {} twice; message {} is left alone",
                               account_.name, listing[i].uidl, listing[i].number));
+  }
+  if (!plan.deferred.empty()) {
+    bool one = plan.deferred.size() == 1;
+    console_.info(
+        fmt::format("{}: {} more new message{} for the next run (a run takes at "
+                    "most {} messages and {} bytes)",
+                    account_.name, plan.deferred.size(), one ? " waits" : "s wait",
+                    account_.max_messages_per_run, options_.max_bytes));
   }
   if (!options_.dry_run) return;
   std::uint64_t bytes = 0;
@@ -225,6 +263,8 @@ Failure Engine::on_body_begin(std::size_t number) {
   auto it = resume_.find(e->uidl);
   const Intent* resume = it == resume_.end() ? nullptr : &it->second;
   delivery_started_ = resume ? resume->started_at : options_.now;
+  received_ = 0;
+  abandoned_ = false;
   auto reserved = tokens_.find(e->uidl);
   std::string token = reserved == tokens_.end() ? std::string() : reserved->second;
   Failure f;
@@ -232,6 +272,8 @@ Failure Engine::on_body_begin(std::size_t number) {
   if (f) return f;
   delivery_token_ = delivery_->token();
   if (reserved != tokens_.end() && delivery_token_ == token) return {};
+  // The target records this intent itself, before the message reaches it.
+  if (deliverer_.names_intents() && !resume) return {};
   // Not named ahead: the intent is made durable now, before a byte
   // reaches the target.
   if (db_.set_intent({e->uidl, account_.deliver.spec, delivery_token_, delivery_started_})) {
@@ -240,8 +282,72 @@ Failure Engine::on_body_begin(std::size_t number) {
   return {};
 }
 
+Failure Engine::on_body_data(const Session::Event& ev) {
+  const ListEntry& e = *by_number_.at(ev.message);
+  received_ += ev.data.size();
+  stats_.bytes += ev.data.size();
+  counters_.bytes_done += ev.data.size();
+  if (stats_.bytes > options_.max_bytes) {
+    // More than the plan allowed for: the server sends more than it
+    // listed. What is recorded stays; this message is not.
+    if (!abandoned_) {
+      if (auto f = abandon(e)) return f;
+    }
+    return fail(fetch_errc::protocol,
+                fmt::format("the server sent more than {} bytes in one run (message {}, UIDL "
+                            "{}, listed as {} bytes); the connection was dropped",
+                            options_.max_bytes, e.number, e.uidl, e.size));
+  }
+  if (!abandoned_ && account_.max_size && received_ > *account_.max_size) {
+    // LIST said it fits; the bytes say otherwise. The rest of the reply
+    // is read and thrown away, so the session stays in step.
+    console_.warn(
+        fmt::format("{}: message {} (UIDL {}) grew past max_size ({} bytes) while "
+                    "downloading, LIST said {} bytes; abandoned, it stays on the "
+                    "server",
+                    account_.name, e.number, e.uidl, *account_.max_size, e.size));
+    ++stats_.too_large;
+    ++stats_.grew;
+    if (auto f = abandon(e)) return f;
+  }
+  if (abandoned_) {
+    if (received_ - account_.max_size.value_or(0) > options_.max_discard) {
+      return fail(fetch_errc::protocol,
+                  fmt::format("message {} (UIDL {}) went on past {} bytes over max_size; the "
+                              "connection was dropped",
+                              e.number, e.uidl, options_.max_discard));
+    }
+    return {};
+  }
+  if (auto f = delivery_->write(ev.data)) return f;
+  // The token moves if resuming had to copy a partial mbox message.
+  if (delivery_->token() != delivery_token_) {
+    delivery_token_ = delivery_->token();
+    if (db_.set_intent({e.uidl, account_.deliver.spec, delivery_token_, delivery_started_})) {
+      return db_error("recording an intent");
+    }
+  }
+  console_.tick();
+  return {};
+}
+
+// Nothing of the message stays in the target and nothing is recorded, so
+// no DELE goes out for it.
+Failure Engine::abandon(const ListEntry& e) {
+  abandoned_ = true;
+  delivery_.reset();  // removes what was written
+  tokens_.erase(e.uidl);
+  // A resumed mbox intent stays: the partial copy it names is still there.
+  if (!resume_.contains(e.uidl) && db_.drop_intent(e.uidl)) return db_error("dropping an intent");
+  return {};
+}
+
 Failure Engine::on_body_end(Session& session, std::size_t number) {
   const ListEntry* e = by_number_.at(number);
+  if (std::exchange(abandoned_, false)) {
+    answered(session);
+    return std::exchange(batch_failure_, {});
+  }
   if (auto f = delivery_->commit()) return f;
   if (auto note = delivery_->note(); !note.empty()) {
     console_.warn(fmt::format("{}: message {}: {}", account_.name, e->uidl, note));
@@ -263,26 +369,32 @@ void Engine::answered(Session& session) {
 
 // Durable in the target, now recorded; only then may DELE go out.
 Failure Engine::flush(Session* session) {
-  if (unrecorded_.empty()) return {};
+  if (unrecorded_.empty() && held_.empty()) return {};
   if (auto f = deliverer_.sync()) {
     // Some of the batch may not be in the target: record none of it. The
     // intents let the next run find the ones that are.
     unrecorded_.clear();
     return f;
   }
-  bool pending = !account_.keep;
-  std::vector<std::pair<std::string, StateRow>> rows;
-  for (const auto& u : unrecorded_) rows.push_back({u.uidl, {options_.now, pending}});
-  std::vector<Intent> next;
-  if (session && deliverer_.batch() > 1) next = reserve_intents();
-  if (db_.record_batch(rows, next)) return db_error("recording messages");
-  for (const auto& u : unrecorded_) {
-    state_[u.uidl] = {options_.now, pending};
-    ++stats_.fetched;
-    counters_.messages_done += 1;
-    if (pending && session) session->remove(u.number);
+  std::vector<Unrecorded>* now = &unrecorded_;
+  if (deliverer_.names_intents()) {
+    // Durable now; recorded with the next batch's intents, or here at the
+    // end of the run.
+    held_.insert(held_.end(), unrecorded_.begin(), unrecorded_.end());
+    unrecorded_.clear();
+    now = &held_;
+    if (session && answered_ < fetch_order_.size()) now = nullptr;
   }
-  unrecorded_.clear();
+  if (now && !now->empty()) {
+    std::vector<Intent> next;
+    if (session && deliverer_.batch() > 1 && !deliverer_.names_intents()) next = reserve_intents();
+    if (db_.record_batch(rows_of(*now), next)) return db_error("recording messages");
+    recorded(std::exchange(*now, {}));
+  }
+  if (session) {
+    for (std::size_t number : to_delete_) session->remove(number);
+  }
+  to_delete_.clear();
   console_.tick();
   return {};
 }

@@ -7,7 +7,10 @@
 // Per message:  intent (SQLite commit) -> write -> durable in target ->
 //               record as delivered (SQLite commit) -> DELE -> QUIT.
 // A Maildir batches: intents for the next messages and the records of the
-// last ones share one commit, after one directory fsync.
+// last ones share one commit, after one directory fsync. An mbox names
+// its intents itself when it writes a batch (offsets are known only then):
+// that commit also records the batch before, so again one commit, one
+// fsync per batch (plus one commit at the end of the run).
 
 #include <cstdint>
 #include <memory>
@@ -27,13 +30,17 @@ namespace popbox::client {
 struct EngineOptions {
   bool dry_run = false;
   bool accept_new_uidls = false;
-  std::int64_t now = 0;  ///< unix time (POPBOX_FETCH_NOW in tests)
+  std::int64_t now = 0;                             ///< unix time (POPBOX_FETCH_NOW in tests)
+  std::uint64_t max_bytes = limits::max_run_bytes;  ///< received per run
+  std::uint64_t max_discard = limits::max_discard;  ///< of a message grown past max_size
 };
 
 /// What one account run did, for its summary line.
 struct EngineStats {
   std::uint64_t fetched = 0, bytes = 0, deleted = 0, too_large = 0, recovered = 0;
   std::uint64_t retr_failed = 0, on_server = 0;
+  std::uint64_t grew = 0;      ///< of too_large: grew past max_size while downloading
+  std::uint64_t deferred = 0;  ///< new messages left for the next run (run bounds)
 };
 
 class Engine {
@@ -54,8 +61,11 @@ class Engine {
   const EngineStats& stats() const { return stats_; }
 
  private:
+  Failure dispatch(Session& session, const Session::Event& ev);
   Failure on_listing(Session& session);
   Failure on_body_begin(std::size_t number);
+  Failure on_body_data(const Session::Event& ev);
+  Failure abandon(const ListEntry& e);
   Failure on_body_end(Session& session, std::size_t number);
   Failure on_closed(const Session::Event& ev);
   Failure flush(Session* session);
@@ -77,6 +87,8 @@ class Engine {
   std::unique_ptr<Delivery> delivery_;
   std::string delivery_token_;
   std::int64_t delivery_started_ = 0;
+  std::uint64_t received_ = 0;            // bytes of the message being downloaded
+  bool abandoned_ = false;                // it grew past max_size: its bytes are discarded
   std::vector<std::size_t> fetch_order_;  // listing indices, in RETR order
   std::size_t reserved_upto_ = 0;         // fetch_order_ entries with a reserved token
   std::size_t answered_ = 0;              // RETRs answered (delivered or refused)
@@ -86,9 +98,15 @@ class Engine {
     std::string uidl;
   };
   std::vector<Unrecorded> unrecorded_;  // durable after the next sync, not yet recorded
-  Failure batch_failure_;               // flush failure seen while answering
-  std::vector<std::string> deleted_;    // DELE +OK this session
-  Failure after_quit_;                  // reported once the session has ended
+  // Durable, recorded with the next intents (targets that name them).
+  std::vector<Unrecorded> held_;
+  std::vector<std::size_t> to_delete_;  // recorded: DELE to send
+  std::vector<std::pair<std::string, StateRow>> rows_of(
+      const std::vector<Unrecorded>& messages) const;
+  void recorded(const std::vector<Unrecorded>& messages);
+  Failure batch_failure_;             // flush failure seen while answering
+  std::vector<std::string> deleted_;  // DELE +OK this session
+  Failure after_quit_;                // reported once the session has ended
   EngineStats stats_;
 };
 

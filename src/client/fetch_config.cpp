@@ -154,16 +154,22 @@ class Loader {
     return *d;
   }
 
-  // The [fetch] table: daemon = bool, poll = duration (the accounts' default).
+  // The [fetch] table: settings of the whole run and the daemon
+  // (daemon = bool, poll = duration: the accounts' default).
   void fetch_table(const toml::node& node, FetchConfig& cfg) {
     const toml::table* t = node.as_table();
-    if (!t) fail(&node, "'fetch' must be a table");
+    if (!t) fail(&node, "'fetch' must be a table ([fetch])");
     for (const auto& [key, value] : *t) {
       if (key.str() == "daemon") {
         if (!value.is_boolean()) fail(&value, "'daemon' must be true or false");
         cfg.daemon = *value.value<bool>();
       } else if (key.str() == "poll") {
         poll_ = cfg.poll = poll(value);
+      } else if (key.str() == "max_messages_per_run") {
+        auto v = value.value<std::int64_t>();
+        if (!value.is_integer() || *v < 1 || *v > 100'000'000)
+          fail(&value, "'max_messages_per_run' must be an integer in 1..100000000");
+        cfg.max_messages_per_run = static_cast<std::size_t>(*v);
       } else {
         fail(&value, fmt::format("unknown key '{}' in [fetch]", key.str()));
       }
@@ -212,6 +218,7 @@ FetchConfig load_fetch_config(const std::filesystem::path& file, const std::stri
     const toml::table* t = item.as_table();
     if (!t) loader.fail(&item, "'account' must be written as [[account]] tables");
     AccountConfig a = loader.account(*t);
+    a.max_messages_per_run = cfg.max_messages_per_run;
     if (!names.insert(a.name).second) {
       loader.fail(t->get("name"), fmt::format("account name '{}' is used twice", a.name));
     }

@@ -12,6 +12,7 @@
 
 #include "client/target.hpp"
 #include "client/types.hpp"
+#include "core/limits.hpp"
 
 namespace popbox::client {
 
@@ -34,10 +35,14 @@ struct AccountConfig {
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   std::chrono::milliseconds poll{std::chrono::minutes(5)};  ///< daemon: time between runs
   std::string where;  ///< "file:line" of the [[account]] header, for messages
+  /// `[fetch] max_messages_per_run`: messages one run downloads at most.
+  std::size_t max_messages_per_run = limits::default_max_messages_per_run;
 };
 
 struct FetchConfig {
   std::filesystem::path source;
+  /// `[fetch] max_messages_per_run` (also copied into every account).
+  std::size_t max_messages_per_run = limits::default_max_messages_per_run;
   std::vector<AccountConfig> accounts;
   bool daemon = false;  ///< [fetch] daemon: plain `popbox fetch` keeps polling
   std::chrono::milliseconds poll{std::chrono::minutes(5)};  ///< [fetch] poll: the default

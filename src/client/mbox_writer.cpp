@@ -11,8 +11,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <thread>
+
+#include "core/limits.hpp"
 
 namespace popbox::client {
 namespace {
@@ -24,46 +25,41 @@ std::string errno_text() {
 
 }  // namespace
 
-std::string mbox_from_line(std::int64_t unix_time) {
-  std::time_t t = static_cast<std::time_t>(unix_time);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
-  return fmt::format("From MAILER-DAEMON {}\n", buf);
-}
-
-MboxWriter::MboxWriter(const std::string& path, std::int64_t from_time,
-                       std::optional<std::uint64_t> resume, Failure& failure)
-    : path_(path) {
-  failure = {};
-  fd_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd_) {
-    failure = fail(fetch_errc::cant_create, fmt::format("mbox {}: {}", path, errno_text()));
-    return;
-  }
+Failure open_locked_mbox(const std::string& path, store::detail::UniqueFd& fd) {
+  fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return fail(fetch_errc::cant_create, fmt::format("mbox {}: {}", path, errno_text()));
   // flock excludes our other threads and flock users; fcntl excludes the
   // MUAs and LDAs that use POSIX locks. Both are dropped by the kernel if
   // the process dies.
   struct flock fl {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
-  bool locked = false;
-  for (int i = 0; i < lock_attempts && !locked; ++i) {
-    if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) {
-      if (::fcntl(fd_.get(), F_SETLK, &fl) == 0) {
-        locked = true;
-        break;
-      }
-      ::flock(fd_.get(), LOCK_UN);
+  for (int i = 0; i < lock_attempts; ++i) {
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+      if (::fcntl(fd.get(), F_SETLK, &fl) == 0) return {};
+      ::flock(fd.get(), LOCK_UN);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  if (!locked) {
-    failure = fail(fetch_errc::temporary, fmt::format("mbox {}: still locked after 30 s", path));
-    fd_.reset();
-    return;
-  }
+  fd.reset();
+  return fail(fetch_errc::temporary, fmt::format("mbox {}: still locked after 30 s", path));
+}
+
+void unlock_mbox(store::detail::UniqueFd& fd) noexcept {
+  if (!fd) return;
+  struct flock fl {};
+  fl.l_type = F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  ::fcntl(fd.get(), F_SETLK, &fl);
+  ::flock(fd.get(), LOCK_UN);
+  fd.reset();
+}
+
+MboxWriter::MboxWriter(const std::string& path, std::int64_t from_time,
+                       std::optional<std::uint64_t> resume, Failure& failure)
+    : path_(path), encoder_(from_time) {
+  failure = open_locked_mbox(path, fd_);
+  if (failure) return;
   struct stat st {};
   if (::fstat(fd_.get(), &st) != 0) {
     failure = fail(fetch_errc::io, fmt::format("mbox {}: {}", path, errno_text()));
@@ -79,9 +75,8 @@ MboxWriter::MboxWriter(const std::string& path, std::int64_t from_time,
     note_ = fmt::format("the mbox shrank below the recorded offset {}; appending again", *resume);
   }
   pos_ = start_;
-  // Written with the first bytes of the message: the caller records the
-  // offset as its intent before anything reaches the file.
-  from_line_ = mbox_from_line(from_time);
+  // The caller records the offset as its intent before anything reaches
+  // the file.
 }
 
 MboxWriter::~MboxWriter() {
@@ -92,32 +87,20 @@ MboxWriter::~MboxWriter() {
     if (!committed_ && pos_ >= size_at_open_ && pos_ > start_) {
       if (::ftruncate(fd_.get(), static_cast<off_t>(start_)) == 0) ::fsync(fd_.get());
     }
-    struct flock fl {};
-    fl.l_type = F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    ::fcntl(fd_.get(), F_SETLK, &fl);
-    ::flock(fd_.get(), LOCK_UN);
+    unlock_mbox(fd_);
   }
 }
 
 Failure MboxWriter::write(std::string_view data) {
-  lf_.clear();
-  quoted_.clear();
-  crlf_.convert(data, lf_);
-  quoter_.quote(lf_, quoted_);
-  return emit(quoted_);
+  out_.clear();
+  encoder_.encode(data, out_);
+  return emit(out_);
 }
 
 Failure MboxWriter::commit() {
-  lf_.clear();
-  quoted_.clear();
-  crlf_.finish(lf_);
-  quoter_.quote(lf_, quoted_);
-  quoter_.finish(quoted_);
-  // The wire form always ends in a line break; the blank line separates
-  // this message from the next "From " line.
-  quoted_.push_back('\n');
-  if (auto f = emit(quoted_)) return f;
+  out_.clear();
+  encoder_.finish(out_);
+  if (auto f = emit(out_)) return f;
   if (verifying_) note_ = "the message was already complete in the mbox";
   if (::fsync(fd_.get()) != 0) {
     return fail(fetch_errc::io, fmt::format("mbox {}: fsync: {}", path_, errno_text()));
@@ -127,11 +110,6 @@ Failure MboxWriter::commit() {
 }
 
 Failure MboxWriter::emit(std::string_view bytes) {
-  if (!from_line_.empty()) {
-    std::string line = std::move(from_line_);
-    from_line_.clear();
-    if (auto f = emit(line)) return f;
-  }
   if (verifying_) {
     if (auto f = verify(bytes)) return f;
   }

@@ -1,7 +1,7 @@
 #pragma once
 // Appending one message to an mbox file: locked (flock for other threads
-// and flock users, fcntl for mutt, Dovecot and procmail), a "From " line,
-// mboxrd quoting, LF line ends, a blank line after, fsync before unlock.
+// and flock users, fcntl for mutt, Dovecot and procmail), in the stored
+// form of client/mbox_encoder.hpp, fsync before unlock.
 //
 // Resuming: after a crash between writing and recording a message, the
 // message may already be in the file at the recorded offset, complete or
@@ -14,10 +14,16 @@
 #include <string_view>
 
 #include "client/error.hpp"
-#include "client/line_ends.hpp"
+#include "client/mbox_encoder.hpp"
 #include "store/unique_fd.hpp"
 
 namespace popbox::client {
+
+/// Opens (creating, mode 0600) and locks the mbox at `path` for appending;
+/// waits up to 30 s for other holders of the lock.
+Failure open_locked_mbox(const std::string& path, store::detail::UniqueFd& fd);
+/// Unlocks and closes an mbox opened by open_locked_mbox().
+void unlock_mbox(store::detail::UniqueFd& fd) noexcept;
 
 class MboxWriter {
  public:
@@ -52,14 +58,9 @@ class MboxWriter {
   std::uint64_t size_at_open_ = 0;
   bool verifying_ = false;
   bool committed_ = false;
-  CrlfToLf crlf_;
-  FromQuoter quoter_;
-  std::string from_line_;  // not yet written
-  std::string lf_, quoted_;
+  MboxEncoder encoder_;
+  std::string out_;
   std::string note_;
 };
-
-/// The "From " line popbox writes: "From MAILER-DAEMON <asctime UTC>\n".
-std::string mbox_from_line(std::int64_t unix_time);
 
 }  // namespace popbox::client

@@ -1,6 +1,7 @@
 // The session plan: a pure function of listing, state and options.
 #include "client/plan.hpp"
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace popbox::client {
@@ -23,6 +24,7 @@ Plan make_plan(const std::vector<ListEntry>& listing, const StateMap& state,
     return plan;
   }
   const std::int64_t keep_seconds = std::int64_t{options.keep_days} * 86400;
+  std::uint64_t planned_bytes = 0;
   for (std::size_t i = 0; i < listing.size(); ++i) {
     const ListEntry& e = listing[i];
     if (count[e.uidl] > 1) {
@@ -41,6 +43,12 @@ Plan make_plan(const std::vector<ListEntry>& listing, const StateMap& state,
       plan.too_large.push_back(i);
       continue;
     }
+    bool over_bytes = !plan.fetch.empty() && e.size > options.max_bytes - planned_bytes;
+    if (plan.fetch.size() >= options.max_messages || over_bytes || !plan.deferred.empty()) {
+      plan.deferred.push_back(i);  // in order: this run takes a prefix of what is new
+      continue;
+    }
+    planned_bytes += std::min(e.size, options.max_bytes);
     plan.fetch.push_back(i);
   }
   // Rows whose message is gone: a confirmed delete, or removed by another

@@ -26,6 +26,10 @@ struct PlanOptions {
   std::int64_t now = 0;  ///< unix time
   std::optional<std::uint64_t> max_size;
   bool accept_new_uidls = false;
+  /// Messages and listed bytes one run downloads at most; the rest wait
+  /// for the next run (the first message is taken whatever its size).
+  std::size_t max_messages = limits::default_max_messages_per_run;
+  std::uint64_t max_bytes = limits::max_run_bytes;
 };
 
 struct Plan {
@@ -33,6 +37,7 @@ struct Plan {
   std::vector<std::size_t> remove;      ///< DELE now: pending, delete mode, or expired
   std::vector<std::size_t> too_large;   ///< over max_size: left on the server
   std::vector<std::size_t> duplicates;  ///< a UIDL the server lists twice: left alone
+  std::vector<std::size_t> deferred;    ///< over the run's bounds: fetched next run
   std::vector<std::string> forget;      ///< state rows no longer on the server
   std::size_t known = 0;                ///< server messages found in the state
   /// None of the server's UIDLs is known although the state holds many:

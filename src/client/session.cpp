@@ -191,6 +191,14 @@ void Session::on_multiline(std::string_view line, bool crlf_around, Event& ev) {
     if (done == Cmd::list) finish_listing(ev);
     return;
   }
+  std::size_t entries = in_flight_.front().cmd == Cmd::uidl ? uidls_.size() : sizes_.size();
+  if (entries >= options_.max_listing) {
+    fail(ev, fetch_errc::protocol,
+         fmt::format("the server's {} reply lists more than {} messages; nothing was fetched",
+                     command_name(static_cast<std::size_t>(in_flight_.front().cmd)),
+                     options_.max_listing));
+    return;
+  }
   if (!parse_listing_line(line)) {
     fail(ev, fetch_errc::protocol, fmt::format("malformed listing line \"{}\"", line));
   }

@@ -36,6 +36,7 @@ struct SessionOptions {
   std::string host;    ///< for OAUTHBEARER
   std::uint16_t port = 0;
   std::size_t pipeline_window = limits::pipeline_window;
+  std::size_t max_listing = limits::max_listing;  ///< entries of one UIDL or LIST reply
 };
 
 class Session {

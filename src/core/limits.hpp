@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace popbox::limits {
 
@@ -320,6 +321,14 @@ inline constexpr std::size_t max_command = 255;
 /// Default deadline of every read and write (the `timeout` key).
 inline constexpr std::chrono::seconds default_timeout{60};
 
+/// mbox messages batched in memory before one SQLite commit of their
+/// intents (with the records of the batch before), one write, one fsync.
+inline constexpr std::size_t mbox_batch = 32;
+
+/// Bytes of a batch held in memory before they go to the mbox (intents
+/// first); a larger message streams on into the file.
+inline constexpr std::size_t mbox_batch_bytes = 4 * 1024 * 1024;
+
 /// Messages written to a Maildir before one directory fsync and one SQLite
 /// commit make them durable and recorded together (their DELEs follow).
 inline constexpr std::size_t maildir_batch = 32;
@@ -335,9 +344,37 @@ inline constexpr std::chrono::seconds tls_handshake_timeout{30};
 /// Bytes read from the socket at once; also the most a body event carries.
 inline constexpr std::size_t read_block = 64 * 1024;
 
+/// Entries accepted in one UIDL or one LIST reply: a larger maildrop is
+/// refused with a clear error instead of growing memory without end (about
+/// 100 bytes per entry: some tens of MiB at the bound).
+inline constexpr std::size_t max_listing = 250'000;
+
+/// Default of `[fetch] max_messages_per_run`: messages one run downloads
+/// at most; the rest wait for the next run.
+inline constexpr std::size_t default_max_messages_per_run = 10'000;
+
+/// Bytes one account run downloads at most. The plan stops before the
+/// listed sizes pass it (the rest wait for the next run); a server that
+/// sends more than it listed is cut off here.
+inline constexpr std::uint64_t max_run_bytes = std::uint64_t{16} << 30;
+
+/// Bytes of an abandoned message (grown past max_size while downloading)
+/// read and thrown away to reach its end and keep the session in step;
+/// beyond that the connection is dropped.
+inline constexpr std::uint64_t max_discard = std::uint64_t{64} << 20;
+
 /// Known (non-pending) UIDLs needed before "none of the server's UIDLs is
 /// known" counts as "all UIDLs changed" rather than a new mailbox.
 inline constexpr std::size_t uidl_change_threshold = 10;
+
+/// Start of a message held back before an mbox "From " line is written,
+/// looking for the end of the header and its Return-Path: (a header longer
+/// than this gets MAILER-DAEMON unless the Return-Path: came first).
+inline constexpr std::size_t mbox_header_scan = 64 * 1024;
+
+/// Longest envelope sender put into an mbox "From " line (RFC 5321's path
+/// limit is 256 octets with the angle brackets).
+inline constexpr std::size_t mbox_max_sender = 254;
 
 /// Longest password or token read from password_command or ~/.netrc.
 inline constexpr std::size_t max_secret = 64 * 1024;

@@ -6,7 +6,8 @@
 // Input layout: 3 header bytes, then the server's bytes.
 //   byte 0: bits 0-1 TLS mode (0 implicit, 1 starttls, 2 none, 3 implicit),
 //           bits 2-4 auth mechanism (0 auto, 1 user, 2 plain, 3 login, 4 apop,
-//           5 xoauth2, 6 oauthbearer, 7 auto), bit 5 pipeline window of 2
+//           5 xoauth2, 6 oauthbearer, 7 auto), bit 5 pipeline window of 2,
+//           bit 6 at most 3 UIDL/LIST entries
 //   byte 1: bit 0 delete each message after retrieving it, bit 1 quit
 //           without retrieving anything
 //   byte 2: size of the blocks the server bytes arrive in (0 = all at once)
@@ -105,6 +106,7 @@ class Harness {
     o.host = "pop.test";
     o.port = 995;
     if (opts & 0x20) o.pipeline_window = 2;
+    if (opts & 0x40) o.max_listing = 3;  // the entry bound, reachable
     return o;
   }
 

@@ -435,6 +435,49 @@ class Apop(FetchTestBase):
 
 
 class BigMessage(FetchTestBase):
+    def test_a_big_message_streams_into_an_mbox_with_little_memory(self):
+        # A batched mbox holds at most 4 MiB in memory; a 64 MiB message
+        # goes on into the file.
+        md = self.env.maildir("alice")
+        line = b"0123456789abcdefghijklmnopqrstuvwxyz-.-" * 2 + b"\n"
+        block = line * (1024 * 1024 // len(line))
+        with open(os.path.join(md, "new", "1.M1P1.big"), "wb") as f:
+            f.write(b"Subject: big\n\n")
+            for _ in range(64):
+                f.write(block)
+        mbox = os.path.join(self.env.dir, "mbox")
+        self.write(account(self.env, keep=False, deliver="mbox:" + mbox))
+        p = subprocess.Popen([harness.POPBOX, "fetch", "--config", self.config],
+                             stderr=subprocess.PIPE, env=dict(os.environ, POPBOX_FETCH_NOW=str(T0)))
+        peak_kb = 0
+        while p.poll() is None:
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    for l in f:
+                        if l.startswith("VmHWM:"):
+                            peak_kb = max(peak_kb, int(l.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.assertEqual(p.returncode, 0, p.stderr.read())
+        want = hashlib.sha256()
+        for n in self.names:
+            want.update(mbox_entry(MESSAGES[n], T0))
+        want.update(b"From MAILER-DAEMON " + time.strftime("%a %b %e %H:%M:%S %Y",
+                                                             time.gmtime(T0)).encode()
+                    + b"\nSubject: big\n\n")
+        for _ in range(64):
+            want.update(block)
+        want.update(b"\n")
+        got = hashlib.sha256()
+        with open(mbox, "rb") as f:
+            while chunk := f.read(1 << 20):
+                got.update(chunk)
+        self.assertEqual(got.hexdigest(), want.hexdigest())
+        self.assertGreater(peak_kb, 0)
+        if not os.environ.get("POPBOX_SANITIZED"):
+            self.assertLess(peak_kb, 32 * 1024, "kB: fetch must stream, not buffer")
+
     def test_a_big_message_streams_with_little_memory(self):
         # Written and checked in pieces: this process stays small too.
         md = self.env.maildir("alice")
@@ -497,14 +540,18 @@ class Crash(unittest.TestCase):
         self.env.close()
 
     def kill_loop(self, kills, max_delay):
+        """Returns how many of the kills hit a run still in progress."""
+        interrupted = 0
         for _ in range(kills):
             p = subprocess.Popen([harness.POPBOX, "fetch", "--config", self.config],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(self.rng.uniform(0.02, max_delay))
+            interrupted += p.poll() is None
             p.send_signal(signal.SIGKILL)
             p.wait()
         r = fetch_retrying(self.config)
         self.assertEqual(r.returncode, 0, f"POPBOX_SEED={self.seed}: {r.stderr}")
+        return interrupted
 
     def test_maildir_exactly_once_under_sigkill(self):
         out = os.path.join(self.env.dir, "out")
@@ -516,17 +563,25 @@ class Crash(unittest.TestCase):
         self.assertEqual(server_count(self.env), 0)
 
     def test_mbox_exactly_once_under_sigkill(self):
-        md = self.env.maildir("alice")
-        for name in sorted(os.listdir(os.path.join(md, "new")))[300:]:
-            os.unlink(os.path.join(md, "new", name))
+        # Batched like the Maildir (intents, one write, one fsync, records
+        # per 32 messages): the same 1,000 messages and kills.
         mbox = os.path.join(self.env.dir, "mbox")
         write_config(self.config, account(self.env, keep=False, deliver="mbox:" + mbox))
-        self.kill_loop(8, 1.0)
+        # A batched mbox takes 1,000 messages in about 0.1 s: 3,000 of them,
+        # and kills sooner, so that they land inside the download.
+        md = self.env.maildir("alice")
+        for i in range(self.count, 3000):
+            with open(os.path.join(md, "new", f"{1700000000 + i}.M{i}P1.test"), "wb") as f:
+                f.write(b"Subject: message %d\nMessage-ID: <%d@crash.test>\n\nbody %d\n"
+                        % (i, i, i))
+        self.count = 3000
+        interrupted = self.kill_loop(15, 0.2)
+        self.assertGreater(interrupted, 0, f"POPBOX_SEED={self.seed}")
         with open(mbox, "rb") as f:
             text = f.read()
         entries = text.split(b"\nFrom MAILER-DAEMON ")
         subjects = sorted(int(e.split(b"Subject: message ")[1].split(b"\n")[0]) for e in entries)
-        self.assertEqual(subjects, list(range(300)), f"POPBOX_SEED={self.seed}")
+        self.assertEqual(subjects, list(range(self.count)), f"POPBOX_SEED={self.seed}")
         self.assertTrue(text.endswith(b"\n\n"))
         self.assertEqual(server_count(self.env), 0)
 

@@ -201,3 +201,28 @@ TEST(PasswordCommand, FirstLineOfOutput) {
   EXPECT_EQ(f.code, make_error_code(fetch_errc::auth));
   EXPECT_TRUE(run_password_command("true", secret));  // prints nothing
 }
+
+TEST(FetchConfig, FetchTableSetsMaxMessagesPerRunForEveryAccount) {
+  const std::string two =
+      "[[account]]\nname = \"a\"\nhost = \"h\"\nuser = \"u\"\ndeliver = \"mbox:x\"\n"
+      "[[account]]\nname = \"b\"\nhost = \"h\"\nuser = \"u\"\ndeliver = \"mbox:y\"\n";
+  FetchConfig d = load(two);
+  EXPECT_EQ(d.max_messages_per_run, 10000u);
+  EXPECT_EQ(d.accounts[1].max_messages_per_run, 10000u);
+  // Before or after the accounts: the same.
+  for (const std::string& text : {"[fetch]\nmax_messages_per_run = 250\n" + two,
+                                  two + "[fetch]\nmax_messages_per_run = 250\n"}) {
+    FetchConfig c = load(text);
+    EXPECT_EQ(c.max_messages_per_run, 250u);
+    ASSERT_EQ(c.accounts.size(), 2u);
+    EXPECT_EQ(c.accounts[0].max_messages_per_run, 250u);
+    EXPECT_EQ(c.accounts[1].max_messages_per_run, 250u);
+  }
+  EXPECT_EQ(error_of("[fetch]\nmax_messages_per_run = 0\n" + two),
+            "F:2:24: 'max_messages_per_run' must be an integer in 1..100000000");
+  EXPECT_EQ(error_of("[fetch]\nmax_messages_per_run = \"many\"\n" + two),
+            "F:2:24: 'max_messages_per_run' must be an integer in 1..100000000");
+  EXPECT_EQ(error_of("[fetch]\nmax_mesages_per_run = 5\n" + two),
+            "F:2:23: unknown key 'max_mesages_per_run' in [fetch]");
+  EXPECT_EQ(error_of("fetch = 5\n" + two), "F:1:9: 'fetch' must be a table ([fetch])");
+}

@@ -258,3 +258,206 @@ TEST(Engine, FailedSyncRecordsNothingOfTheBatch) {
   rig.db->intents(in);
   EXPECT_EQ(in.size(), 2u);  // the next run checks the target for a and b
 }
+
+TEST(Engine, AMessageGrownPastMaxSizeIsAbandonedAndTheRunGoesOn) {
+  for (std::size_t batch : {std::size_t{1}, std::size_t{32}}) {
+    Rig rig(batch);
+    rig.account.max_size = 8;
+    ASSERT_FALSE(rig.engine->prepare());
+    // LIST says 3 bytes each; b sends 11.
+    std::string sent = rig.run(login +
+                               "+OK\r\n1 a\r\n2 b\r\n3 c\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n3 3\r\n.\r\n"
+                               "+OK\r\nA\r\n.\r\n+OK\r\nBBBB\r\nBBBBB\r\n.\r\n+OK\r\nC\r\n.\r\n"
+                               "+OK\r\n+OK\r\n+OK\r\n");
+    // b began but was never committed; a and c are recorded and deleted.
+    std::string log;
+    for (const auto& l : rig.target->log) log += l + ";";
+    EXPECT_EQ(log.find("commit b"), std::string::npos) << log;
+    EXPECT_NE(log.find("commit a [A\r\n]"), std::string::npos) << log;
+    EXPECT_NE(log.find("commit c [C\r\n]"), std::string::npos) << log;
+    EXPECT_EQ(sent.find("DELE 2"), std::string::npos) << sent;
+    EXPECT_NE(sent.find("DELE 1"), std::string::npos) << sent;
+    EXPECT_NE(sent.find("DELE 3"), std::string::npos) << sent;
+    EXPECT_TRUE(sent.ends_with("QUIT\r\n")) << sent;
+    EXPECT_FALSE(rig.state().contains("b"));
+    std::vector<Intent> in;
+    rig.db->intents(in);
+    EXPECT_TRUE(in.empty());  // no intent is left to "recover" b
+    EXPECT_EQ(rig.engine->stats().fetched, 2u);
+    EXPECT_EQ(rig.engine->stats().too_large, 1u);
+    EXPECT_EQ(rig.engine->stats().grew, 1u);
+  }
+}
+
+TEST(Engine, AnAbandonedMessageThatNeverEndsDropsTheConnection) {
+  EngineOptions o{false, false, 1000};
+  o.max_discard = 16;
+  Rig rig(1, false, o);
+  rig.account.max_size = 4;
+  ASSERT_FALSE(rig.engine->prepare());
+  Failure f;
+  std::string sent = rig.run(login +
+                                 "+OK\r\n1 a\r\n2 b\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n.\r\n"
+                                 "+OK\r\nA\r\n.\r\n+OK\r\n" +
+                                 std::string(40, 'x'),
+                             &f);
+  EXPECT_EQ(f.code, make_error_code(fetch_errc::protocol));
+  EXPECT_NE(f.message.find("message 2 (UIDL b) went on past 16 bytes over max_size"),
+            std::string::npos)
+      << f.message;
+  EXPECT_EQ(sent.find("QUIT"), std::string::npos);
+  EXPECT_EQ(sent.find("DELE 2"), std::string::npos);
+  StateMap m = rig.state();
+  EXPECT_TRUE(m.contains("a"));  // what was delivered is recorded
+  EXPECT_FALSE(m.contains("b"));
+}
+
+TEST(Engine, MoreBytesThanARunAllowsIsAClearErrorAndRecordsOnlyWhatWasDelivered) {
+  EngineOptions o{false, false, 1000};
+  o.max_bytes = 6;
+  Rig rig(1, false, o);
+  ASSERT_FALSE(rig.engine->prepare());
+  Failure f;
+  // Each is listed as 3 bytes (the plan takes a and b); b sends 5.
+  std::string sent = rig.run(login +
+                                 "+OK\r\n1 a\r\n2 b\r\n.\r\n+OK\r\n1 3\r\n2 3\r\n.\r\n"
+                                 "+OK\r\nA\r\n.\r\n+OK\r\nBBB\r\n.\r\n+OK\r\n",
+                             &f);
+  EXPECT_EQ(f.code, make_error_code(fetch_errc::protocol));
+  EXPECT_NE(f.message.find("more than 6 bytes in one run"), std::string::npos) << f.message;
+  StateMap m = rig.state();
+  EXPECT_TRUE(m.contains("a"));
+  EXPECT_FALSE(m.contains("b"));
+  std::vector<Intent> in;
+  rig.db->intents(in);
+  EXPECT_TRUE(in.empty());
+}
+
+TEST(Engine, MaxMessagesPerRunLeavesTheRestForTheNextRun) {
+  Rig rig(1, /*keep=*/true);
+  rig.account.max_messages_per_run = 2;
+  ASSERT_FALSE(rig.engine->prepare());
+  std::string sent = rig.run(login + three.substr(0, three.find("+OK\r\nC")) + "+OK\r\n");
+  EXPECT_EQ(sent.substr(sent.find("LIST\r\n") + 6), "RETR 1\r\nRETR 2\r\nQUIT\r\n");
+  EXPECT_EQ(rig.state().size(), 2u);
+  EXPECT_EQ(rig.engine->stats().deferred, 1u);
+}
+
+namespace {
+
+// A target that names its own intents (as mbox does): at sync() it hands
+// the batch's intents to the sink, then "writes" the batch.
+class NamingTarget final : public Deliverer {
+ public:
+  explicit NamingTarget(StateDb& db) : db_(db) {}
+  class Message final : public Delivery {
+   public:
+    Message(NamingTarget& t, std::string uidl) : t_(t), uidl_(std::move(uidl)) {}
+    std::string token() const override { return {}; }
+    Failure write(std::string_view) override { return {}; }
+    Failure commit() override {
+      t_.batch_.push_back(uidl_);
+      return {};
+    }
+
+   private:
+    NamingTarget& t_;
+    std::string uidl_;
+  };
+  std::vector<Recovered> recover(const std::vector<Intent>& in) override {
+    return std::vector<Recovered>(in.size(), Recovered::resume);
+  }
+  std::size_t batch() const override { return 2; }
+  bool names_intents() const override { return true; }
+  void set_intent_sink(IntentSink sink) override { sink_ = std::move(sink); }
+  std::unique_ptr<Delivery> begin(const std::string& uidl, const std::string&, const Intent*,
+                                  std::int64_t, Failure&) override {
+    return std::make_unique<Message>(*this, uidl);
+  }
+  Failure sync() override {
+    std::string line = "sync " + recorded() + " ->";
+    if (!batch_.empty()) {
+      std::vector<Intent> in;
+      for (const auto& u : batch_) in.push_back({u, "", "@" + u, 0});
+      if (auto f = sink_(in)) return f;
+      std::vector<Intent> stored;
+      db_.intents(stored);
+      for (const auto& u : batch_) {
+        bool named = std::any_of(stored.begin(), stored.end(), [&](const Intent& i) {
+          return i.uidl == u && i.token == "@" + u && i.target == "fake:";
+        });
+        EXPECT_TRUE(named) << u;
+      }
+      batch_.clear();
+    }
+    log.push_back(line + " " + recorded());
+    return {};
+  }
+  std::string recorded() {
+    StateMap m;
+    db_.load(m);
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : m) keys.push_back(k);
+    std::sort(keys.begin(), keys.end());
+    std::string out = "[";
+    for (const auto& k : keys) out += (out.size() > 1 ? " " : "") + k;
+    return out + "]";
+  }
+  std::vector<std::string> log;
+
+ private:
+  StateDb& db_;
+  IntentSink sink_;
+  std::vector<std::string> batch_;
+};
+
+}  // namespace
+
+TEST(Engine, ATargetNamingItsIntentsGetsOneCommitPerBatchWithTheLastBatchsRecords) {
+  TempDir dir;
+  std::string error;
+  auto db = StateDb::open(dir.path + "/s.sqlite", error);
+  AccountConfig account;
+  account.name = "t";
+  account.keep = false;
+  account.deliver.spec = "fake:";
+  NamingTarget target(*db);
+  Console console{false, true};
+  Engine engine(account, *db, target, console, console.counters(), {false, false, 1000});
+  ASSERT_FALSE(engine.prepare());
+  SessionOptions so;
+  so.tls = TlsMode::none;
+  so.user = "u";
+  so.secret = "p";
+  Session s(so);
+  std::string sent;
+  std::string server = login +
+                       "+OK\r\n1 a\r\n2 b\r\n3 c\r\n4 d\r\n5 e\r\n.\r\n"
+                       "+OK\r\n1 3\r\n2 3\r\n3 3\r\n4 3\r\n5 3\r\n.\r\n"
+                       "+OK\r\nA\r\n.\r\n+OK\r\nB\r\n.\r\n+OK\r\nC\r\n.\r\n+OK\r\nD\r\n.\r\n"
+                       "+OK\r\nE\r\n.\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n";
+  std::string_view in = server;
+  Session::Event ev;
+  do {
+    in.remove_prefix(s.receive(in, ev));
+    if (ev.kind != Session::EventKind::none) {
+      ASSERT_FALSE(engine.on_event(s, ev));
+    }
+    sent += s.output();
+    s.output_done();
+  } while (!in.empty() || ev.kind != Session::EventKind::none);
+  ASSERT_FALSE(engine.finish());
+  // Batch 1 is recorded with batch 2's intents, batch 2 with batch 3's; the
+  // last batch is recorded at the end of the run.
+  EXPECT_EQ(target.log, (std::vector<std::string>{"sync [] -> []", "sync [] -> [a b]",
+                                                  "sync [a b] -> [a b c d]"}));
+  // Each DELE after its record.
+  EXPECT_EQ(sent.substr(sent.find("LIST\r\n") + 6),
+            "RETR 1\r\nRETR 2\r\nRETR 3\r\nRETR 4\r\nRETR 5\r\nDELE 1\r\nDELE 2\r\nDELE 3\r\n"
+            "DELE 4\r\nDELE 5\r\nQUIT\r\n");
+  EXPECT_EQ(engine.stats().fetched, 5u);
+  EXPECT_EQ(engine.stats().deleted, 5u);
+  std::vector<Intent> left;
+  db->intents(left);
+  EXPECT_TRUE(left.empty());
+}

@@ -112,3 +112,32 @@ TEST(Plan, ForgetsVanishedRowsOnlyWhenTheListingOverlaps) {
   Plan empty = make_plan({}, state, opts(true, 2));
   EXPECT_EQ(empty.forget, (V{"deleted"}));
 }
+
+TEST(Plan, RunBoundsTakeAPrefixOfTheNewMessagesAndDeferTheRest) {
+  auto l = listing({{"a", 10}, {"b", 20}, {"c", 30}, {"d", 5}, {"e", 1}});
+  StateMap state{{"b", {100, false}}};
+  PlanOptions o = opts(/*keep=*/true, 1000);
+  o.max_messages = 2;
+  Plan p = make_plan(l, state, o);
+  EXPECT_EQ(uidls(l, p.fetch), (V{"a", "c"}));
+  EXPECT_EQ(uidls(l, p.deferred), (V{"d", "e"}));
+  // By listed bytes: "d" would pass 45 bytes; "e" is not taken out of
+  // order either (a run takes a prefix, so the next run resumes in order).
+  o.max_messages = 100;
+  o.max_bytes = 45;
+  p = make_plan(l, state, o);
+  EXPECT_EQ(uidls(l, p.fetch), (V{"a", "c", "d"}));
+  EXPECT_EQ(uidls(l, p.deferred), (V{"e"}));
+  o.max_bytes = 44;
+  p = make_plan(l, state, o);
+  EXPECT_EQ(uidls(l, p.fetch), (V{"a", "c"}));
+  EXPECT_EQ(uidls(l, p.deferred), (V{"d", "e"}));
+  // The first message is taken whatever its size, so a run always moves on.
+  o.max_bytes = 1;
+  p = make_plan(l, state, o);
+  EXPECT_EQ(uidls(l, p.fetch), (V{"a"}));
+  EXPECT_EQ(uidls(l, p.deferred), (V{"c", "d", "e"}));
+  // Deletions are not bounded by the run: known messages still go.
+  p = make_plan(l, state, opts(/*keep=*/false, 1000));
+  EXPECT_EQ(uidls(l, p.remove), (V{"b"}));
+}

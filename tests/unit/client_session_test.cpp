@@ -397,3 +397,44 @@ TEST(ClientSession, OnlyCrlfDotCrlfEndsABodyOrAListing) {
   EXPECT_EQ(run_split_invariant(plain(), capa),
             "> CAPA\n> USER alice\n> PASS secret\n> UIDL\n> LIST\nlisting\n> QUIT\nclosed ok\n");
 }
+
+TEST(ClientSession, DotSpaceAndDotLinesWithoutCrlfInsideABodyAreData) {
+  // ". \r\n", ".x\r\n" (a lone dot is removed: RFC 1939 byte-stuffing),
+  // "\r\n.\n", "\n.\r\n" and ".\r" without its LF never end the message.
+  std::string body = ". \r\n.x\r\n\r\n.\nz\n.\r\ny\r\n.\rq\r\n. .\r\n.\r\n";
+  std::string server =
+      "+OK\r\n-ERR no CAPA\r\n+OK\r\n+OK\r\n+OK\r\n1 u\r\n.\r\n+OK\r\n1 9\r\n.\r\n"
+      "+OK 9 octets\r\n" +
+      body + "+OK\r\n";
+  EXPECT_EQ(run_split_invariant(plain(), server),
+            "> CAPA\n> USER alice\n> PASS secret\n> UIDL\n> LIST\nlisting 1:u:9\n> RETR 1\n"
+            "body 1 [ \r\nx\r\n\r\n.\nz\n.\r\ny\r\n\rq\r\n .\r\n]\n> QUIT\nclosed ok\n");
+}
+
+TEST(ClientSession, ListingsAreBoundedInEntries) {
+  SessionOptions o = plain();
+  o.max_listing = 2;
+  std::string head = "+OK\r\n-ERR no CAPA\r\n+OK\r\n+OK\r\n";
+  // Two entries are fine; a third in UIDL or in LIST fails the session
+  // before anything is fetched.
+  EXPECT_EQ(
+      run_split_invariant(o, head + "+OK\r\n1 a\r\n2 b\r\n.\r\n+OK\r\n1 1\r\n2 2\r\n.\r\n+OK\r\n"
+                                    "A\r\n.\r\n+OK\r\nB\r\n.\r\n+OK\r\n"),
+      "> CAPA\n> USER alice\n> PASS secret\n> UIDL\n> LIST\nlisting 1:a:1 2:b:2\n"
+      "> RETR 1\nbody 1 [A\r\n]\n> RETR 2\nbody 2 [B\r\n]\n> QUIT\nclosed ok\n");
+  EXPECT_EQ(run_split_invariant(o, head + "+OK\r\n1 a\r\n2 b\r\n3 c\r\n"),
+            "> CAPA\n> USER alice\n> PASS secret\n> UIDL\nfailed POP3 protocol error: the "
+            "server's UIDL reply lists more than 2 messages; nothing was fetched\n");
+  EXPECT_EQ(run_split_invariant(o, head + "+OK\r\n1 a\r\n.\r\n+OK\r\n1 1\r\n2 2\r\n3 3\r\n"),
+            "> CAPA\n> USER alice\n> PASS secret\n> UIDL\n> LIST\nfailed POP3 protocol error: the "
+            "server's LIST reply lists more than 2 messages; nothing was fetched\n");
+}
+
+TEST(ClientSession, AnOverlongListingLineFails) {
+  std::string head = "+OK\r\n-ERR no CAPA\r\n+OK\r\n+OK\r\n+OK\r\n1 ";
+  std::string trace = run(plain(), head + std::string(popbox::client::limits::max_line, 'u'), {});
+  EXPECT_NE(trace.find("failed POP3 protocol error: the server sent a line longer than 8192 bytes"),
+            std::string::npos)
+      << trace;
+  EXPECT_EQ(trace.find("listing"), std::string::npos);
+}
