@@ -273,8 +273,12 @@ class PackageTest(unittest.TestCase):
             server.stop()
         self.assertRegex(server.log_text(),
                          rf"event=privileges user=popbox uid={pw.pw_uid} gid={gr.gr_gid}")
-        self.serve_under_the_installed_unit(served, tmp, os.path.join(tmp, "admin.sock"),
-                                            metrics_port, names)
+        # Under the unit the admin socket is the package's own, in the
+        # RuntimeDirectory: root there has no CAP_DAC_OVERRIDE for tmp.
+        unit_conf = os.path.join(tmp, "unit.toml")
+        with open(unit_conf, "w") as f:
+            f.write(re.sub(r'(?m)^socket = .*', 'socket = "/run/popbox/admin.sock"', text))
+        self.serve_under_the_installed_unit(unit_conf, tmp, metrics_port, names)
 
         # remove keeps the (changed) conffile, reinstalling keeps the change,
         # purge removes it; a users file with entries stays.
@@ -302,7 +306,7 @@ class PackageTest(unittest.TestCase):
         self.assertTrue(os.path.isdir(kept))
         pwd.getpwnam("popbox")  # Debian keeps system users after purge
 
-    def serve_under_the_installed_unit(self, config, writable, admin_sock, metrics_port, names):
+    def serve_under_the_installed_unit(self, config, writable, metrics_port, names):
         """The installed units in a booted private systemd: a POP3 client
         starts popbox.service through popbox.socket, `popbox who` lists the
         session, /metrics passes promtool."""
@@ -326,7 +330,8 @@ class PackageTest(unittest.TestCase):
                              wire_form(MESSAGES[names[0]]))
             st = sd.show("popbox.service", "ActiveState", "Type")
             self.assertEqual((st["ActiveState"], st["Type"]), ("active", "notify"))
-            who = run(["/usr/bin/popbox", "who", "--socket", admin_sock]).stdout
+            who = run(["/usr/bin/popbox", "who", "--socket",
+                       sd.path("/run/popbox/admin.sock")]).stdout
             self.assertRegex(who, r"(?m)^\S+\s+alice\s+127\.0\.0\.1", who)
             scrape = run(["curl", "-sSf", f"http://127.0.0.1:{metrics_port}/metrics"]).stdout
             self.assertIn("popbox_sessions_open", scrape)
