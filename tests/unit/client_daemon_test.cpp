@@ -123,7 +123,7 @@ TEST(DaemonConfig, BadKeysNameFileLineAndProblem) {
        "F:7:8: 'poll' must be a duration from 1s to 604800s, such as \"5m\""},
       {"[fetch]\ndaemon = \"yes\"\n" + account, "F:2:10: 'daemon' must be true or false"},
       {"[fetch]\njobs = 2\n" + account, "F:2:8: unknown key 'jobs' in [fetch]"},
-      {"fetch = 1\n" + account, "F:1:9: 'fetch' must be a table"},
+      {"fetch = 1\n" + account, "F:1:9: 'fetch' must be a table ([fetch])"},
   };
   for (const auto& c : cases) EXPECT_EQ(error_of(dir, c.text), c.want) << c.text;
 }
