@@ -96,7 +96,7 @@ struct Server::Impl {
   std::string unix_path;  // the LMTP socket file made here ("" when none or inherited)
   std::unique_ptr<metrics::Endpoint> metrics;  ///< [metrics] listen, on threads of its own
   std::size_t next_context = 0;
-  std::optional<asio::signal_set> signals;  ///< made in run(), kept until it returns
+  std::optional<asio::signal_set> signals;      ///< made in run(), kept until it returns
   std::unique_ptr<admin::Socket> admin_socket;  ///< [admin] socket, if set
   std::unique_ptr<AdminService> admin_service;
 };

@@ -258,6 +258,18 @@ class LineClient:
         self.close()
 
 
+def wait_for(predicate, timeout=20, what="condition"):
+    """Polls `predicate` until it returns something true (which it returns),
+    or fails the test after `timeout` seconds naming `what`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 def task_status(pid):
     """{task id: {field: [words]}} of /proc/<pid>/task/*/status, for every
     thread of `pid`."""

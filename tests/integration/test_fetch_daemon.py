@@ -22,19 +22,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from fetch_helpers import account, maildir_files, run_fetch, server_count, write_config  # noqa: E402
-from harness import Env, run_tests  # noqa: E402
+from harness import Env, run_tests, wait_for  # noqa: E402
 
 BOB = "bob@example.com"
-
-
-def wait_for(predicate, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def closed_port():

@@ -20,20 +20,12 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 import unit_runner  # noqa: E402
+from harness import wait_for  # noqa: E402
+
 
 UNITS = unit_runner.POPBOX_UNITS
 # CAP_CHOWN(0) CAP_DAC_READ_SEARCH(2) CAP_SETGID(6) CAP_SETUID(7) CAP_NET_BIND_SERVICE(10)
 BOUNDING = (1 << 0) | (1 << 2) | (1 << 6) | (1 << 7) | (1 << 10)
-
-
-def wait_for(predicate, timeout=15, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class UnitFiles(unittest.TestCase):
