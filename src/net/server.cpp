@@ -261,6 +261,8 @@ asio::awaitable<void> Server::Impl::accept_unix_loop(
 }
 
 ReloadReport Server::Impl::reload() {
+  // Both callers (SIGHUP, `popbox reload`) tell systemd the same way.
+  sd::notify_reloading();
   ReloadReport report;
   if (auto err = state.auth.reload()) {
     report.items.push_back({"users", false, *err});
@@ -290,6 +292,7 @@ ReloadReport Server::Impl::reload() {
                                   core::log_escape(item.error)));
     }
   }
+  sd::notify_ready("Serving (reloaded)");
   return report;
 }
 
@@ -298,10 +301,8 @@ asio::awaitable<void> Server::Impl::signal_loop() {
     auto [ec, sig] = co_await signals->async_wait(use_tuple);
     if (ec) co_return;
     if (sig == SIGHUP) {
-      sd::notify_reloading();
       auto work = [this] { return reload(); };
       co_await run_blocking(state.pool, std::move(work));
-      sd::notify_ready("Serving (reloaded)");
       continue;
     }
     sd::notify_stopping("Stopping: finishing the sessions' current commands");
@@ -475,13 +476,8 @@ int Server::run() {
     for (auto& c : impl.contexts) contexts.push_back(c.get());
     // The sessions' own store (its UIDL format): expunge commits like a session.
     const auto& store = dynamic_cast<const store::MaildirStore&>(*impl.state.store);
-    impl.admin_service =
-        std::make_unique<AdminService>(impl.state, store, std::move(contexts), [&impl] {
-          sd::notify_reloading();
-          auto report = impl.reload();
-          sd::notify_ready("Serving (reloaded)");
-          return report;
-        });
+    impl.admin_service = std::make_unique<AdminService>(impl.state, store, std::move(contexts),
+                                                        [&impl] { return impl.reload(); });
     impl.admin_socket->start(
         [service = impl.admin_service.get()](const admin::Request& r, const admin::Peer& p) {
           return service->handle(r, p);

@@ -90,6 +90,31 @@ class ParallelScanTest : public ::testing::Test {
     }
   }
 
+  // Gives the whole tree to the mailbox owner; false where that needs root.
+  bool give_to_owner() {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(tmp_.path())) {
+      if (::lchown(e.path().c_str(), owner_uid, owner_gid) != 0) return false;
+    }
+    return ::chown(tmp_.path().c_str(), owner_uid, owner_gid) == 0;
+  }
+
+  // Loads the Maildir on a thread acting with the owner's fs ids, as the
+  // server's pool does; `switched` is false without CAP_SETUID.
+  std::unique_ptr<MaildirMailbox> load_as_owner(std::error_code& ec, bool& switched) {
+    std::unique_ptr<MaildirMailbox> box;
+    switched = true;
+    std::thread caller([&] {
+      core::FsIdGuard as_owner(owner_uid, owner_gid, ec);
+      if (ec) {
+        switched = false;
+        return;
+      }
+      box = MaildirMailbox::load(maildir(), ec);
+    });
+    caller.join();
+    return box;
+  }
+
   TempDir tmp_;
 };
 
@@ -256,36 +281,16 @@ TEST_F(ParallelScanTest, PermissionErrorFailsTheOpenUnderTheOwnersIds) {
   fill(many);
   write_file(file("new/" + name_of(many)), "unreadable\n");
   ::chmod(file("new/" + name_of(many)).c_str(), 0);
-  std::error_code chown_ec;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp_.path())) {
-    if (::lchown(e.path().c_str(), owner_uid, owner_gid) != 0)
-      chown_ec = {errno, std::system_category()};
-  }
-  if (::chown(tmp_.path().c_str(), owner_uid, owner_gid) != 0 || chown_ec) {
-    GTEST_SKIP() << "cannot give the files to another user (not root)";
-  }
+  if (!give_to_owner()) GTEST_SKIP() << "cannot give the files to another user (not root)";
   std::error_code ec;
   bool switched = true;
-  std::unique_ptr<MaildirMailbox> box;
-  std::thread caller([&] {
-    core::FsIdGuard as_owner(owner_uid, owner_gid, ec);
-    if (ec) {
-      switched = false;
-      return;
-    }
-    box = MaildirMailbox::load(maildir(), ec);
-  });
-  caller.join();
+  std::unique_ptr<MaildirMailbox> box = load_as_owner(ec, switched);
   if (!switched) GTEST_SKIP() << "no CAP_SETUID to act as a mailbox owner";
   EXPECT_FALSE(box);
   EXPECT_EQ(ec, std::errc::permission_denied);
   // Readable again: the same owner opens all of them.
   ::chmod(file("new/" + name_of(many)).c_str(), 0600);
-  std::thread again([&] {
-    core::FsIdGuard as_owner(owner_uid, owner_gid, ec);
-    if (!ec) box = MaildirMailbox::load(maildir(), ec);
-  });
-  again.join();
+  box = load_as_owner(ec, switched);
   ASSERT_TRUE(box) << ec.message();
   EXPECT_EQ(box->messages().size(), many + 1);
 }
@@ -308,26 +313,14 @@ TEST_F(ParallelScanTest, MeasuringLeavesTheAtime) {
 // measured all the same.
 TEST_F(ParallelScanTest, ReadableFilesOfAnotherUserAreMeasured) {
   fill(many);
-  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp_.path())) {
-    if (::lchown(e.path().c_str(), owner_uid, owner_gid) != 0) GTEST_SKIP() << "not root";
-  }
-  if (::chown(tmp_.path().c_str(), owner_uid, owner_gid) != 0) GTEST_SKIP() << "not root";
+  if (!give_to_owner()) GTEST_SKIP() << "not root";
   const std::string other = file("new/" + name_of(many));
   write_file(other, "someone else's\n");
   ASSERT_EQ(::chown(other.c_str(), owner_uid + 1, owner_gid + 1), 0);
   ASSERT_EQ(::chmod(other.c_str(), 0644), 0);
   std::error_code ec;
   bool switched = true;
-  std::unique_ptr<MaildirMailbox> box;
-  std::thread caller([&] {
-    core::FsIdGuard as_owner(owner_uid, owner_gid, ec);
-    if (ec) {
-      switched = false;
-      return;
-    }
-    box = MaildirMailbox::load(maildir(), ec);
-  });
-  caller.join();
+  std::unique_ptr<MaildirMailbox> box = load_as_owner(ec, switched);
   if (!switched) GTEST_SKIP() << "no CAP_SETUID to act as a mailbox owner";
   ASSERT_TRUE(box) << ec.message();
   ASSERT_EQ(box->messages().size(), many + 1);
