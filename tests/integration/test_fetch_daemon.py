@@ -112,6 +112,10 @@ class Polling(unittest.TestCase):
                  what="alice's mail on the next poll")
         wait_for(lambda: self.subjects("bob") == ["Subject: b1", "Subject: b2"], timeout=10,
                  what="bob's mail on the next poll")
+        # The run's DELE and QUIT come after the delivery: a SIGTERM between
+        # them rightly leaves the DELE to the next run, so wait for them.
+        wait_for(lambda: server_count(self.env) == 0 and server_count(self.env, BOB) == 0,
+                 timeout=10, what="the second poll's DELEs")
         self.assertEqual(self.daemon.p.poll(), None, self.daemon.text())
         self.assertEqual(self.daemon.stop(), 0, self.daemon.text())
         text = self.daemon.text()
