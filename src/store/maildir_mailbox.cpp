@@ -219,7 +219,7 @@ std::error_code MaildirMailbox::build_snapshot() {
               if (files[a].mtime_ns != files[b].mtime_ns) {
                 return files[a].mtime_ns < files[b].mtime_ns;
               }
-              return files[a].base() < files[b].base();
+              return detail::delivered_before(files[a].base(), files[b].base());
             });
   if (order.size() != known) changed = true;
 

@@ -13,6 +13,11 @@ namespace popbox::store::detail {
 /// The part of a file name before the info separator ':' (all of it if none).
 std::string_view base_of(std::string_view name) noexcept;
 
+/// Delivery order of two bases that share an mtime: runs of digits compare
+/// as numbers ("1.M99P" before "1.M100P": writers, popbox and qmail's
+/// scheme alike, do not zero-pad the microseconds), the rest bytewise.
+bool delivered_before(std::string_view a, std::string_view b) noexcept;
+
 /// True for names a scan must skip: empty, dotfiles (editors, Dovecot temp).
 bool is_ignored_name(std::string_view name) noexcept;
 

@@ -18,6 +18,25 @@ TEST(MaildirName, BaseOf) {
   EXPECT_EQ(base_of(":2,S"), "");
 }
 
+// Two deliveries in one mtime tick: the microseconds are not zero-padded,
+// so "M99999" (earlier) must not sort after "M100000".
+TEST(MaildirName, DeliveredBeforeComparesNumbersByValue) {
+  EXPECT_TRUE(delivered_before("1700000000.M99999P7Q1.h", "1700000000.M100000P7Q2.h"));
+  EXPECT_FALSE(delivered_before("1700000000.M100000P7Q2.h", "1700000000.M99999P7Q1.h"));
+  EXPECT_TRUE(delivered_before("1700000000.M5P7Q9.h", "1700000000.M5P7Q10.h"));
+  EXPECT_TRUE(delivered_before("999999999.M1P1.h", "1000000000.M1P1.h"));
+  EXPECT_TRUE(delivered_before("1.M1P1.a", "1.M1P1.b"));
+  EXPECT_TRUE(delivered_before("1.M1", "1.M1P1"));
+  // Equal by value, other padding: still a strict order, either way once.
+  EXPECT_NE(delivered_before("1.M01", "1.M1"), delivered_before("1.M1", "1.M01"));
+  EXPECT_FALSE(delivered_before("1.M1P1.h", "1.M1P1.h"));
+  std::vector<std::string> names = {"5.M100000P1.h", "5.M99999P1.h", "5.M7P1.h", "4.M999999P1.h"};
+  std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) { return delivered_before(a, b); });
+  EXPECT_EQ(names, (std::vector<std::string>{"4.M999999P1.h", "5.M7P1.h", "5.M99999P1.h",
+                                             "5.M100000P1.h"}));
+}
+
 TEST(MaildirName, Ignored) {
   EXPECT_TRUE(is_ignored_name(""));
   EXPECT_TRUE(is_ignored_name("."));
