@@ -20,10 +20,11 @@ const std::vector<SectionKeys>& known_sections() {
         "expire_days", "login_delay", "trusted_proxies", "user", "group"}},
       {"tls", {"cert", "key", "min_version"}},
       {"auth",
-       {"passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format",
+       {"source", "passwd_file", "allow_plaintext", "apop", "failure_delay", "username_format",
         "first_valid_uid", "scram_fake_secret_file", "cache_ttl", "cache_size"}},
       {"auth.oauth", {"issuer", "audience", "public_keys", "jwks_file", "user_claim"}},
       {"mail", {"maildir", "uidl_format", "uidl_adopt_x_uidl", "lock_file"}},
+      {"store", {"backend", "dsn", "pool_size"}},
       {"log", {"level"}},
       {"quota", {"storage", "messages", "temporary"}},
       {"lmtp", {"listen", "unix", "max_message_size", "max_connections"}},
@@ -248,6 +249,14 @@ void load_oauth(Config& cfg, const toml::table& t) {
 void load_auth(Config& cfg, const toml::table& t) {
   only_keys(cfg, t, "auth");
   auto& a = cfg.auth;
+  std::string source = get_string(cfg, t, "source", "passwd-file");
+  if (source == "passwd-file") {
+    a.source = UserSource::passwd_file;
+  } else if (source == "postgres") {
+    a.source = UserSource::postgres;
+  } else {
+    fail(cfg, t.get("source"), "'source' must be \"passwd-file\" or \"postgres\"");
+  }
   a.passwd_file = get_string(cfg, t, "passwd_file", "");
   a.scram_fake_secret_file = get_string(cfg, t, "scram_fake_secret_file", "");
   std::string plain = get_string(cfg, t, "allow_plaintext", "loopback");
@@ -322,6 +331,23 @@ void load_limits(Config& cfg, const toml::table& t) {
       static_cast<std::size_t>(get_int(cfg, t, "max_connections_per_ip", 20, 1, 1'000'000));
   l.auth_failures_per_ip =
       static_cast<std::size_t>(get_int(cfg, t, "auth_failures_per_ip", 50, 1, 1'000'000));
+}
+
+void load_store(Config& cfg, const toml::table& t) {
+  only_keys(cfg, t, "store");
+  std::string backend = get_string(cfg, t, "backend", "maildir");
+  if (backend == "maildir") {
+    cfg.store.backend = StoreBackend::maildir;
+  } else if (backend == "postgres") {
+    cfg.store.backend = StoreBackend::postgres;
+  } else {
+    fail(cfg, t.get("backend"), "'backend' must be \"maildir\" or \"postgres\"");
+  }
+  cfg.store.dsn = get_string(cfg, t, "dsn", "");
+  if (cfg.store.backend == StoreBackend::postgres && cfg.store.dsn.empty()) {
+    fail(cfg, t.get("backend"), "backend = \"postgres\" needs 'dsn' (a libpq connection string)");
+  }
+  cfg.store.pool_size = static_cast<std::size_t>(get_int(cfg, t, "pool_size", 16, 1, 1024));
 }
 
 }  // namespace
@@ -431,7 +457,13 @@ Config load(const std::filesystem::path& file) {
     fail(cfg, root.at_path("server.listen_tls").node(), "'listen_tls' needs a [tls] section");
   }
   load_auth(cfg, section("auth") ? *section("auth") : empty);
-  if (cfg.auth.passwd_file.empty()) fail(cfg, nullptr, "[auth] passwd_file is required");
+  load_store(cfg, section("store") ? *section("store") : empty);
+  if (cfg.auth.source == UserSource::passwd_file && cfg.auth.passwd_file.empty()) {
+    fail(cfg, nullptr, "[auth] passwd_file is required");
+  }
+  if (cfg.auth.source == UserSource::postgres && cfg.store.dsn.empty()) {
+    fail(cfg, root.at_path("auth.source").node(), "[auth] source = \"postgres\" needs [store] dsn");
+  }
   if (auto* m = section("mail")) {
     only_keys(cfg, *m, "mail");
     cfg.mail.maildir = get_string(cfg, *m, "maildir", "");
@@ -451,7 +483,9 @@ Config load(const std::filesystem::path& file) {
     cfg.deliver.return_path = get_bool(cfg, *d, "return_path", true);
     cfg.deliver.delivered_to = get_bool(cfg, *d, "delivered_to", true);
   }
-  if (cfg.mail.maildir.empty()) fail(cfg, nullptr, "[mail] maildir is required");
+  if (cfg.store.backend == StoreBackend::maildir && cfg.mail.maildir.empty()) {
+    fail(cfg, nullptr, "[mail] maildir is required");
+  }
   if (auto* a = section("admin")) {
     only_keys(cfg, *a, "admin");
     cfg.admin.socket = get_string(cfg, *a, "socket", "");

@@ -71,8 +71,12 @@ struct OAuthConfig {
   std::string user_claim = "email";                ///< names the user logging in
 };
 
+/// [auth] source: where users and their password hashes live.
+enum class UserSource { passwd_file, postgres };
+
 struct AuthConfig {
-  std::filesystem::path passwd_file;
+  UserSource source = UserSource::passwd_file;  ///< postgres: the users table at [store] dsn
+  std::filesystem::path passwd_file;            ///< required with source = "passwd-file"
   Plaintext allow_plaintext = Plaintext::loopback;
   bool apop = false;
   std::chrono::milliseconds failure_delay{2000};
@@ -117,6 +121,18 @@ struct MailConfig {
   std::string lock_file = default_lock_file;
 };
 
+/// [store]: which backend keeps the mail (the Store seam, DESIGN.md).
+enum class StoreBackend { maildir, postgres };
+
+struct StoreConfig {
+  StoreBackend backend = StoreBackend::maildir;
+  /// libpq connection URI or key=value string; required with postgres.
+  std::string dsn;
+  /// PostgreSQL connections each node keeps open (sessions hold one each
+  /// while logged in, for their advisory lock).
+  std::size_t pool_size = 16;
+};
+
 /// Default per-user limits; passwd-file extra fields override them
 /// (userdb_quota_rule=*:storage=100M, userdb_quota_rule2=*:messages=10000).
 struct QuotaConfig {
@@ -158,6 +174,7 @@ struct Config {
   TlsConfig tls;
   AuthConfig auth;
   MailConfig mail;
+  StoreConfig store;
   QuotaConfig quota;
   LmtpConfig lmtp;
   DeliverConfig deliver;
