@@ -118,7 +118,7 @@ TEST(ConfigManKeys, TheTableHoldsEverySection) {
   for (const auto& s : cfg::known_sections()) names.insert(std::string(s.name));
   EXPECT_EQ(names,
             (std::set<std::string>{"server", "tls", "auth", "auth.oauth", "mail", "log", "quota",
-                                   "lmtp", "deliver", "limits", "admin", "metrics"}));
+                                   "lmtp", "deliver", "limits", "admin", "metrics", "store"}));
   const Keys keys = cfg::known_keys();
   EXPECT_NE(std::find(keys.begin(), keys.end(), "auth.oauth.issuer"), keys.end());
   EXPECT_NE(std::find(keys.begin(), keys.end(), "metrics.listen"), keys.end());
