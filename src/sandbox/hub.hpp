@@ -32,8 +32,8 @@ struct InboxSpec {
 };
 
 struct InboxInfo {
-  std::string id;       ///< [a-z0-9]{1,32}, stable for the inbox's life, never reused
-  std::string address;  ///< lowercased
+  std::string id;             ///< [a-z0-9]{1,32}, stable for the inbox's life, never reused
+  std::string address;        ///< lowercased
   bool auto_created = false;  ///< made by the first delivery to the address (catch-all)
   bool has_password = false;
   Clock::time_point created;
@@ -45,19 +45,19 @@ struct InboxInfo {
 };
 
 struct MessageInfo {
-  std::string id;        ///< [A-Za-z0-9._-]{1,70}, unique in the inbox; also its POP3 UIDL
+  std::string id;  ///< [A-Za-z0-9._-]{1,70}, unique in the inbox; also its POP3 UIDL
   std::string inbox_id;
   std::uint64_t seq = 0;  ///< arrival order across the whole sandbox, from 1
   Clock::time_point received;
-  std::uint64_t size = 0;  ///< octets of raw()
-  bool read = false;       ///< marked through the API, or retrieved over POP3
-  std::string envelope_from;              ///< MAIL FROM, "" for <>
-  std::vector<std::string> envelope_to;   ///< the RCPT TO addresses of this inbox
+  std::uint64_t size = 0;                ///< octets of raw()
+  bool read = false;                     ///< marked through the API, or retrieved over POP3
+  std::string envelope_from;             ///< MAIL FROM, "" for <>
+  std::vector<std::string> envelope_to;  ///< the RCPT TO addresses of this inbox
 };
 
 /// Sandbox-wide limits (all visible in the API).
 struct Limits {
-  std::size_t max_messages = 0;      ///< per inbox default; 0 = none
+  std::size_t max_messages = 0;       ///< per inbox default; 0 = none
   std::uint64_t max_total_bytes = 0;  ///< all inboxes together; 0 = none; oldest dropped first
   std::uint64_t max_message_size = 0;
 };
