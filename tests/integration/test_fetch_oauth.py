@@ -68,14 +68,16 @@ class FetchOAuthTest(unittest.TestCase):
                                  "-c", config], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         lines = []
-        for line in proc.stdout:
+        for line in iter(proc.stdout.readline, ""):
             lines.append(line)
             m = re.search(r"enter the code (\S+)", line)
             if m:
                 self.assertIn(self.provider.url + "/activate", line)
                 self.provider.approve(m.group(1))
                 break
-        out, err = proc.communicate(timeout=60)
+        # read(), not communicate(): the text already buffered is kept.
+        out, err = proc.stdout.read(), proc.stderr.read()
+        proc.wait(timeout=60)
         return proc.returncode, "".join(lines) + out, err
 
     def read_store(self):
