@@ -121,6 +121,23 @@ class FetchOAuthTest(unittest.TestCase):
                 # Next mechanism: a fresh state and target.
                 subprocess.run(["rm", "-rf", self.state, os.path.join(self.env.dir, "out-work")])
 
+    def test_device_login_denied(self):
+        cfg = self.config()
+        proc = subprocess.Popen([POPBOX, "fetch", "login", "--account", "work", "--device",
+                                 "-c", cfg], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        for line in iter(proc.stdout.readline, ""):
+            m = re.search(r"enter the code (\S+)", line)
+            if m:
+                self.provider.deny(m.group(1))
+                break
+        err = proc.stderr.read()
+        proc.stdout.read()
+        proc.wait(timeout=60)
+        self.assertEqual(proc.returncode, EX_NOPERM, err)
+        self.assertIn("the sign-in was denied", err)
+        self.assertFalse(os.path.exists(self.store))
+
     def test_token_near_expiry_is_refreshed_and_rotated(self):
         cfg = self.config()
         self.assertEqual(self.login_device(cfg)[0], 0)
