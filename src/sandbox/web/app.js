@@ -66,7 +66,7 @@ function render_inboxes() {
             dataset: { id: inbox.id },
             'aria-current': inbox.id === state.inbox_id ? 'page' : undefined,
           },
-          el('span', { class: 'address' }, inbox.address),
+          el('span', { class: 'address', title: inbox.address }, inbox.address),
           el(
             'span',
             { class: 'counts' },
@@ -141,7 +141,9 @@ function message_item(m) {
         { class: 'line2' },
         m.read ? null : el('span', { class: 'visually-hidden' }, 'Unread: '),
         el('span', { class: 'subject' }, m.subject || '(no subject)'),
-        m.has_attachments ? el('span', { class: 'clip', title: 'Has attachments', 'aria-label': 'has attachments' }, '📎') : null,
+        m.has_attachments
+          ? el('img', { class: 'clip', src: '/assets/attachment.svg', alt: 'has attachments', title: 'Has attachments', width: 14, height: 14 })
+          : null,
       ),
       el('span', { class: 'snippet' }, m.snippet || ''),
     ),

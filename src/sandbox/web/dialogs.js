@@ -110,9 +110,13 @@ function copy_button(text) {
   );
 }
 
+// Host and port rows get a copy button; the descriptive ones do not.
+const COPYABLE = new Set(['Host', 'Port']);
+
 function row(name, value) {
   const v = String(value);
-  return el('tr', {}, el('th', { scope: 'row' }, name), el('td', {}, el('code', {}, v)), el('td', {}, copy_button(v)));
+  const cell = COPYABLE.has(name) ? el('code', {}, v) : v;
+  return el('tr', {}, el('th', { scope: 'row' }, name), el('td', {}, cell), el('td', {}, COPYABLE.has(name) ? copy_button(v) : null));
 }
 
 function endpoint_table(caption, rows) {
