@@ -167,6 +167,37 @@ describe('sandbox web UI', () => {
     assert.deepEqual(await page.context().cookies(), []);
   });
 
+  test('inline (cid:) images show without loading remote ones', async () => {
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR42mP8z8DwnwEIGBkZGBgAAA7RA/0l1wR5AAAAAElFTkSuQmCC',
+      'base64',
+    );
+    const body = [
+      '--rel',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<p>Logo: <img id="inline" src="cid:logo@browser-test" alt="logo"></p>',
+      '--rel',
+      'Content-Type: image/png',
+      'Content-ID: <logo@browser-test>',
+      'Content-Disposition: inline; filename="logo.png"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      png.toString('base64'),
+      '--rel--',
+      '',
+    ].join('\n');
+    const before = recorder.hits.length;
+    await send(mail({ from: 'brand@example.com', to: address, subject: 'Inline logo', body, content_type: 'multipart/related; boundary="rel"' }));
+    await open_message('Inline logo');
+    const img = page.frameLocator('#html-frame').locator('#inline');
+    await img.waitFor();
+    await wait_for(() => img.evaluate((i) => i.complete && i.naturalWidth === 2), 5000, 'the inline image');
+    assert.equal(recorder.hits.length, before);
+    assert.equal(await page.locator('#tab-attachments').textContent(), 'Attachments (1)');
+    await shot('message-inline-image');
+  });
+
   test('the raw view and the .eml download are the sent octets', async () => {
     const raw = mail({
       from: '"Dot, Tester" <dots@example.com>',
@@ -260,7 +291,7 @@ describe('sandbox web UI', () => {
     await page.fill('#search-input', 'no such thing');
     await page.locator('#messages-empty', { hasText: 'Nothing matches' }).waitFor();
     await page.fill('#search-input', '');
-    await wait_for(async () => (await subjects()).length === 5, 5000, 'the whole list');
+    await wait_for(async () => (await subjects()).length === 6, 5000, 'the whole list');
   });
 
   test('delete removes the message from the list and the API', async () => {
@@ -271,7 +302,7 @@ describe('sandbox web UI', () => {
     await page.click('#delete-message-button');
     await wait_for(async () => !(await subjects()).includes('Second one'), 5000, 'the list without it');
     assert.equal((await api(`/inboxes/${id}/messages/${messages[0].id}`)).status, 404);
-    await page.locator('#inbox-list .inbox-item', { hasText: address }).locator('.count-messages', { hasText: '4' }).waitFor();
+    await page.locator('#inbox-list .inbox-item', { hasText: address }).locator('.count-messages', { hasText: '5' }).waitFor();
   });
 
   test('the settings panel shows the SMTP and POP3 endpoints', async () => {
@@ -321,7 +352,7 @@ describe('sandbox web UI', () => {
     await page.locator('#confirm-dialog').waitFor({ state: 'visible' });
     await shot('confirm-clear');
     await page.click('#confirm-dialog button[value=cancel]');
-    assert.equal(await items().count(), 4, 'cancel keeps the messages');
+    assert.equal(await items().count(), 5, 'cancel keeps the messages');
     await page.click('#clear-inbox-button');
     await page.click('#confirm-ok');
     await page.locator('#messages-empty', { hasText: 'No messages yet' }).waitFor();

@@ -380,20 +380,27 @@ function on_event(kind, data) {
 
 const KINDS = ['message_received', 'message_deleted', 'message_read', 'inbox_created', 'inbox_deleted', 'inbox_cleared'];
 
+let events_opened = false; // once: later opens are reconnects
+
+/** Follows /api/v1/events. The browser reconnects after a network error by
+ *  itself; after a refusal (the server restarted with another token, say)
+ *  this connects again in a few seconds, asking for the token if needed. */
 function connect_events() {
   const source = new EventSource(api.events_url());
-  let opened_before = false;
   source.addEventListener('open', () => {
     document.body.dataset.live = 'on';
     // After a reconnect events may have been missed: reload what is shown.
-    if (opened_before) {
+    if (events_opened) {
       refresh_inboxes().catch(fail);
       load_messages().catch(fail);
     }
-    opened_before = true;
+    events_opened = true;
   });
   source.addEventListener('error', () => {
     document.body.dataset.live = 'off';
+    if (source.readyState === EventSource.CLOSED) {
+      setTimeout(() => refresh_inboxes().catch(fail).finally(connect_events), 3000);
+    }
   });
   for (const kind of KINDS) {
     source.addEventListener(kind, (event) => {
