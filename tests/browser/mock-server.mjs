@@ -1,14 +1,16 @@
 // A mock of `popbox sandbox`'s HTTP API v1 (docs/sandbox.md) with in-memory
 // inboxes, for developing and testing the web UI before the real server is
 // wired in. It serves the UI from src/sandbox/web/ with the UI's CSP, and
-// takes mail at POST /mock/inject {"raw_base64", "from", "to":[...]} (the
-// same octets and envelope an SMTP client would send).
+// takes mail over a minimal SMTP listener (so tests send mail the way they
+// do to the real server) and at POST /mock/inject {"raw_base64", "from",
+// "to":[...]} (the same octets and envelope an SMTP client would send).
 //
-//   node tests/browser/mock-server.mjs [--port 8025] [--token T]
+//   node tests/browser/mock-server.mjs [--port 8025] [--smtp 2525] [--token T]
 //
 // or `import { start_mock } from './mock-server.mjs'` (the browser tests).
 
 import { createServer } from 'node:http';
+import { createServer as create_tcp_server } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,8 +47,63 @@ function parse_ttl(ttl) {
   return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2]];
 }
 
-/** Starts the mock on 127.0.0.1:`port` (0: any); resolves {url, port, close, inject}. */
-export async function start_mock({ port = 0, token = '', smtp_port = 2525, pop3_port = 1110 } = {}) {
+/** A minimal SMTP receiver: the message is the DATA octets, dot-unstuffed,
+ *  up to and including the line end before the final ".". */
+function smtp_session(socket, deliver) {
+  let buffer = '';
+  let data = false;
+  let from = '';
+  let to = [];
+  const reply = (text) => socket.write(`${text}\r\n`);
+  reply('220 mock ESMTP');
+  socket.on('error', () => {});
+  socket.on('data', (chunk) => {
+    buffer += chunk.toString('latin1');
+    for (;;) {
+      if (data) {
+        const body = `\r\n${buffer}`;
+        const end = body.indexOf('\r\n.\r\n');
+        if (end < 0) return;
+        const octets = body.slice(2, end + 2).replace(/^\.\./gm, '.');
+        buffer = body.slice(end + 5);
+        data = false;
+        deliver(Buffer.from(octets, 'latin1'), { from, to });
+        reply('250 2.0.0 delivered');
+        continue;
+      }
+      const eol = buffer.indexOf('\r\n');
+      if (eol < 0) return;
+      const line = buffer.slice(0, eol);
+      buffer = buffer.slice(eol + 2);
+      const verb = line.slice(0, 4).toUpperCase();
+      const arg = (/<([^>]*)>/.exec(line) || [, ''])[1];
+      if (verb === 'EHLO' || verb === 'HELO') {
+        reply('250 mock');
+      } else if (verb === 'MAIL') {
+        from = arg;
+        to = [];
+        reply('250 2.1.0 ok');
+      } else if (verb === 'RCPT') {
+        to.push(arg);
+        reply('250 2.1.5 ok');
+      } else if (verb === 'DATA' && to.length) {
+        data = true;
+        reply('354 go ahead');
+      } else if (verb === 'RSET' || verb === 'NOOP') {
+        reply('250 ok');
+      } else if (verb === 'QUIT') {
+        reply('221 bye');
+        socket.end();
+      } else {
+        reply('503 5.5.1 not here');
+      }
+    }
+  });
+}
+
+/** Starts the mock on 127.0.0.1:`port` and its SMTP on `smtp_port` (0: any);
+ *  resolves {url, port, smtp_port, close, inject}. */
+export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_port = 1110 } = {}) {
   const inboxes = new Map(); // id -> {info, messages: Map id -> message, faults, webhook}
   const clients = new Set(); // SSE responses
   let next_inbox = 1;
@@ -337,13 +394,24 @@ export async function start_mock({ port = 0, token = '', smtp_port = 2525, pop3_
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
   const bound = server.address().port;
+  const smtp_sockets = new Set();
+  const smtp = create_tcp_server((socket) => {
+    smtp_sockets.add(socket);
+    socket.on('close', () => smtp_sockets.delete(socket));
+    smtp_session(socket, inject);
+  });
+  await new Promise((resolve) => smtp.listen(smtp_port, '127.0.0.1', resolve));
+  smtp_port = smtp.address().port;
   return {
     url: `http://127.0.0.1:${bound}`,
     port: bound,
+    smtp_port,
     inject,
     close: () =>
       new Promise((resolve) => {
         for (const c of clients) c.res.end();
+        for (const s of smtp_sockets) s.destroy();
+        smtp.close();
         server.closeAllConnections();
         server.close(resolve);
       }),
@@ -355,6 +423,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const i = process.argv.indexOf(name);
     return i > 0 ? process.argv[i + 1] : dflt;
   };
-  const mock = await start_mock({ port: Number(arg('--port', 8025)), token: arg('--token', '') });
-  console.log(`mock sandbox API at ${mock.url}/`);
+  const mock = await start_mock({
+    port: Number(arg('--port', 8025)),
+    smtp_port: Number(arg('--smtp', 2525)),
+    token: arg('--token', ''),
+  });
+  console.log(`mock sandbox API at ${mock.url}/, SMTP at 127.0.0.1:${mock.smtp_port}`);
 }

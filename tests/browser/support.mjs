@@ -5,6 +5,7 @@
 //
 // Environment:
 //   POPBOX_BROWSER_TARGET  mock (default) | real (starts $POPBOX_BIN sandbox)
+//   POPBOX_INJECT          smtp (default) | http (the mock's /mock/inject)
 //   POPBOX_URL             test a sandbox already running there instead
 //   POPBOX_SMTP            host:port to send mail to (with POPBOX_URL)
 //   POPBOX_API_TOKEN       its API token (with POPBOX_URL)
@@ -117,8 +118,14 @@ export async function start_target() {
     };
   }
   if ((process.env.POPBOX_BROWSER_TARGET || 'mock') === 'real') return start_real(token);
+  // The mock takes mail over SMTP too: the tests send it the way they send
+  // it to the real server (POPBOX_INJECT=http: through /mock/inject).
   const mock = await start_mock({ token });
-  return { url: mock.url, token, inject: async (raw, env) => mock.inject(raw, env), close: mock.close };
+  const inject =
+    process.env.POPBOX_INJECT === 'http'
+      ? async (raw, env) => mock.inject(raw, env)
+      : (raw, { from, to }) => smtp_send('127.0.0.1', mock.smtp_port, from, to, raw);
+  return { url: mock.url, token, inject, close: mock.close };
 }
 
 async function start_real(token) {
