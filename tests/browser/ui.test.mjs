@@ -58,6 +58,7 @@ describe('sandbox web UI', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     page.on('pageerror', (err) => page_errors.push(err.message));
+    context.setDefaultTimeout(10000);
   });
 
   after(async () => {
@@ -303,6 +304,29 @@ describe('sandbox web UI', () => {
     await wait_for(async () => !(await subjects()).includes('Second one'), 5000, 'the list without it');
     assert.equal((await api(`/inboxes/${id}/messages/${messages[0].id}`)).status, 404);
     await page.locator('#inbox-list .inbox-item', { hasText: address }).locator('.count-messages', { hasText: '5' }).waitFor();
+
+    // A delete elsewhere (another client, POP3, retention) shows up live too.
+    await send(mail({ from: 'temp@example.com', to: address, subject: 'Short-lived', body: 'bye\n' }));
+    await page.locator('#message-list .message-item', { hasText: 'Short-lived' }).waitFor();
+    const page_of = await (await api(`/inboxes/${id}/messages?search=Short-lived`)).json();
+    assert.equal((await api(`/inboxes/${id}/messages/${page_of.messages[0].id}`, { method: 'DELETE' })).status, 204);
+    await page.locator('#message-list .message-item', { hasText: 'Short-lived' }).waitFor({ state: 'detached' });
+  });
+
+  test('controls have roles and accessible names', async () => {
+    await open_message('Welcome aboard');
+    for (const name of ['Text', 'Headers', 'Raw', 'Attachments']) {
+      await page.getByRole('tab', { name: new RegExp(`^${name}`) }).waitFor();
+    }
+    await page.getByRole('tablist', { name: 'Message parts' }).waitFor();
+    await page.getByRole('searchbox', { name: 'Search subject or sender' }).waitFor();
+    await page.getByRole('navigation', { name: 'Inboxes' }).waitFor();
+    await page.getByRole('link', { name: address }).waitFor();
+    for (const name of ['New inbox', 'Connection settings', 'Clear', 'Delete inbox', 'Delete', 'Mark unread']) {
+      await page.getByRole('button', { name, exact: true }).waitFor();
+    }
+    assert.equal(await page.getByRole('tab', { selected: true }).count(), 1);
+    assert.equal(await page.locator('#html-frame').getAttribute('title'), 'HTML body of the message');
   });
 
   test('the settings panel shows the SMTP and POP3 endpoints', async () => {
@@ -342,8 +366,10 @@ describe('sandbox web UI', () => {
     await p.locator('#message-subject', { hasText: 'Welcome aboard' }).waitFor();
     assert.equal(await p.locator('#messages-panel').isVisible(), false);
     await p.screenshot({ path: join(shots, 'phone-message.png') });
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'message-subject', 'focus follows the pane');
     await p.locator('#back-to-messages').tap();
     await p.locator('#messages-panel').waitFor({ state: 'visible' });
+    assert.match(await p.evaluate(() => document.activeElement.textContent), /Welcome aboard/, 'back lands on the message left');
     await phone.close();
   });
 

@@ -40,8 +40,25 @@ function fail(err) {
   toast(err && err.message ? err.message : String(err));
 }
 
-function set_view(name) {
+const one_pane = window.matchMedia('(max-width: 820px)');
+
+/** Shows pane `name` (inboxes, messages, message) where one pane shows at a
+ *  time, and moves the focus into it there, so a keyboard or screen-reader
+ *  user lands on what just appeared. */
+function set_view(name, { focus_id = null } = {}) {
+  const changed = document.body.dataset.view !== name;
   document.body.dataset.view = name;
+  if (!changed || !one_pane.matches) return;
+  if (name === 'message') {
+    $('message-subject').focus({ preventScroll: true });
+  } else {
+    const list = name === 'messages' ? $('message-list') : $('inbox-list');
+    const item =
+      (focus_id && list.querySelector(`.item[data-id="${CSS.escape(focus_id)}"]`)) ||
+      list.querySelector('.item[aria-current]') ||
+      list.querySelector('.item');
+    (item || $(name === 'messages' ? 'messages-panel' : 'inboxes-panel')).focus({ preventScroll: true });
+  }
 }
 
 // ---- inboxes ----------------------------------------------------------
@@ -245,10 +262,11 @@ async function route() {
   if (message_id && message_id !== state.message_id) {
     await open_message(message_id);
   } else if (!message_id) {
+    const left = state.message_id;
     state.message_id = null;
     view.clear_message();
     render_messages();
-    set_view('messages');
+    set_view('messages', { focus_id: left });
   } else {
     set_view('message');
   }
