@@ -139,8 +139,20 @@ describe('sandbox web UI', () => {
       `<p class="bg">Picture: <img id="remote" src="${recorder.url}/remote.png" alt="remote"></p>`,
       '</body></html>',
     ].join('\n');
-    await send(mail({ from: 'Mallory <mallory@example.com>', to: address, subject: 'Hostile HTML', body: html, content_type: 'text/html; charset=utf-8' }));
+    // Markup in the subject, the sender's name and a header is shown as text.
+    const markup = `<img src="${beacon('header')}" onerror="fetch('${beacon('header-onerror')}')">`;
+    await send(mail({
+      from: `"Mallory ${markup.replace(/"/g, "'")}" <mallory@example.com>`,
+      to: address,
+      subject: `Hostile HTML ${markup}`,
+      headers: [`X-Markup: ${markup}`],
+      body: html,
+      content_type: 'text/html; charset=utf-8',
+    }));
     await open_message('Hostile HTML');
+    assert.equal(await page.locator('#message-subject').textContent(), `Hostile HTML ${markup}`);
+    assert.equal(await page.locator('#message-list .message-item', { hasText: 'Hostile HTML' }).locator('img').count(), 0);
+    assert.equal(await page.locator('#message-view img').count(), 0, 'no element made from mail text');
 
     const frame = page.locator('#html-frame');
     assert.equal(await frame.getAttribute('sandbox'), '', 'sandbox with no allow-* tokens');
@@ -288,7 +300,7 @@ describe('sandbox web UI', () => {
     await page.fill('#search-input', 'ann example');
     await wait_for(async () => (await subjects()).join() === 'Welcome aboard', 5000, 'the sender-name search');
     await page.fill('#search-input', 'MALLORY@');
-    await wait_for(async () => (await subjects()).join() === 'Hostile HTML', 5000, 'the address search');
+    await wait_for(async () => (await subjects()).join().startsWith('Hostile HTML <img'), 5000, 'the address search');
     await page.fill('#search-input', 'no such thing');
     await page.locator('#messages-empty', { hasText: 'Nothing matches' }).waitFor();
     await page.fill('#search-input', '');
