@@ -117,6 +117,16 @@ describe('sandbox web UI', () => {
     await send(mail({ from: 'bob@example.com', to: address, subject: 'Second one', body: 'two\n' }));
     await page.locator('#message-list .message-item', { hasText: 'Second one' }).waitFor();
     assert.deepEqual(await subjects(), ['Second one', 'Welcome aboard'], 'newest first');
+    // Marked read by another client (or POP3 RETR): the list follows.
+    const id = await inbox_id_of(address);
+    const { messages } = await (await api(`/inboxes/${id}/messages?search=Second`)).json();
+    const read = await api(`/inboxes/${id}/messages/${messages[0].id}/read`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"read": true}',
+    });
+    assert.equal(read.status, 204);
+    await page.locator('#message-list .message-item:not(.unread)', { hasText: 'Second one' }).waitFor();
     assert.equal(await page.evaluate(() => window.still_the_same_page), true, 'no reload');
     await page.locator('#inbox-list .inbox-item', { hasText: address }).locator('.count-messages', { hasText: '2' }).waitFor();
     await shot('message-list');
@@ -356,6 +366,26 @@ describe('sandbox web UI', () => {
     await shot('settings');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
+  });
+
+  test('a long inbox pages with Load more, without repeats', async () => {
+    const other = `paging-${stamp}@example.com`;
+    for (let i = 1; i <= 55; i += 1) {
+      await send(mail({ from: 'bulk@example.com', to: other, subject: `Bulk ${i}`, body: `number ${i}\n` }), [other]);
+    }
+    await page.locator('#inbox-list .inbox-item', { hasText: other }).click();
+    await wait_for(async () => (await items().count()) === 50, 5000, 'the first page');
+    assert.equal((await subjects())[0], 'Bulk 55');
+    await send(mail({ from: 'bulk@example.com', to: other, subject: 'Bulk 56', body: 'late\n' }), [other]);
+    await page.locator('#message-list .message-item', { hasText: 'Bulk 56' }).waitFor();
+    await page.click('#load-more');
+    await wait_for(async () => (await items().count()) === 56, 5000, 'the second page');
+    const all = await subjects();
+    assert.equal(new Set(all).size, 56, 'no message twice');
+    assert.equal(all.at(-1), 'Bulk 1');
+    assert.equal(await page.locator('#load-more').isVisible(), false);
+    await page.locator('#inbox-list .inbox-item', { hasText: address }).click();
+    await page.locator('#message-list .message-item', { hasText: 'Welcome aboard' }).waitFor();
   });
 
   test('at a phone width one pane shows at a time', async () => {

@@ -190,7 +190,13 @@ async function load_messages({ append = false } = {}) {
   const page = await api.list_messages(state.inbox_id, { offset, limit: PAGE, search: state.search });
   if (ticket !== state.loading) return;
   state.total = page.total;
-  state.messages = append ? state.messages.concat(page.messages) : page.messages;
+  if (append) {
+    // Mail that arrived since the first page shifted the offsets: skip the repeats.
+    const have = new Set(state.messages.map((m) => m.id));
+    state.messages = state.messages.concat(page.messages.filter((m) => !have.has(m.id)));
+  } else {
+    state.messages = page.messages;
+  }
   render_messages();
 }
 
@@ -373,7 +379,13 @@ function on_event(kind, data) {
       remove_message(data.inbox_id, data.message_id, 'This message was deleted.');
       break;
     case 'message_read':
-      if (data.inbox_id === state.inbox_id) load_messages().catch(fail);
+      // The event does not say which way: ask, for a message in the list.
+      if (data.inbox_id === state.inbox_id && state.messages.some((m) => m.id === data.message_id)) {
+        api
+          .get_message(data.inbox_id, data.message_id)
+          .then((m) => replace_summary(m.id, { read: m.read }))
+          .catch(() => {}); // deleted meanwhile: its own event follows
+      }
       break;
     case 'inbox_cleared':
       if (data.inbox_id === state.inbox_id) {
