@@ -106,6 +106,7 @@ function smtp_session(socket, deliver) {
 export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_port = 1110 } = {}) {
   const inboxes = new Map(); // id -> {info, messages: Map id -> message, faults, webhook}
   const clients = new Set(); // SSE responses
+  const waiters = new Set(); // {box, check} of pending /wait calls
   let next_inbox = 1;
   let seq = 0;
   let event_id = 0;
@@ -180,6 +181,7 @@ export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_por
       box.messages.set(m.id, m);
       ids.push({ inbox_id: box.info.id, message_id: m.id });
       emit('message_received', box.info.id, m);
+      for (const w of waiters) if (w.box === box) w.check();
       const max = box.info.max_messages;
       while (max && box.messages.size > max) {
         const oldest = box.messages.values().next().value;
@@ -283,6 +285,54 @@ export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_por
     return error(res, 404, 'no such route');
   }
 
+  // GET /inboxes/{id}/wait: the first `count` matching messages, oldest
+  // first, as soon as they exist; 408 at the timeout.
+  function wait(req, res, url, box) {
+    const q = url.searchParams;
+    const count = Number(q.get('count') || 1);
+    const timeout = parse_ttl(q.get('timeout') || '30s');
+    if (!Number.isInteger(count) || count < 1 || !timeout || timeout > 300)
+      return error(res, 400, 'count: 1 or more; timeout: up to 300s');
+    const res_of = {};
+    for (const key of ['subject', 'from', 'body']) {
+      const text = q.get(key);
+      if (text === null) continue;
+      if (text.length > 256) return error(res, 400, `${key}: at most 256 characters`);
+      try {
+        res_of[key] = new RegExp(text, 'i');
+      } catch {
+        return error(res, 400, `${key}: not a regular expression`);
+      }
+    }
+    const matches = (m) => {
+      const p = m.parsed;
+      const from = p.from || { name: '', address: '' };
+      if (res_of.subject && !res_of.subject.test(p.subject)) return false;
+      if (res_of.from && !res_of.from.test(from.address) && !res_of.from.test(from.name)) return false;
+      if (res_of.body && !res_of.body.test(p.text ?? p.snippet)) return false;
+      return true;
+    };
+    const found = () => [...box.messages.values()].filter(matches);
+    const waiter = { box };
+    const done = (status, body) => {
+      waiters.delete(waiter);
+      clearTimeout(waiter.timer);
+      send(res, status, body);
+    };
+    waiter.check = () => {
+      const hits = found();
+      if (hits.length >= count) done(200, { messages: hits.slice(0, count).map(summary) });
+    };
+    waiter.timer = setTimeout(() => done(408, { error: 'timeout', matched: found().length }), timeout * 1000);
+    req.on('close', () => {
+      waiters.delete(waiter);
+      clearTimeout(waiter.timer);
+    });
+    waiters.add(waiter);
+    waiter.check();
+    return undefined;
+  }
+
   async function inbox_routes(req, res, url, parts) {
     const box = inboxes.get(parts[0]);
     if (!box) return error(res, 404, 'no such inbox');
@@ -298,6 +348,7 @@ export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_por
       emit('inbox_cleared', box.info.id);
       return send(res, 204);
     }
+    if (what === 'wait' && req.method === 'GET') return wait(req, res, url, box);
     if (what === 'messages' && rest.length === 0) {
       const offset = Number(url.searchParams.get('offset') || 0);
       const limit = Number(url.searchParams.get('limit') || 50);
@@ -410,6 +461,7 @@ export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_por
     close: () =>
       new Promise((resolve) => {
         for (const c of clients) c.res.end();
+        for (const w of waiters) clearTimeout(w.timer);
         for (const s of smtp_sockets) s.destroy();
         smtp.close();
         server.closeAllConnections();
