@@ -295,6 +295,10 @@ describe('sandbox web UI', () => {
     await page.keyboard.press('ArrowDown');
     const focused = await page.evaluate(() => document.activeElement.textContent);
     assert.match(focused, /Raw bücher/);
+    // Mail arriving meanwhile does not take the focus away.
+    await send(mail({ from: 'late@example.com', to: address, subject: 'Arrives while typing', body: 'x\n' }));
+    await page.locator('#message-list .message-item', { hasText: 'Arrives while typing' }).waitFor();
+    assert.match(await page.evaluate(() => document.activeElement.textContent), /Raw bücher/);
     await page.keyboard.press('Enter');
     await page.locator('#message-subject', { hasText: 'Raw bücher' }).waitFor();
 
@@ -314,7 +318,7 @@ describe('sandbox web UI', () => {
     await page.fill('#search-input', 'no such thing');
     await page.locator('#messages-empty', { hasText: 'Nothing matches' }).waitFor();
     await page.fill('#search-input', '');
-    await wait_for(async () => (await subjects()).length === 6, 5000, 'the whole list');
+    await wait_for(async () => (await subjects()).length === 7, 5000, 'the whole list');
   });
 
   test('delete removes the message from the list and the API', async () => {
@@ -325,7 +329,7 @@ describe('sandbox web UI', () => {
     await page.click('#delete-message-button');
     await wait_for(async () => !(await subjects()).includes('Second one'), 5000, 'the list without it');
     assert.equal((await api(`/inboxes/${id}/messages/${messages[0].id}`)).status, 404);
-    await page.locator('#inbox-list .inbox-item', { hasText: address }).locator('.count-messages', { hasText: '5' }).waitFor();
+    await page.locator('#inbox-list .inbox-item', { hasText: address }).locator('.count-messages', { hasText: '6' }).waitFor();
 
     // A delete elsewhere (another client, POP3, retention) shows up live too.
     await send(mail({ from: 'temp@example.com', to: address, subject: 'Short-lived', body: 'bye\n' }));
@@ -420,7 +424,7 @@ describe('sandbox web UI', () => {
     await page.locator('#confirm-dialog').waitFor({ state: 'visible' });
     await shot('confirm-clear');
     await page.click('#confirm-dialog button[value=cancel]');
-    assert.equal(await items().count(), 5, 'cancel keeps the messages');
+    assert.equal(await items().count(), 6, 'cancel keeps the messages');
     await page.click('#clear-inbox-button');
     await page.click('#confirm-ok');
     await page.locator('#messages-empty', { hasText: 'No messages yet' }).waitFor();

@@ -169,7 +169,13 @@ function message_item(m) {
 
 function render_messages() {
   const list = $('message-list');
+  // Mail arriving while someone moves through the list keeps their place.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
   list.replaceChildren(...state.messages.map(message_item));
+  if (focused) {
+    const again = list.querySelector(`.item[data-id="${CSS.escape(focused)}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
   const empty = $('messages-empty');
   if (!state.inbox_id) {
     empty.hidden = false;
