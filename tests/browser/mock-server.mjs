@@ -107,6 +107,7 @@ export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_por
   const inboxes = new Map(); // id -> {info, messages: Map id -> message, faults, webhook}
   const clients = new Set(); // SSE responses
   const waiters = new Set(); // {box, check} of pending /wait calls
+  let held = null; // while streams are held: the /events requests waiting
   let next_inbox = 1;
   let seq = 0;
   let event_id = 0;
@@ -413,8 +414,12 @@ export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_por
       });
     if (head === 'openapi.json') return send(res, 200, { openapi: '3.1.0', info: { title: 'popbox sandbox (mock)', version: '1' }, paths: {} });
     if (head === 'events') {
+      if (held) {
+        held.push(() => api(req, res, url));
+        return undefined;
+      }
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
-      res.write(': connected\n\n');
+      res.write('retry: 500\n: connected\n\n'); // reconnect quickly after drop_streams()
       const client = { res, inbox: url.searchParams.get('inbox') };
       clients.add(client);
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), 15000);
@@ -458,6 +463,22 @@ export async function start_mock({ port = 0, token = '', smtp_port = 0, pop3_por
     port: bound,
     smtp_port,
     inject,
+    /** Ends every event stream, as a restart or a proxy would, and holds
+     *  the reconnections unanswered until resume_streams(). */
+    drop_streams: () => {
+      held = held || [];
+      for (const c of clients) c.res.destroy();
+      clients.clear();
+    },
+    /** How many reconnections are held. */
+    held_streams: () => (held ? held.length : 0),
+    /** Answers the held reconnections, and those to come. */
+    resume_streams: () => {
+      const pending = held || [];
+      held = null;
+      for (const go of pending) go();
+      return pending.length;
+    },
     close: () =>
       new Promise((resolve) => {
         for (const c of clients) c.res.end();

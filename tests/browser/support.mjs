@@ -125,7 +125,7 @@ export async function start_target() {
     process.env.POPBOX_INJECT === 'http'
       ? async (raw, env) => mock.inject(raw, env)
       : (raw, { from, to }) => smtp_send('127.0.0.1', mock.smtp_port, from, to, raw);
-  return { url: mock.url, token, inject, close: mock.close };
+  return { url: mock.url, token, inject, close: mock.close, mock };
 }
 
 async function start_real(token) {

@@ -132,6 +132,28 @@ describe('sandbox web UI', () => {
     await shot('message-list');
   });
 
+  test('after the event stream drops, what was missed shows on reconnect', async (t) => {
+    const { mock } = target;
+    if (!mock) {
+      t.skip('only the mock drops its streams on cue');
+      return;
+    }
+    await page.locator('body[data-live=on]').waitFor();
+    mock.drop_streams(); // and holds the reconnection
+    await page.locator('body[data-live=off]').waitFor();
+    await send(mail({ from: 'gap@example.com', to: address, subject: 'Sent during the gap', body: 'x\n' }));
+    await shot('offline');
+    await wait_for(() => mock.held_streams() > 0, 5000, 'the reconnection');
+    assert.equal(await page.locator('#message-list .message-item', { hasText: 'Sent during the gap' }).count(), 0);
+    mock.resume_streams();
+    await page.locator('#message-list .message-item', { hasText: 'Sent during the gap' }).waitFor();
+    await page.locator('body[data-live=on]').waitFor();
+    const id = await inbox_id_of(address);
+    const { messages } = await (await api(`/inboxes/${id}/messages?search=gap`)).json();
+    assert.equal((await api(`/inboxes/${id}/messages/${messages[0].id}`, { method: 'DELETE' })).status, 204);
+    await page.locator('#message-list .message-item', { hasText: 'Sent during the gap' }).waitFor({ state: 'detached' });
+  });
+
   test('the HTML renders in a sandboxed iframe; scripts, handlers and javascript: links do nothing; remote images wait for the click', async () => {
     const beacon = (why) => `${recorder.url}/beacon?${why}`;
     const html = [
