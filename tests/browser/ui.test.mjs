@@ -58,7 +58,7 @@ describe('sandbox web UI', () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
     page.on('pageerror', (err) => page_errors.push(err.message));
-    context.setDefaultTimeout(10000);
+    context.setDefaultTimeout(20000);
   });
 
   after(async () => {
@@ -143,7 +143,7 @@ describe('sandbox web UI', () => {
     await page.locator('body[data-live=off]').waitFor();
     await send(mail({ from: 'gap@example.com', to: address, subject: 'Sent during the gap', body: 'x\n' }));
     await shot('offline');
-    await wait_for(() => mock.held_streams() > 0, 5000, 'the reconnection');
+    await wait_for(() => mock.held_streams() > 0, 15000, 'the reconnection');
     assert.equal(await page.locator('#message-list .message-item', { hasText: 'Sent during the gap' }).count(), 0);
     mock.resume_streams();
     await page.locator('#message-list .message-item', { hasText: 'Sent during the gap' }).waitFor();
@@ -198,10 +198,10 @@ describe('sandbox web UI', () => {
 
     assert.deepEqual(recorder.hits, [], 'nothing left the machine before the click');
     await page.click('#remote-images-button');
-    await wait_for(() => recorder.hits.some((h) => h.startsWith('/remote.png')), 10000, 'the remote image');
+    await wait_for(() => recorder.hits.some((h) => h.startsWith('/remote.png')), 15000, 'the remote image');
     assert.match(await frame.getAttribute('src'), /remote_images=1/);
     await body.locator('#hello').waitFor();
-    await wait_for(() => recorder.hits.some((h) => h.startsWith('/remote-bg.png')), 10000, 'the CSS background image');
+    await wait_for(() => recorder.hits.some((h) => h.startsWith('/remote-bg.png')), 15000, 'the CSS background image');
     await page.locator('#remote-status', { hasText: 'shown' }).waitFor();
     await shot('message-html-remote-images');
 
@@ -237,7 +237,7 @@ describe('sandbox web UI', () => {
     await open_message('Inline logo');
     const img = page.frameLocator('#html-frame').locator('#inline');
     await img.waitFor();
-    await wait_for(() => img.evaluate((i) => i.complete && i.naturalWidth === 2), 5000, 'the inline image');
+    await wait_for(() => img.evaluate((i) => i.complete && i.naturalWidth === 2), 15000, 'the inline image');
     assert.equal(recorder.hits.length, before);
     assert.equal(await page.locator('#tab-attachments').textContent(), 'Attachments (1)');
     await shot('message-inline-image');
@@ -255,7 +255,7 @@ describe('sandbox web UI', () => {
     await open_message('Raw bücher');
     await page.click('#tab-raw');
     const pre = page.locator('#raw-body');
-    await wait_for(async () => (await pre.textContent()) !== 'Loading…', 5000, 'the raw source');
+    await wait_for(async () => (await pre.textContent()) !== 'Loading…', 15000, 'the raw source');
     assert.equal(await pre.textContent(), raw.toString('utf8'));
     await shot('message-raw');
     const href = await page.locator('#download-raw').getAttribute('href');
@@ -331,16 +331,16 @@ describe('sandbox web UI', () => {
 
   test('search filters by subject and by sender', async () => {
     await page.fill('#search-input', 'invoice');
-    await wait_for(async () => (await subjects()).join() === 'Invoice 7', 5000, 'the subject search');
+    await wait_for(async () => (await subjects()).join() === 'Invoice 7', 15000, 'the subject search');
     await shot('search');
     await page.fill('#search-input', 'ann example');
-    await wait_for(async () => (await subjects()).join() === 'Welcome aboard', 5000, 'the sender-name search');
+    await wait_for(async () => (await subjects()).join() === 'Welcome aboard', 15000, 'the sender-name search');
     await page.fill('#search-input', 'MALLORY@');
-    await wait_for(async () => (await subjects()).join().startsWith('Hostile HTML <img'), 5000, 'the address search');
+    await wait_for(async () => (await subjects()).join().startsWith('Hostile HTML <img'), 15000, 'the address search');
     await page.fill('#search-input', 'no such thing');
     await page.locator('#messages-empty', { hasText: 'Nothing matches' }).waitFor();
     await page.fill('#search-input', '');
-    await wait_for(async () => (await subjects()).length === 7, 5000, 'the whole list');
+    await wait_for(async () => (await subjects()).length === 7, 15000, 'the whole list');
   });
 
   test('delete removes the message from the list and the API', async () => {
@@ -349,7 +349,7 @@ describe('sandbox web UI', () => {
     const { messages } = await (await api(`/inboxes/${id}/messages?search=Second`)).json();
     assert.equal(messages.length, 1);
     await page.click('#delete-message-button');
-    await wait_for(async () => !(await subjects()).includes('Second one'), 5000, 'the list without it');
+    await wait_for(async () => !(await subjects()).includes('Second one'), 15000, 'the list without it');
     assert.equal((await api(`/inboxes/${id}/messages/${messages[0].id}`)).status, 404);
     await page.locator('#inbox-list .inbox-item', { hasText: address }).locator('.count-messages', { hasText: '6' }).waitFor();
 
@@ -400,12 +400,12 @@ describe('sandbox web UI', () => {
       await send(mail({ from: 'bulk@example.com', to: other, subject: `Bulk ${i}`, body: `number ${i}\n` }), [other]);
     }
     await page.locator('#inbox-list .inbox-item', { hasText: other }).click();
-    await wait_for(async () => (await items().count()) === 50, 5000, 'the first page');
+    await wait_for(async () => (await items().count()) === 50, 15000, 'the first page');
     assert.equal((await subjects())[0], 'Bulk 55');
     await send(mail({ from: 'bulk@example.com', to: other, subject: 'Bulk 56', body: 'late\n' }), [other]);
     await page.locator('#message-list .message-item', { hasText: 'Bulk 56' }).waitFor();
     await page.click('#load-more');
-    await wait_for(async () => (await items().count()) === 56, 5000, 'the second page');
+    await wait_for(async () => (await items().count()) === 56, 15000, 'the second page');
     const all = await subjects();
     assert.equal(new Set(all).size, 56, 'no message twice');
     assert.equal(all.at(-1), 'Bulk 1');
