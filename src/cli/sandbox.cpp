@@ -135,8 +135,7 @@ class Runtime {
   }
 
   asio::awaitable<void> signal_loop() {
-    asio::signal_set signals(io_, SIGINT, SIGTERM);
-    auto [ec, sig] = co_await signals.async_wait(use_tuple);
+    auto [ec, sig] = co_await signals_.async_wait(use_tuple);
     core::log_info(fmt::format("sandbox event=shutdown signal={}", sig == SIGINT ? "INT" : "TERM"));
     stopping_ = true;
     std::error_code ignored;
@@ -153,6 +152,9 @@ class Runtime {
   }
 
   asio::io_context io_{1};
+  // Made before the addresses are printed: a signal right after them stops
+  // the sandbox cleanly (and removes an --ephemeral directory).
+  asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::thread_pool pool_;
   net::SmtpContext smtp_;
   net::ConnectionSet set_;

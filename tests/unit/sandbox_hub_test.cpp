@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/dot_codec.hpp"
 #include "sandbox/fault_plan.hpp"
 #include "sandbox/inbox_hub.hpp"
 #include "sandbox/smtp_backend.hpp"
@@ -81,6 +82,29 @@ TEST(SandboxHub, CatchAllStoresTheExactOctetsInAMaildir) {
   EXPECT_EQ(file_text(it->path()), body);
   EXPECT_TRUE(it->path().filename().string().starts_with(m.id + ",S="));
   EXPECT_EQ(f.kinds(), "created received ");
+}
+
+// POP3 sends a Maildir file through core::DotEncoder and lists the
+// CrlfSizer size: for the CRLF file the sandbox stores, a client gets back
+// the octets the SMTP client sent, and LIST says how many.
+TEST(SandboxHub, StoredCrlfMessagesComeBackExactThroughThePop3Codec) {
+  Fixture f;
+  const std::string body = "Subject: x\r\n\r\n.dot\r\n..two\r\n\r\nend\r\n";
+  MessageInfo m = f.send("pop@t", body);
+  std::string raw;
+  ASSERT_FALSE(f.hub->raw(m.inbox_id, m.id, raw));
+  popbox::core::CrlfSizer sizer;
+  sizer.add(raw);
+  EXPECT_EQ(sizer.total(), m.size);
+  popbox::core::DotEncoder enc;
+  std::string wire;
+  enc.encode(raw, wire);
+  enc.finish(wire);
+  popbox::core::DotDecoder dec;
+  std::string back;
+  EXPECT_EQ(dec.decode(wire, back), wire.size());
+  EXPECT_TRUE(dec.done());
+  EXPECT_EQ(back, body);
 }
 
 TEST(SandboxHub, OneMessagePerInboxForSeveralRecipients) {
