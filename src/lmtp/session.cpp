@@ -29,22 +29,8 @@ Step Session::on_line(std::string_view line, std::string& out) {
   if (verb == "MAIL") return cmd_mail(args, out);
   if (verb == "RCPT") return cmd_rcpt(args, out);
   if (verb == "DATA") return cmd_data(args, out);
-  if (verb == "RSET") {
-    tx_.reset();
-    out.append("250 2.0.0 Ok\r\n");
-    return {};
-  }
-  if (verb == "NOOP") {
-    out.append("250 2.0.0 Ok\r\n");
-    return {};
-  }
-  if (verb == "QUIT") {
-    out += fmt::format("221 2.0.0 {} closing connection\r\n", options_.hostname);
-    return {Step::Action::close};
-  }
-  if (verb == "VRFY") {
-    out.append("252 2.5.2 Cannot VRFY, send some mail\r\n");
-    return {};
+  if (auto close = smtp::answer_common(verb, options_.hostname, tx_, out)) {
+    return *close ? Step{Step::Action::close} : Step{};
   }
   if (verb == "HELO" || verb == "EHLO") return error("500 5.5.1 This is LMTP: use LHLO", out);
   if (verb == "BDAT") return error("502 5.5.1 BDAT is not supported", out);

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <charconv>
 
+#include <fmt/format.h>
+
 namespace popbox::smtp {
 namespace {
 
@@ -101,6 +103,28 @@ void Transaction::reset() {
   sender.clear();
   params = MailParams{};
   recipients.clear();
+}
+
+std::optional<bool> answer_common(std::string_view verb, std::string_view hostname, Transaction& tx,
+                                  std::string& out) {
+  if (verb == "RSET") {
+    tx.reset();
+    out.append("250 2.0.0 Ok\r\n");
+    return false;
+  }
+  if (verb == "NOOP") {
+    out.append("250 2.0.0 Ok\r\n");
+    return false;
+  }
+  if (verb == "QUIT") {
+    out += fmt::format("221 2.0.0 {} closing connection\r\n", hostname);
+    return true;
+  }
+  if (verb == "VRFY") {
+    out.append("252 2.5.2 Cannot VRFY, send some mail\r\n");
+    return false;
+  }
+  return std::nullopt;
 }
 
 bool ErrorCount::add(std::string_view reply, std::string& out) {

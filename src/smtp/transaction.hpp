@@ -6,6 +6,7 @@
 // No I/O: both sessions and their fuzzers use it.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,12 @@ struct Transaction {
   /// Back to no transaction.
   void reset();
 };
+
+/// Answers the verbs SMTP and LMTP treat alike: RSET (ends `tx`), NOOP,
+/// QUIT and VRFY (252). nullopt for any other verb, else whether the
+/// session must close now (after QUIT).
+std::optional<bool> answer_common(std::string_view verb, std::string_view hostname, Transaction& tx,
+                                  std::string& out);
 
 /// Counts bad commands: each error reply is written, and the one that
 /// reaches the bound is followed by a 421 and the end of the session.
