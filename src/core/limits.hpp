@@ -191,6 +191,47 @@ inline constexpr std::size_t spool_memory = 1024 * 1024;
 /// Block size when a spooled message is read back from its file.
 inline constexpr std::size_t spool_block = 256 * 1024;
 
+/// ---- SMTP receiver (`popbox sandbox`) ---------------------------------------
+
+/// Longest SMTP input line, CRLF included: RFC 4954 section 4 lets AUTH
+/// lines reach 12288 octets (RFC 5321's 512 is for commands alone).
+inline constexpr std::size_t smtp_max_line = 12288;
+
+/// Bad SMTP commands tolerated before "421 Too many errors" and close.
+inline constexpr int smtp_max_errors = 20;
+
+/// Failed AUTH attempts on one connection before it is closed.
+inline constexpr int smtp_max_auth_failures = 3;
+
+/// RCPT TO accepted per transaction; more get "452 Too many recipients"
+/// (RFC 5321 4.5.3.1.8 asks for at least 100).
+inline constexpr std::size_t smtp_max_recipients = 1000;
+
+/// A peer that sends nothing for this long is dropped (RFC 5321 4.5.3.2).
+inline constexpr std::chrono::seconds smtp_timeout{5 * 60};
+
+/// Bytes read from an SMTP peer at once (DATA bodies come in such blocks).
+inline constexpr std::size_t smtp_read_block = 64 * 1024;
+
+/// Longest delay an injected smtp_delay/pop3_delay fault may ask for.
+inline constexpr std::chrono::milliseconds max_fault_delay{60'000};
+
+/// ---- Sandbox inboxes (`popbox sandbox`) ---------------------------------------
+
+/// How often expired inboxes are looked for and removed.
+inline constexpr std::chrono::seconds sandbox_sweep_interval{1};
+
+/// Longest inbox address accepted (RFC 5321 4.5.3.1.3: a path is 256
+/// octets with its angle brackets).
+inline constexpr std::size_t sandbox_max_address = 254;
+
+/// Longest inbox password accepted.
+inline constexpr std::size_t sandbox_max_password = 1024;
+
+/// Largest inbox metadata file read back at start (a larger one is not one
+/// popbox wrote).
+inline constexpr std::size_t sandbox_max_meta_bytes = std::size_t{256} << 20;
+
 /// ---- Load generator (`popbox bench`) ---------------------------------------
 
 /// Bytes read from the server under test at once: one buffer per session,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lmtp/local_delivery.hpp"
+#include "smtp/transaction.hpp"
 
 namespace popbox::lmtp {
 
@@ -53,9 +54,9 @@ class Session {
   /// order: one reply each (RFC 2033 section 4.2).
   void delivered(const std::vector<RcptStatus>& results, std::string& out);
 
-  const std::string& sender() const noexcept { return sender_; }
+  const std::string& sender() const noexcept { return tx_.sender; }
   /// Accepted recipients of the current transaction, in order.
-  const std::vector<std::string>& recipients() const noexcept { return recipients_; }
+  const std::vector<std::string>& recipients() const noexcept { return tx_.recipients; }
   std::uint64_t messages() const noexcept { return messages_; }
 
  private:
@@ -64,17 +65,12 @@ class Session {
   Step cmd_rcpt(std::string_view args, std::string& out);
   Step cmd_data(std::string_view args, std::string& out);
   Step error(std::string_view reply, std::string& out);
-  void reset_transaction();
   void status_reply(RcptStatus status, std::string_view address, bool at_rcpt, std::string& out);
 
   SessionOptions options_;
   bool greeted_ = false;
-  bool in_transaction_ = false;
-  std::string sender_;
-  std::uint64_t size_hint_ = 0;
-  std::string pending_rcpt_;
-  std::vector<std::string> recipients_;
-  int errors_ = 0;
+  smtp::Transaction tx_;
+  smtp::ErrorCount errors_;
   std::uint64_t messages_ = 0;
 };
 

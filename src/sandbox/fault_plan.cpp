@@ -1,0 +1,71 @@
+#include "sandbox/fault_plan.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+#include "core/limits.hpp"
+
+namespace popbox::sandbox {
+namespace {
+
+Fault::Kind kind_of(SmtpStage stage) {
+  switch (stage) {
+    case SmtpStage::mail:
+      return Fault::Kind::smtp_mail;
+    case SmtpStage::rcpt:
+      return Fault::Kind::smtp_rcpt;
+    case SmtpStage::data:
+      break;
+  }
+  return Fault::Kind::smtp_data;
+}
+
+bool fires(const Fault& f, const RandomSource& random) {
+  if (f.probability >= 1.0) return true;
+  if (f.probability <= 0.0) return false;
+  return random() < f.probability;
+}
+
+}  // namespace
+
+RandomSource default_random() {
+  return [] {
+    thread_local std::mt19937_64 engine{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+  };
+}
+
+SmtpFaultOutcome decide_smtp(const std::vector<Fault>& faults, SmtpStage stage,
+                             const RandomSource& random) {
+  SmtpFaultOutcome out;
+  const Fault::Kind kind = kind_of(stage);
+  for (const Fault& f : faults) {
+    if (f.kind == Fault::Kind::smtp_delay && fires(f, random)) {
+      out.delay = std::min<std::chrono::milliseconds>(out.delay + f.delay, limits::max_fault_delay);
+    } else if (f.kind == kind && out.refusal.empty() && fires(f, random)) {
+      out.refusal = smtp_fault_reply(f.smtp_code);
+    }
+  }
+  return out;
+}
+
+std::string smtp_fault_reply(int code) {
+  if (code < 400 || code > 599) code = 451;
+  const int cls = code / 100;
+  return fmt::format("{} {}.3.0 Fault injected by popbox sandbox", code, cls);
+}
+
+std::string validate_fault(const Fault& fault) {
+  if (!(fault.probability >= 0.0 && fault.probability <= 1.0)) {
+    return "probability must be between 0 and 1";
+  }
+  if (fault.smtp_code < 400 || fault.smtp_code > 599) return "smtp_code must be 4xx or 5xx";
+  if (fault.delay.count() < 0 || fault.delay > limits::max_fault_delay) {
+    return fmt::format("delay_ms must be between 0 and {}", limits::max_fault_delay.count());
+  }
+  return "";
+}
+
+}  // namespace popbox::sandbox
