@@ -46,6 +46,8 @@ class MaildirWriter {
   /// when a reader moves it to cur/ and adds flags. Lets a caller record
   /// the name first and find the message again after a crash.
   const std::string& base_name() const noexcept { return unique_; }
+  /// The Maildir's open directories (for the usage counter).
+  const detail::MaildirDirs& dirs() const noexcept { return dirs_; }
 
  private:
   std::string maildir_;
