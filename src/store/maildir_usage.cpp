@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "store/checked_text.hpp"
 #include "store/fault_point.hpp"
 #include "store/safe_open.hpp"
 
@@ -32,7 +33,7 @@ void set_fault_hook(void (*hook)(const char* where)) noexcept {
 namespace detail {
 namespace {
 
-constexpr std::size_t max_usage_line = 256;
+constexpr std::size_t max_usage_text = 512;
 
 std::error_code errno_code() {
   return {errno, std::system_category()};
@@ -50,25 +51,20 @@ const std::string& boot_id() {
   return id;
 }
 
-// FNV-1a: tells a torn or edited line from one popbox wrote.
-std::uint64_t check_of(std::string_view s) noexcept {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+constexpr std::string_view header = "popbox-usage 1\n";
 
-std::string body_of(const Usage& u, bool pending) {
-  return "popbox-usage 1 boot=" + boot_id() + " pending=" + (pending ? "1" : "0") +
-         " bytes=" + std::to_string(u.bytes) + " messages=" + std::to_string(u.messages);
+std::string text_of(const Usage& u, bool pending) {
+  std::string out(header);
+  out += "boot=" + boot_id() + " pending=" + (pending ? "1" : "0") +
+         " bytes=" + std::to_string(u.bytes) + " messages=" + std::to_string(u.messages) + "\n";
+  close_checked(out, 1, fnv1a);
+  return out;
 }
 
 bool take_field(std::string_view& line, std::string_view key, std::string_view& value) {
   if (!line.starts_with(key)) return false;
   line.remove_prefix(key.size());
-  std::size_t sp = line.find(' ');
+  std::size_t sp = line.find_first_of(" \n");
   value = line.substr(0, sp);
   line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
   return true;
@@ -81,19 +77,11 @@ bool take_number(std::string_view& line, std::string_view key, std::uint64_t& ou
   return ec == std::errc() && p == v.data() + v.size();
 }
 
-// A usable count from the file's text: popbox's line, this boot, not pending.
+// A usable count from the file's text: popbox's frame, this boot, not pending.
 bool parse(std::string_view text, Usage& out) {
-  if (text.empty() || text.back() != '\n') return false;
-  text.remove_suffix(1);
-  std::size_t cut = text.rfind(" check=");
-  if (cut == std::string_view::npos) return false;
-  std::string_view body = text.substr(0, cut), rest = text.substr(cut + 1);
-  std::uint64_t check = 0;
-  if (!take_number(rest, "check=", check) || !rest.empty() || check != check_of(body)) return false;
-  constexpr std::string_view magic = "popbox-usage 1 ";
-  if (!body.starts_with(magic)) return false;
-  body.remove_prefix(magic.size());
-  std::string_view v;
+  auto checked = open_checked(text, header, fnv1a);
+  if (!checked || checked->count != 1) return false;
+  std::string_view body = checked->body, v;
   if (!take_field(body, "boot=", v) || v != boot_id()) return false;
   if (!take_field(body, "pending=", v) || v != "0") return false;
   return take_number(body, "bytes=", out.bytes) && take_number(body, "messages=", out.messages) &&
@@ -111,7 +99,7 @@ UsageCounter::UsageCounter(const MaildirDirs& dirs, std::error_code& ec) {
       return;
     }
   }
-  char buf[max_usage_line];
+  char buf[max_usage_text];
   ssize_t n;
   while ((n = ::pread(fd_.get(), buf, sizeof buf, 0)) < 0 && errno == EINTR) {
   }
@@ -127,8 +115,7 @@ UsageCounter::UsageCounter(const MaildirDirs& dirs, std::error_code& ec) {
 }
 
 std::error_code UsageCounter::write(const Usage& u, bool pending) {
-  std::string body = body_of(u, pending);
-  std::string line = body + " check=" + std::to_string(check_of(body)) + "\n";
+  std::string line = text_of(u, pending);
   ssize_t n;
   while ((n = ::pwrite(fd_.get(), line.data(), line.size(), 0)) < 0 && errno == EINTR) {
   }
