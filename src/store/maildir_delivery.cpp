@@ -81,6 +81,7 @@ class MaildirDelivery final : public Delivery {
       AsOwner as(s.owner, s.ec);
       if (s.ec) continue;
       s.writer = std::make_unique<MaildirWriter>(s.path, s.ec);
+      s.writer->set_counted();
       if (!s.ec) s.ec = s.writer->write(to_lf(targets[i].prefix));
       if (s.ec) drop(s);
     }

@@ -5,6 +5,7 @@
 
 #include "store/maildir_store.hpp"
 #include "store/maildir_usage.hpp"
+#include "store/maildir_writer.hpp"
 #include "store/quota.hpp"
 #include "store_test_util.hpp"
 
@@ -62,6 +63,17 @@ TEST_F(MaildirUsage, ItIsReadNotScanned) {
   write_file(maildir() + "/new/1700000000.M1P1.x", "Subject: x\n\n");
   EXPECT_EQ(usage().messages, 1u);
   ::unlink(counter().c_str());
+  EXPECT_EQ(usage().messages, 2u);
+}
+
+TEST_F(MaildirUsage, AMessageWrittenOutsideTheStoreIsCountedNextTime) {
+  deliver("Subject: a\r\n\r\n");
+  std::error_code ec;
+  MaildirWriter w(maildir(), ec);  // as popbox fetch writes
+  ASSERT_FALSE(ec);
+  ASSERT_FALSE(w.write("Subject: fetched\n\n"));
+  ASSERT_FALSE(w.commit());
+  EXPECT_EQ(usage(), scanned());
   EXPECT_EQ(usage().messages, 2u);
 }
 
