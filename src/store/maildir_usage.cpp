@@ -53,13 +53,17 @@ const std::string& boot_id() {
 
 constexpr std::string_view header = "popbox-usage 1\n";
 
-std::string text_of(const Usage& u, bool pending) {
+}  // namespace
+
+std::string usage_text(const Usage& u, bool pending) {
   std::string out(header);
   out += "boot=" + boot_id() + " pending=" + (pending ? "1" : "0") +
          " bytes=" + std::to_string(u.bytes) + " messages=" + std::to_string(u.messages) + "\n";
   close_checked(out, 1, fnv1a);
   return out;
 }
+
+namespace {
 
 bool take_field(std::string_view& line, std::string_view key, std::string_view& value) {
   if (!line.starts_with(key)) return false;
@@ -77,18 +81,23 @@ bool take_number(std::string_view& line, std::string_view key, std::uint64_t& ou
   return ec == std::errc() && p == v.data() + v.size();
 }
 
+}  // namespace
+
 // A usable count from the file's text: popbox's frame, this boot, not pending.
-bool parse(std::string_view text, Usage& out) {
+bool parse_usage(std::string_view text, Usage& out) {
   auto checked = open_checked(text, header, fnv1a);
   if (!checked || checked->count != 1) return false;
   std::string_view body = checked->body, v;
   if (!take_field(body, "boot=", v) || v != boot_id()) return false;
   if (!take_field(body, "pending=", v) || v != "0") return false;
-  return take_number(body, "bytes=", out.bytes) && take_number(body, "messages=", out.messages) &&
-         body.empty();
+  Usage u;
+  if (!take_number(body, "bytes=", u.bytes) || !take_number(body, "messages=", u.messages) ||
+      !body.empty()) {
+    return false;
+  }
+  out = u;
+  return true;
 }
-
-}  // namespace
 
 UsageCounter::UsageCounter(const MaildirDirs& dirs, std::error_code& ec) {
   ec = open_beneath(dirs.root.get(), usage_file_name, O_RDWR | O_CREAT, 0600, fd_);
@@ -107,7 +116,7 @@ UsageCounter::UsageCounter(const MaildirDirs& dirs, std::error_code& ec) {
     ec = errno_code();
     return;
   }
-  if (parse(std::string_view(buf, static_cast<std::size_t>(n)), usage_)) return;
+  if (parse_usage(std::string_view(buf, static_cast<std::size_t>(n)), usage_)) return;
   // Missing, damaged, pending or from an earlier boot: count again.
   usage_ = {};
   if ((ec = scan_usage(dirs, usage_))) return;
@@ -115,7 +124,7 @@ UsageCounter::UsageCounter(const MaildirDirs& dirs, std::error_code& ec) {
 }
 
 std::error_code UsageCounter::write(const Usage& u, bool pending) {
-  std::string line = text_of(u, pending);
+  std::string line = usage_text(u, pending);
   ssize_t n;
   while ((n = ::pwrite(fd_.get(), line.data(), line.size(), 0)) < 0 && errno == EINTR) {
   }

@@ -10,6 +10,8 @@
 // are seen at the next rebuild (delete popbox-usage to force one).
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include "store/mailbox.hpp"
@@ -24,6 +26,13 @@ inline constexpr const char* usage_file_name = "popbox-usage";
 /// Counts new/ and cur/ of `dirs` (",S=" hints, else st_size): the scan
 /// the kept count replaces; missing directories hold nothing.
 std::error_code scan_usage(const MaildirDirs& dirs, Usage& out);
+
+/// The file's text for `u` (this boot's id in it; `pending`: a change is
+/// under way).
+std::string usage_text(const Usage& u, bool pending);
+/// Reads the text usage_text() wrote: false for anything else (foreign,
+/// torn, edited, pending, or from another boot), which callers rebuild.
+bool parse_usage(std::string_view text, Usage& out);
 
 /// The locked counter of one Maildir for the length of one operation.
 class UsageCounter {
