@@ -103,7 +103,7 @@ MailboxStat mailbox_stat(const MaildropRef& ref, std::error_code& ec) {
   // dry_run: lists the Maildir and takes the lock like a login, writes nothing.
   auto box = store::MaildirMailbox::load(ref.path, ec,
                                          options_of(ref, store::MaildirOptions::Mode::dry_run));
-  if (ec == store::store_errc::in_use) {
+  if (ec == store::failure::in_use) {
     ec.clear();
     out.locked = true;
     stat_from_snapshot(dirs.root.get(), out);
@@ -144,7 +144,7 @@ ExpungeResult expunge(const MaildropRef& ref, std::int64_t cutoff, bool dry_run)
       store::MaildirMailbox::load(ref.path, ec,
                                   options_of(ref, dry_run ? store::MaildirOptions::Mode::dry_run
                                                           : store::MaildirOptions::Mode::serve));
-  if (ec == store::store_errc::in_use) {
+  if (ec == store::failure::in_use) {
     out.skipped = "in use";
     return out;
   }

@@ -24,7 +24,7 @@
 #include "core/privileges.hpp"
 #include "metrics/endpoint.hpp"
 #include "net/tls_context.hpp"
-#include "store/maildir_store.hpp"
+#include "store/make_store.hpp"
 
 namespace popbox::cli {
 namespace {
@@ -185,9 +185,11 @@ int run_check(const std::string& file) {
     problem(e.what());
   }
   try {
-    store::MaildirStore store(cfg.mail.maildir, cfg.mail.uidl_format);
+    store::make_store(cfg);
   } catch (const std::exception& e) {
-    problem(std::string("[mail]: ") + e.what());
+    problem(
+        std::string(cfg.store.backend == config::StoreBackend::maildir ? "[mail]: " : "[store]: ") +
+        e.what());
   }
   if (cfg.server.idle_timeout < limits::min_rfc_idle_timeout) {
     std::cerr << "warning: [server] idle_timeout is below the 10 minutes RFC 1939 requires\n";

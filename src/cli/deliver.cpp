@@ -1,6 +1,6 @@
 // popbox deliver: a local delivery agent for an MTA (Postfix mailbox_command,
 // Exim pipe transport). Reads one message on stdin, stores it in the user's
-// Maildir, and answers with a sysexits code the MTA understands.
+// mailbox (the configured Store), and answers with a sysexits code the MTA understands.
 #include <sysexits.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -15,7 +15,7 @@
 #include "config/config.hpp"
 #include "core/privileges.hpp"
 #include "lmtp/local_delivery.hpp"
-#include "store/maildir_store.hpp"
+#include "store/make_store.hpp"
 
 namespace popbox::cli {
 namespace {
@@ -62,8 +62,8 @@ int run_deliver(const DeliverOptions& o) {
                                                     run_as->uid, run_as->gid);
       core::drop_privileges(*run_as, true, keep_setid);
     }
-    store::MaildirStore store(cfg.mail.maildir);
-    lmtp::LocalDelivery delivery(cfg, users, store);
+    auto store = store::make_store(cfg);
+    lmtp::LocalDelivery delivery(cfg, users, *store);
     auto quota_code = [&] { return cfg.quota.temporary ? EX_TEMPFAIL : EX_NOPERM; };
     lmtp::Recipient rcpt;
     std::string detail;
@@ -89,7 +89,10 @@ int run_deliver(const DeliverOptions& o) {
         return fail(EX_TEMPFAIL, "cannot spool the message: " + ec.message());
       }
     }
-    switch (delivery.deliver(rcpt, sender, message, false, detail)) {
+    // The MTA pipes the Unix form; the store takes the wire form.
+    auto result = delivery.deliver(std::span(&rcpt, 1), sender, message, lmtp::LineEnds::lf);
+    detail = result.front().detail;
+    switch (result.front().status) {
       case lmtp::RcptStatus::ok:
         return 0;
       case lmtp::RcptStatus::over_quota:

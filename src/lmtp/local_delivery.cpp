@@ -3,74 +3,34 @@
 #include <fmt/format.h>
 
 #include "auth/authenticator.hpp"
-#include "core/privileges.hpp"
-#include "store/maildir_layout.hpp"
-#include "store/maildir_store.hpp"
-#include "store/maildir_writer.hpp"
 #include "store/owned_mailbox.hpp"
 
 namespace popbox::lmtp {
 namespace {
 
-// Converts CRLF to LF across block boundaries (a CR at the end of a block is
-// held until the next block shows whether an LF follows).
-class CrlfToLf {
+// Converts bare LFs to CRLF across block boundaries (the Unix form an MTA
+// pipes to the wire form the Store takes); CRLF stays as it is.
+class LfToCrlf {
  public:
   std::string_view convert(std::string_view in) {
     out_.clear();
     for (char c : in) {
-      if (held_cr_) {
-        held_cr_ = false;
-        if (c != '\n') out_.push_back('\r');
-      }
-      if (c == '\r') {
-        held_cr_ = true;
-        continue;
-      }
+      if (c == '\n' && !prev_cr_) out_.push_back('\r');
       out_.push_back(c);
+      prev_cr_ = c == '\r';
     }
     return out_;
   }
-  std::string_view finish() const { return held_cr_ ? "\r" : ""; }
 
  private:
   std::string out_;
-  bool held_cr_ = false;
+  bool prev_cr_ = false;
 };
 
 // A header value must not let a crafted address start a new header line.
 bool safe_header_value(std::string_view v) {
   return v.find_first_of("\r\n") == std::string_view::npos;
 }
-
-// True when the message's first line ends in CRLF.
-bool first_line_is_crlf(const core::Spool& message) {
-  bool crlf = false;
-  message.for_each_block([&](std::string_view b) {
-    auto lf = b.find('\n');
-    crlf = lf != std::string_view::npos && lf > 0 && b[lf - 1] == '\r';
-    return std::make_error_code(std::errc::interrupted);  // the first block is enough
-  });
-  return crlf;
-}
-
-// Makes the calling thread's file-system access that of `owner` (if any)
-// while alive; detail and failed() say when that was impossible.
-class AsOwner {
- public:
-  AsOwner(const std::optional<store::Owner>& owner, std::string& detail) {
-    if (!owner) return;
-    guard_.emplace(owner->uid, owner->gid, ec_);
-    if (!ec_) return;
-    detail = fmt::format("cannot act as uid {} gid {}", owner->uid, owner->gid);
-    store::log_owner_switch_failed(*owner);
-  }
-  bool failed() const noexcept { return static_cast<bool>(ec_); }
-
- private:
-  std::error_code ec_;
-  std::optional<core::FsIdGuard> guard_;
-};
 
 }  // namespace
 
@@ -83,9 +43,34 @@ std::string_view strip_path(std::string_view path) noexcept {
   return path;
 }
 
+RcptStatus status_of(const std::error_code& ec) noexcept {
+  if (!ec) return RcptStatus::ok;
+  if (ec == store::failure::permanent) return RcptStatus::unsafe_mailbox;
+  return RcptStatus::temp_failure;
+}
+
 LocalDelivery::LocalDelivery(const config::Config& cfg, auth::Authenticator& users,
-                             const store::MaildirStore& store)
+                             store::Store& store)
     : cfg_(cfg), users_(users), store_(store) {}
+
+RcptStatus LocalDelivery::check_quota(const Recipient& rcpt, std::uint64_t size, bool known_size,
+                                      std::string& detail) {
+  store::Usage usage;
+  // Asked even without limits: it also finds a mailbox that cannot take
+  // mail (a symlinked Maildir directory) before any data comes.
+  if (auto ec = store_.usage(rcpt.request(), usage)) {
+    detail = "cannot measure mailbox: " + ec.message();
+    return status_of(ec);
+  }
+  if (rcpt.limits.unlimited()) return RcptStatus::ok;
+  // Without an announced size, refuse only a mailbox that is already full.
+  bool full = !known_size && rcpt.limits.storage && usage.bytes >= rcpt.limits.storage;
+  if (full || store::over_quota(rcpt.limits, usage, size)) {
+    detail = "mailbox full";
+    return RcptStatus::over_quota;
+  }
+  return RcptStatus::ok;
+}
 
 RcptStatus LocalDelivery::resolve(std::string_view address, std::uint64_t size_hint, Recipient& out,
                                   std::string& detail) {
@@ -102,26 +87,11 @@ RcptStatus LocalDelivery::resolve(std::string_view address, std::uint64_t size_h
   out.address = std::string(address);
   out.user = info->name;
   std::error_code ec;
-  out.maildir = store_.maildir_path(out.user, ec);
-  if (ec) {
-    detail = "user name gives no usable mail path";
-    return RcptStatus::temp_failure;
-  }
   out.owner = store::entry_owner(info->uid, info->gid, cfg_.auth.first_valid_uid, ec);
   if (ec) {
     detail = fmt::format("uid/gid of the entry refused (0 or below first_valid_uid {})",
                          cfg_.auth.first_valid_uid);
-    return RcptStatus::unsafe_mailbox;
-  }
-  AsOwner as_owner(out.owner, detail);
-  if (as_owner.failed()) return RcptStatus::unsafe_mailbox;
-  // Refuse a Maildir whose directories are symlinks before any data comes
-  // (open_maildir logs which one); deliver() checks again when it writes.
-  store::detail::MaildirDirs dirs;
-  if (auto dec = store::detail::open_maildir(out.maildir, dirs, store::detail::Create::no)) {
-    detail = "cannot open mailbox: " + dec.message();
-    return dec == store::store_errc::unsafe_path ? RcptStatus::unsafe_mailbox
-                                                 : RcptStatus::temp_failure;
+    return status_of(ec);
   }
   std::string quota_error;
   auto limits =
@@ -131,74 +101,56 @@ RcptStatus LocalDelivery::resolve(std::string_view address, std::uint64_t size_h
     return RcptStatus::temp_failure;
   }
   out.limits = *limits;
-  if (out.limits.unlimited()) return RcptStatus::ok;
-  store::QuotaUsage usage;
-  if (auto uec = store::maildir_usage(out.maildir, usage)) {
-    detail = "cannot measure mailbox: " + uec.message();
-    return uec == store::store_errc::unsafe_path ? RcptStatus::unsafe_mailbox
-                                                 : RcptStatus::temp_failure;
-  }
-  // Without an announced size, refuse only a mailbox that is already full.
-  bool full = out.limits.storage && usage.bytes >= out.limits.storage;
-  if (full || store::over_quota(out.limits, usage, size_hint)) {
-    detail = "mailbox full";
-    return RcptStatus::over_quota;
-  }
-  return RcptStatus::ok;
+  return check_quota(out, size_hint, size_hint != 0, detail);
 }
 
-RcptStatus LocalDelivery::deliver(const Recipient& rcpt, std::string_view sender,
-                                  const core::Spool& message, bool crlf_to_lf,
-                                  std::string& detail) {
+std::string LocalDelivery::header_prefix(const Recipient& rcpt, std::string_view sender) const {
   std::string headers;
   if (cfg_.deliver.return_path && safe_header_value(sender)) {
-    headers += fmt::format("Return-Path: <{}>\n", sender);
+    headers += fmt::format("Return-Path: <{}>\r\n", sender);
   }
   if (cfg_.deliver.delivered_to && safe_header_value(rcpt.address)) {
-    headers += fmt::format("Delivered-To: {}\n", rcpt.address);
+    headers += fmt::format("Delivered-To: {}\r\n", rcpt.address);
   }
-  if (!crlf_to_lf && !headers.empty() && first_line_is_crlf(message)) {
-    // Keep the message's own line-end style for the added headers.
-    std::string crlf;
-    for (char c : headers) {
-      if (c == '\n') crlf += '\r';
-      crlf += c;
-    }
-    headers = std::move(crlf);
-  }
-  AsOwner as_owner(rcpt.owner, detail);
-  if (as_owner.failed()) return RcptStatus::unsafe_mailbox;
-  if (!rcpt.limits.unlimited()) {
+  return headers;
+}
+
+std::vector<DeliveryResult> LocalDelivery::deliver(std::span<const Recipient> rcpts,
+                                                   std::string_view sender,
+                                                   const core::Spool& message, LineEnds line_ends) {
+  std::vector<DeliveryResult> results(rcpts.size());
+  std::vector<store::DeliveryTarget> targets;
+  std::vector<std::size_t> target_of;  // index into rcpts
+  for (std::size_t i = 0; i < rcpts.size(); ++i) {
+    std::string prefix = header_prefix(rcpts[i], sender);
     // Checked again with the real size: other deliveries may have landed
     // since RCPT, and the size may not have been known then.
-    store::QuotaUsage usage;
-    if (auto ec = store::maildir_usage(rcpt.maildir, usage)) {
-      detail = "cannot measure mailbox: " + ec.message();
-      return ec == store::store_errc::unsafe_path ? RcptStatus::unsafe_mailbox
-                                                  : RcptStatus::temp_failure;
-    }
-    if (store::over_quota(rcpt.limits, usage, message.size() + headers.size())) {
-      detail = "mailbox full";
-      return RcptStatus::over_quota;
-    }
+    results[i].status =
+        check_quota(rcpts[i], message.size() + prefix.size(), true, results[i].detail);
+    if (results[i].status != RcptStatus::ok) continue;
+    targets.push_back({rcpts[i].request(), std::move(prefix)});
+    target_of.push_back(i);
   }
-  std::error_code ec;
-  store::MaildirWriter writer(rcpt.maildir, ec);
-  if (!ec) ec = writer.write(headers);
-  CrlfToLf converter;
-  if (!ec) {
-    ec = message.for_each_block([&](std::string_view block) {
-      return writer.write(crlf_to_lf ? converter.convert(block) : block);
-    });
-  }
-  if (!ec && crlf_to_lf) ec = writer.write(converter.finish());
-  if (!ec) ec = writer.commit();
+  if (targets.empty()) return results;
+  auto delivery = store_.begin_delivery(targets);
+  LfToCrlf to_crlf;
+  std::error_code ec = message.for_each_block([&](std::string_view block) {
+    return delivery->write(line_ends == LineEnds::lf ? to_crlf.convert(block) : block);
+  });
+  std::vector<std::error_code> done;
   if (ec) {
-    detail = "cannot store message: " + ec.message();
-    return ec == store::store_errc::unsafe_path ? RcptStatus::unsafe_mailbox
-                                                : RcptStatus::temp_failure;
+    delivery->abort();
+    done.assign(targets.size(), ec);
+  } else {
+    done = delivery->commit();
   }
-  return RcptStatus::ok;
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    DeliveryResult& r = results[target_of[t]];
+    std::error_code e = t < done.size() ? done[t] : make_error_code(store::store_errc::io);
+    r.status = status_of(e);
+    if (e) r.detail = "cannot store message: " + e.message();
+  }
+  return results;
 }
 
 }  // namespace popbox::lmtp

@@ -12,7 +12,6 @@
 #include "net/blocking.hpp"
 #include "net/server_state.hpp"
 #include "net/session_registry.hpp"
-#include "store/maildir_store.hpp"
 #include "store/owned_mailbox.hpp"
 
 namespace popbox::net {
@@ -46,8 +45,13 @@ auto on_context(asio::io_context& context, Fn fn) -> asio::awaitable<std::invoke
 }
 
 // Where `user`'s maildrop is and whose; nullopt (and `why`) when it has none.
-std::optional<admin::MaildropRef> maildrop_of(ServerState& st, const store::MaildirStore& paths,
+std::optional<admin::MaildropRef> maildrop_of(ServerState& st, const store::MaildirPaths* store,
                                               const std::string& user, std::string& why) {
+  if (!store) {
+    why = "not available with this [store] backend";
+    return std::nullopt;
+  }
+  const store::MaildirPaths& paths = *store;
   auto info = st.auth.lookup(user);
   if (!info) {
     why = "unknown user";
@@ -87,7 +91,7 @@ json to_json(const admin::ExpungeResult& r) {
 
 }  // namespace
 
-AdminService::AdminService(ServerState& state, const store::MaildirStore& paths,
+AdminService::AdminService(ServerState& state, const store::MaildirPaths* paths,
                            std::vector<asio::io_context*> contexts,
                            std::function<ReloadReport()> reload)
     : state_(state), paths_(paths), contexts_(std::move(contexts)), reload_(std::move(reload)) {}
@@ -176,7 +180,7 @@ asio::awaitable<admin::Reply> AdminService::mailbox_stat(const admin::Request& r
 
 asio::awaitable<admin::Reply> AdminService::expunge(const admin::Request& request) {
   ServerState& st = state_;
-  const store::MaildirStore& paths = paths_;
+  const store::MaildirPaths* paths = paths_;
   const std::int64_t cutoff = std::chrono::duration_cast<std::chrono::seconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count() -
@@ -184,7 +188,7 @@ asio::awaitable<admin::Reply> AdminService::expunge(const admin::Request& reques
   const admin::Request* req = &request;
   // Every user's maildrop in turn, on one pool thread: the pool is shared
   // with the sessions, which must not wait behind a long retention run.
-  auto work = [&st, &paths, req, cutoff]() -> std::pair<std::string, json> {
+  auto work = [&st, paths, req, cutoff]() -> std::pair<std::string, json> {
     std::vector<std::string> users;
     if (req->all) {
       try {

@@ -15,7 +15,7 @@
 #include "net/reload_report.hpp"
 
 namespace popbox::store {
-class MaildirStore;
+class MaildirPaths;
 }
 
 namespace popbox::net {
@@ -25,7 +25,9 @@ struct ServerState;
 class AdminService {
  public:
   /// `contexts` are the event threads' contexts; `reload` runs on the pool.
-  AdminService(ServerState& state, const store::MaildirStore& paths,
+  /// `paths`: the store's Maildir paths, nullptr for a backend without
+  /// them (mailbox stat and expunge then say so).
+  AdminService(ServerState& state, const store::MaildirPaths* paths,
                std::vector<asio::io_context*> contexts, std::function<ReloadReport()> reload);
 
   /// Answers one request (admin::Handler).
@@ -39,7 +41,7 @@ class AdminService {
   asio::awaitable<admin::Reply> reload();
 
   ServerState& state_;
-  const store::MaildirStore& paths_;
+  const store::MaildirPaths* paths_;
   std::vector<asio::io_context*> contexts_;
   std::function<ReloadReport()> reload_;
 };

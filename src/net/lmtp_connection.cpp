@@ -151,15 +151,17 @@ class LmtpConnection final : public WatchedSocket<Socket> {
     std::vector<lmtp::Recipient>* rcpts = &accepted_;
     std::uint64_t session_id = id;
     auto work = [delivery, &sender, message, rcpts, session_id] {
+      // One delivery for every recipient: the store may keep the body once.
+      auto done = delivery->deliver(*rcpts, sender, *message, lmtp::LineEnds::crlf);
       std::vector<lmtp::RcptStatus> results;
-      for (const auto& r : *rcpts) {
-        std::string detail;
-        results.push_back(delivery->deliver(r, sender, *message, true, detail));
+      for (std::size_t i = 0; i < done.size(); ++i) {
+        const lmtp::Recipient& r = (*rcpts)[i];
+        results.push_back(done[i].status);
         core::log_info(fmt::format(
             "lmtp={} event=deliver from=<{}> rcpt=<{}> user={} size={} result={}{}", session_id,
             core::log_escape(sender), core::log_escape(r.address), core::log_escape(r.user),
-            message->size(), results.back() == lmtp::RcptStatus::ok ? "ok" : "failed",
-            detail.empty() ? "" : " reason=\"" + detail + "\""));
+            message->size(), done[i].status == lmtp::RcptStatus::ok ? "ok" : "failed",
+            done[i].detail.empty() ? "" : " reason=\"" + done[i].detail + "\""));
       }
       return results;
     };

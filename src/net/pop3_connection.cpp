@@ -60,8 +60,24 @@ class Driver {
  public:
   Driver(Connection& conn, pop3::Session& session, core::LineReader& reader)
       : conn_(conn), st_(conn.state), session_(session), reader_(reader) {}
+  // A mailbox still open here (the coroutine was torn down) is closed on
+  // the pool too: unlocking and releasing it may touch the disk.
+  ~Driver() {
+    if (mailbox)
+      asio::post(st_.pool.get(), [m = std::shared_ptr<store::Mailbox>(std::move(mailbox))] {});
+  }
+  Driver(const Driver&) = delete;
+  Driver& operator=(const Driver&) = delete;
 
   std::unique_ptr<store::Mailbox> mailbox;
+
+  /// Closes the mailbox (unlock, release) on the blocking pool, never on
+  /// this event thread; done when it returns.
+  asio::awaitable<void> close_mailbox() {
+    if (!mailbox) co_return;
+    std::shared_ptr<store::Mailbox> m(std::move(mailbox));
+    co_await run_blocking(st_.pool, [m = std::move(m)]() mutable { m.reset(); });
+  }
 
   template <class Stream>
   asio::awaitable<Outcome> run(Stream& stream) {
@@ -136,7 +152,7 @@ class Driver {
       case Action::commit: {
         bool ok = co_await commit();
         // Unlock before the reply: a client that saw +OK may reconnect at once.
-        mailbox.reset();
+        co_await close_mailbox();
         session_.commit_done(ok, out_);
         co_await flush(stream);
         co_return Outcome::closed;
@@ -656,7 +672,7 @@ asio::awaitable<void> serve_pop3(tcp::socket socket, bool implicit_tls, ServerSt
   metrics::server().pop3_ended(implicit_tls, why, conn->timed_out, conn->bytes_in, conn->bytes_out);
   // Release the maildrop lock before the socket: a reconnecting client must
   // not see [IN-USE] from its own previous session.
-  driver.mailbox.reset();
+  co_await driver.close_mailbox();
   conn->finish();
 }
 

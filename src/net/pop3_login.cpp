@@ -90,16 +90,13 @@ LoginResult open_blocking(ServerState& st, const std::string& user, const auth::
   }
   std::unique_ptr<store::Mailbox> mailbox;
   if (!ec) mailbox = st.store->open(req, ec);
-  if (ec == store::store_errc::in_use) {
+  if (ec == store::failure::in_use) {
     metrics::server().maildrop_in_use();
     return {LoginOutcome::in_use, nullptr, ""};
   }
   // Problems an operator must fix are permanent for the client (RFC 3206):
   // retrying will not help until then.
-  if (ec == store::store_errc::bad_path || ec == std::errc::permission_denied ||
-      ec == std::errc::operation_not_permitted || ec == std::errc::not_a_directory) {
-    return {LoginOutcome::perm_failure, nullptr, ec.message()};
-  }
+  if (ec == store::failure::permanent) return {LoginOutcome::perm_failure, nullptr, ec.message()};
   if (ec || !mailbox) return {LoginOutcome::temp_failure, nullptr, ec.message()};
   return {LoginOutcome::ok, std::move(mailbox), ""};
 }

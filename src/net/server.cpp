@@ -28,7 +28,7 @@
 #include "net/server_state.hpp"
 #include "net/systemd.hpp"
 #include "net/watched_socket.hpp"
-#include "store/maildir_store.hpp"
+#include "store/make_store.hpp"
 
 namespace popbox::net {
 
@@ -49,15 +49,11 @@ struct Listener {
 };
 
 struct Server::Impl {
-  explicit Impl(const config::Config& cfg)
+  Impl(const config::Config& cfg, std::shared_ptr<store::Store> store)
       : threads(cfg.server.threads ? cfg.server.threads
                                    : std::max(1u, std::thread::hardware_concurrency())),
-        state(cfg,
-              std::make_unique<store::MaildirStore>(cfg.mail.maildir, cfg.mail.uidl_format,
-                                                    cfg.mail.uidl_adopt_x_uidl),
-              std::max(4u, 2 * threads)),
-        mail_paths(cfg.mail.maildir),
-        delivery(state.cfg, state.auth, mail_paths),
+        state(cfg, std::move(store), std::max(4u, 2 * threads)),
+        delivery(state.cfg, state.auth, *state.store),
         sets(threads) {
     for (unsigned i = 0; i < threads; ++i) {
       contexts.push_back(std::make_unique<asio::io_context>(1));
@@ -86,7 +82,6 @@ struct Server::Impl {
 
   unsigned threads;
   ServerState state;
-  store::MaildirStore mail_paths;  // for LMTP recipients' Maildir paths
   lmtp::LocalDelivery delivery;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
@@ -390,14 +385,17 @@ std::unique_ptr<metrics::Endpoint> start_metrics(const config::Endpoint& ep) {
 
 }  // namespace
 
-Server::Server(config::Config cfg) {
+Server::Server(config::Config cfg) : Server(cfg, store::make_store(cfg)) {}
+
+Server::Server(config::Config cfg, std::shared_ptr<store::Store> store) {
+  if (!store) throw std::invalid_argument("net::Server needs a store");
   core::set_log_level(cfg.log_level == "debug"   ? core::LogLevel::debug
                       : cfg.log_level == "warn"  ? core::LogLevel::warn
                       : cfg.log_level == "error" ? core::LogLevel::error
                                                  : core::LogLevel::info);
   raise_fd_limit(cfg);
   metrics::server();  // made now, not by a session's first event
-  impl_ = std::make_unique<Impl>(cfg);
+  impl_ = std::make_unique<Impl>(cfg, std::move(store));
   auto& st = impl_->state;
   st.auth.load();
   try {
@@ -475,9 +473,9 @@ int Server::run() {
     std::vector<asio::io_context*> contexts;
     for (auto& c : impl.contexts) contexts.push_back(c.get());
     // The sessions' own store (its UIDL format): expunge commits like a session.
-    const auto& store = dynamic_cast<const store::MaildirStore&>(*impl.state.store);
-    impl.admin_service = std::make_unique<AdminService>(impl.state, store, std::move(contexts),
-                                                        [&impl] { return impl.reload(); });
+    impl.admin_service =
+        std::make_unique<AdminService>(impl.state, impl.state.store->maildir_paths(),
+                                       std::move(contexts), [&impl] { return impl.reload(); });
     impl.admin_socket->start(
         [service = impl.admin_service.get()](const admin::Request& r, const admin::Peer& p) {
           return service->handle(r, p);

@@ -7,6 +7,10 @@
 
 #include "config/config.hpp"
 
+namespace popbox::store {
+class Store;
+}
+
 namespace popbox::net {
 
 class Server {
@@ -14,6 +18,9 @@ class Server {
   /// Loads users, the TLS certificate and binds every listener; throws
   /// std::runtime_error with a message an operator can act on.
   explicit Server(config::Config cfg);
+  /// The same, serving the mail of `store` (not null) instead of the one
+  /// `[store] backend` names: the sandbox's memory store, tests.
+  Server(config::Config cfg, std::shared_ptr<store::Store> store);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -88,7 +88,7 @@ inline auth::CredentialCacheOptions credential_cache_options(const config::Confi
 }
 
 struct ServerState {
-  ServerState(config::Config c, std::unique_ptr<store::Store> s, unsigned pool_threads)
+  ServerState(config::Config c, std::shared_ptr<store::Store> s, unsigned pool_threads)
       : cfg(std::move(c)),
         auth(cfg.auth.passwd_file, credential_cache_options(cfg)),
         store(std::move(s)),
@@ -104,9 +104,9 @@ struct ServerState {
   config::Config cfg;
   auth::Authenticator auth;
   std::unique_ptr<auth::OAuthService> oauth;  ///< null without [auth.oauth]; load() at start
-  std::unique_ptr<store::Store> store;
-  BlockingPool pool;       ///< blocking mail work: scans, file reads, commits
-  BlockingPool auth_pool;  ///< password verification only (limits::auth_threads)
+  std::shared_ptr<store::Store> store;        ///< the one seam to the mail (any backend)
+  BlockingPool pool;                          ///< blocking mail work: scans, file reads, commits
+  BlockingPool auth_pool;                     ///< password verification only (limits::auth_threads)
   TlsContextHolder tls;
   LoginDelayTracker login_delay;
   auth::AuthPenalty penalty;                     ///< failed logins per IP and user

@@ -1,5 +1,5 @@
 #pragma once
-// The frame popbox-index and popbox-snapshot share: a header line, lines of
+// The frame popbox-index, popbox-snapshot and popbox-usage share: a header line, lines of
 // entries, and a last line "end <entry count> <checksum, 16 hex digits>"
 // over every byte before it. Any doubt about the frame means: not ours.
 
@@ -10,6 +10,17 @@
 #include <string_view>
 
 namespace popbox::store::detail {
+
+/// FNV-1a over `data`: the checksum popbox's own files use (it tells a
+/// torn or edited file from one popbox wrote; not a defence).
+inline std::uint64_t fnv1a(std::string_view data) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
 
 /// What an intact frame holds.
 struct CheckedBody {

@@ -1,6 +1,8 @@
 #pragma once
-// The storage interface the POP3 core sees. Maildir is the first backend;
-// nothing outside src/store knows how messages are kept on disk.
+// The storage interface the protocols see: reading (Mailbox), delivery
+// (Delivery), quota (usage) and error classes (failure). Maildir, memory
+// and PostgreSQL are backends; nothing outside src/store knows how messages
+// are kept.
 
 #include <sys/types.h>
 
@@ -9,10 +11,13 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 namespace popbox::store {
+
+class UidlFormat;
 
 /// What a POP3 session knows about one message for its whole lifetime.
 struct MessageInfo {
@@ -59,6 +64,12 @@ class Mailbox {
   /// (directories fsynced) when it returns without error.
   virtual std::error_code commit(std::span<const std::size_t> deleted,
                                  std::span<const std::size_t> retrieved) = 0;
+  /// Whether message `index` was marked seen (by an earlier session's
+  /// commit, or another program) when the snapshot was taken.
+  virtual bool seen(std::size_t index) const {
+    (void)index;
+    return false;
+  }
 };
 
 /// The ids a mailbox belongs to: every file-system access for it is made
@@ -75,18 +86,83 @@ struct OpenRequest {
   std::optional<Owner> owner;  ///< from the user's entry; none = the server user
 };
 
-/// Finds and locks a user's maildrop.
+/// One recipient of a delivery: whose mailbox, and the header lines put
+/// before the shared body for that recipient alone (Return-Path,
+/// Delivered-To), in wire form: each line ends in CRLF.
+struct DeliveryTarget {
+  OpenRequest mailbox;
+  std::string prefix;
+};
+
+/// Writes one message body for one or more recipients (the recipients of
+/// one LMTP transaction). Line-end contract: write() receives the message in
+/// wire form, CRLF line ends, not dot-stuffed (LMTP DATA after the dot
+/// decoder; `popbox deliver` converts its Unix-form stdin first); each
+/// backend converts to the form it keeps (Maildir: LF, as Maildir readers
+/// expect; memory and PostgreSQL: as given). A backend may keep the body
+/// once for all recipients. Blocks (disk, database): use the blocking pool.
+/// Destroying it before commit() is abort(): nothing becomes visible.
+class Delivery {
+ public:
+  virtual ~Delivery() = default;
+  /// Appends body bytes for every recipient still being written. An error
+  /// only when no recipient is left (each one's reason comes from commit()).
+  virtual std::error_code write(std::string_view bytes) = 0;
+  /// Makes the message durable and visible in each recipient's mailbox;
+  /// one result per target, in order (clear: durable, counted in usage()).
+  /// A failure for one recipient leaves the others' results alone. Once.
+  virtual std::vector<std::error_code> commit() = 0;
+  /// Drops everything written: no recipient ever sees the message.
+  virtual void abort() noexcept = 0;
+};
+
+/// Maildir paths, for the few callers that truly need them (`popbox check`,
+/// the admin `mailbox stat`); only a Maildir-backed Store has them.
+class MaildirPaths {
+ public:
+  virtual ~MaildirPaths() = default;
+  /// The Maildir directory of `user` without touching the disk, or "" with
+  /// ec = store_errc::bad_path.
+  virtual std::string maildir_path(std::string_view user, std::error_code& ec) const = 0;
+  /// The UIDL format sessions use.
+  virtual const std::shared_ptr<const UidlFormat>& uidl_format() const noexcept = 0;
+  /// Whether sessions may adopt X-UIDL headers.
+  virtual bool adopt_x_uidl() const noexcept = 0;
+};
+
+/// A user's messages and their stored bytes, as quota counts them.
+struct Usage {
+  std::uint64_t bytes = 0;     ///< the backend's stored octets (Maildir: file sizes)
+  std::uint64_t messages = 0;  ///< messages in the mailbox, read or not
+  friend bool operator==(const Usage&, const Usage&) = default;
+};
+
+/// Finds, locks, fills and measures users' maildrops: the one seam between
+/// the protocols and the way mail is kept (Maildir, PostgreSQL, memory).
+/// Thread-safe. Every call may block: use the blocking pool.
 class Store {
  public:
   virtual ~Store() = default;
   /// Opens the maildrop of `req.user` (created if missing) as `req.owner`
-  /// and locks it exclusively. ec is store_errc::in_use when another
-  /// session holds it, store_errc::owner_refused when the ids cannot be used.
+  /// and locks it exclusively. ec == failure::in_use when another session
+  /// holds it; see failure for the other classes.
   virtual std::unique_ptr<Mailbox> open(const OpenRequest& req, std::error_code& ec) = 0;
   /// The same, as the server user.
   std::unique_ptr<Mailbox> open(const std::string& user, std::error_code& ec) {
     return open(OpenRequest{user, std::nullopt}, ec);
   }
+  /// Starts one message for `targets` (see Delivery). Never null; problems
+  /// of single recipients are reported by commit(). The default refuses
+  /// every recipient with store_errc::unsupported.
+  virtual std::unique_ptr<Delivery> begin_delivery(std::span<const DeliveryTarget> targets);
+  /// What `req.user`'s maildrop holds now, from a kept count (not a scan):
+  /// exact for mail that went through this Store, off by at most the
+  /// messages of an operation a crash interrupted (see docs/DESIGN.md).
+  /// A missing maildrop holds nothing and is not created. The default
+  /// fails with store_errc::unsupported.
+  virtual std::error_code usage(const OpenRequest& req, Usage& out);
+  /// The Maildir paths, or nullptr for a backend without them.
+  virtual const MaildirPaths* maildir_paths() const noexcept { return nullptr; }
 };
 
 /// Errors of the storage layer.
@@ -103,6 +179,11 @@ enum class store_errc {
   /// cannot be taken on (the server kept no CAP_SETUID/CAP_SETGID). Compares
   /// equal to std::errc::operation_not_permitted, like unsafe_path.
   owner_refused,
+  unsupported,  ///< the backend cannot do this (permanent)
+  unavailable,  ///< the backend cannot be reached now (temporary)
+  /// a kept file of the store (e.g. Maildir's popbox-usage) is unreadable;
+  /// it is rebuilt, so this is temporary
+  damaged,
 };
 
 const std::error_category& store_category() noexcept;
@@ -114,3 +195,5 @@ inline std::error_code make_error_code(store_errc e) noexcept {
 
 template <>
 struct std::is_error_code_enum<popbox::store::store_errc> : std::true_type {};
+
+#include "store/failure.hpp"

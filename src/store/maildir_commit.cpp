@@ -13,9 +13,16 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "core/log.hpp"
+#include "store/fault_point.hpp"
 #include "store/maildir_layout.hpp"
 #include "store/maildir_mailbox.hpp"
 #include "store/maildir_name.hpp"
+#include "store/maildir_usage.hpp"
 #include "store/safe_open.hpp"
 
 namespace popbox::store {
@@ -141,11 +148,22 @@ std::unique_ptr<MessageReader> MaildirMailbox::open(std::size_t index, std::erro
   return nullptr;
 }
 
-std::error_code MaildirMailbox::remove_duplicates(std::string_view base) {
+bool MaildirMailbox::seen(std::size_t index) const {
+  check_index(index, entries_.size());
+  const Entry& e = entries_[index];
+  if (e.dir != detail::Subdir::cur_dir) return false;
+  std::string_view name = name_of(e);
+  return detail::seen_name(name) == name;
+}
+
+std::error_code MaildirMailbox::remove_duplicates(std::string_view base, Usage& removed) {
   auto range = std::equal_range(duplicates_.begin(), duplicates_.end(), base, detail::BaseLess{});
   std::error_code first;
   for (auto it = range.first; it != range.second; ++it) {
-    if (::unlinkat(dirs_.fd(it->dir), it->name.c_str(), 0) != 0 && errno != ENOENT && !first) {
+    if (::unlinkat(dirs_.fd(it->dir), it->name.c_str(), 0) == 0) {
+      removed.bytes += it->file_size;
+      ++removed.messages;
+    } else if (errno != ENOENT && !first) {
       first = last_error();
     }
   }
@@ -185,6 +203,20 @@ std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
   std::vector<bool> is_deleted(entries_.size(), false);
   bool any_removed = false;
   for (std::size_t index : deleted) is_deleted[index] = true;
+  // The kept count changes with the unlinks: locked and marked pending
+  // first, so a crash in between makes the next reader count again.
+  std::optional<detail::UsageCounter> counter;
+  Usage removed;
+  if (!deleted.empty()) {
+    std::error_code cec;
+    counter.emplace(dirs_, cec);
+    if (!cec) cec = counter->begin_change();
+    if (cec) {
+      core::log_warn(fmt::format("event=usage_update_failed maildir={} error=\"{}\"",
+                                 core::log_escape(path_), cec.message()));
+      counter.reset();
+    }
+  }
   for (std::size_t index = 0; index < entries_.size(); ++index) {
     if (!is_deleted[index] || entries_[index].removed) continue;
     Entry& e = entries_[index];
@@ -197,8 +229,19 @@ std::error_code MaildirMailbox::commit(std::span<const std::size_t> deleted,
       e.removed = true;
       any_removed = true;
       touched = true;
-      note(remove_duplicates(base_of(e)));
+      removed.bytes += e.file_size;
+      ++removed.messages;
+      note(remove_duplicates(base_of(e), removed));
     }
+  }
+  testing::fault_point("commit.applied");
+  if (counter) {
+    if (auto cec = counter->add(-static_cast<std::int64_t>(removed.bytes),
+                                -static_cast<std::int64_t>(removed.messages))) {
+      core::log_warn(fmt::format("event=usage_update_failed maildir={} error=\"{}\"",
+                                 core::log_escape(path_), cec.message()));
+    }
+    counter.reset();  // unlocked before the fsyncs
   }
 
   for (std::size_t index : retrieved) {

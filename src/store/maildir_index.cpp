@@ -13,15 +13,6 @@ namespace {
 
 constexpr std::string_view header = "popbox-index 1\n";
 
-std::uint64_t fnv1a(std::string_view data) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
 // Reads one space-terminated number from `s` and advances past the space.
 template <typename T>
 bool take_number(std::string_view& s, T& value) {

@@ -1,5 +1,7 @@
 #include "store/maildir_layout.hpp"
 
+#include "store/maildir_usage.hpp"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -73,7 +75,8 @@ std::error_code open_maildir(const std::string& path, MaildirDirs& out, Create c
 void log_unsafe_path(const std::string& path, int root_fd) {
   static constexpr const char* names[] = {
       "new",          "cur",           "tmp",          lock_file_name,       index_file_name,
-      index_tmp_name, uidls_file_name, uidls_tmp_name, dovecot_uidlist_name, courier_sizelist_name};
+      index_tmp_name, uidls_file_name, uidls_tmp_name, dovecot_uidlist_name, courier_sizelist_name,
+      usage_file_name};
   std::string where = path;
   for (const char* name : names) {
     struct stat st {};

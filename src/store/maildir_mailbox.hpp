@@ -99,6 +99,8 @@ class MaildirMailbox final : public Mailbox {
   /// count as done; returns the first error after trying everything.
   std::error_code commit(std::span<const std::size_t> deleted,
                          std::span<const std::size_t> retrieved) override;
+  /// True for a message in cur/ whose name carries the S flag.
+  bool seen(std::size_t index) const override;
 
   /// Heap bytes this object holds (itself, its vectors' capacities, the
   /// strings outside their inline buffers), without malloc's own overhead.
@@ -154,7 +156,7 @@ class MaildirMailbox final : public Mailbox {
   void choose_uidls(UidlSources& src, const std::vector<std::size_t>& file_of_entry);
   void write_index_now(std::error_code& write_error);
   std::error_code relocate();
-  std::error_code remove_duplicates(std::string_view base);
+  std::error_code remove_duplicates(std::string_view base, Usage& removed);
 
   std::string path_;
   dev_t root_dev_ = 0;  // the Maildir that was locked

@@ -15,7 +15,7 @@ namespace popbox::store {
 
 /// Opens users' Maildirs at `path_template` ("/var/mail/%d/%n/Maildir", see
 /// PathTemplate). Thread-safe: it keeps no per-session state.
-class MaildirStore final : public Store {
+class MaildirStore final : public Store, public MaildirPaths {
  public:
   /// Throws std::invalid_argument for an unusable template (startup error).
   /// UIDLs Dovecot left are read in its default format ("%08Xu%08Xv").
@@ -34,14 +34,24 @@ class MaildirStore final : public Store {
   std::unique_ptr<Mailbox> open(const OpenRequest& req, std::error_code& ec) override;
   using Store::open;
 
+  /// One file per recipient, written as its owner, crash-safe (see
+  /// MaildirWriter) and counted in the Maildir's popbox-usage.
+  std::unique_ptr<Delivery> begin_delivery(std::span<const DeliveryTarget> targets) override;
+  /// The kept count of popbox-usage (rebuilt by a scan when missing,
+  /// damaged or interrupted), read as `req.owner`.
+  std::error_code usage(const OpenRequest& req, Usage& out) override;
+  const MaildirPaths* maildir_paths() const noexcept override { return this; }
+
   /// The Maildir directory of `user` without touching the disk, or "" with
   /// ec = store_errc::bad_path (for logs and the `check` verb).
-  std::string maildir_path(std::string_view user, std::error_code& ec) const;
+  std::string maildir_path(std::string_view user, std::error_code& ec) const override;
 
   /// The UIDL format sessions use.
-  const std::shared_ptr<const UidlFormat>& uidl_format() const noexcept { return uidl_format_; }
+  const std::shared_ptr<const UidlFormat>& uidl_format() const noexcept override {
+    return uidl_format_;
+  }
   /// Whether sessions may adopt X-UIDL headers.
-  bool adopt_x_uidl() const noexcept { return adopt_x_uidl_; }
+  bool adopt_x_uidl() const noexcept override { return adopt_x_uidl_; }
 
  private:
   PathTemplate template_;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "store/mailbox.hpp"
+#include "store/maildir_usage.hpp"
 #include "store/safe_open.hpp"
 
 namespace popbox::store {
@@ -110,6 +111,8 @@ std::error_code MaildirWriter::commit_deferred(std::string* name) {
   }
   committed_ = true;
   ::unlinkat(dirs_.tmp_dir.get(), unique_.c_str(), 0);
+  // A message the kept count does not know: the next reader rebuilds it.
+  if (!counted_) ::unlinkat(dirs_.root.get(), detail::usage_file_name, 0);
   if (name) *name = final_name;
   return {};
 }

@@ -46,6 +46,12 @@ class MaildirWriter {
   /// when a reader moves it to cur/ and adds flags. Lets a caller record
   /// the name first and find the message again after a crash.
   const std::string& base_name() const noexcept { return unique_; }
+  /// Says the caller counts this message in popbox-usage itself (the
+  /// Store's delivery does). Otherwise (popbox fetch) commit drops that
+  /// file, so the next Store::usage() counts the Maildir again.
+  void set_counted() noexcept { counted_ = true; }
+  /// The Maildir's open directories (for the usage counter).
+  const detail::MaildirDirs& dirs() const noexcept { return dirs_; }
 
  private:
   std::string maildir_;
@@ -55,6 +61,7 @@ class MaildirWriter {
   bool in_tmp_ = false;  // our file exists in tmp/
   std::uint64_t size_ = 0;
   bool committed_ = false;
+  bool counted_ = false;
 };
 
 /// fsyncs `maildir`/new: makes the entries of commit_deferred() durable.

@@ -52,6 +52,7 @@ class OwnedMailbox final : public Mailbox {
   OwnedMailbox& operator=(const OwnedMailbox&) = delete;
 
   const std::vector<MessageInfo>& messages() const override { return inner_->messages(); }
+  bool seen(std::size_t index) const override { return inner_->seen(index); }
 
   std::unique_ptr<MessageReader> open(std::size_t index, std::error_code& ec) override {
     core::FsIdGuard as_owner(owner_.uid, owner_.gid, ec);

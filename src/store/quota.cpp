@@ -10,6 +10,7 @@
 
 #include "store/maildir_layout.hpp"
 #include "store/maildir_name.hpp"
+#include "store/maildir_usage.hpp"
 #include "store/unique_fd.hpp"
 
 namespace popbox::store {
@@ -131,12 +132,17 @@ std::optional<QuotaLimits> quota_from_extra(std::string_view extra, QuotaLimits 
   return limits;
 }
 
+std::error_code detail::scan_usage(const MaildirDirs& dirs, Usage& usage) {
+  usage = {};
+  if (auto ec = count_dir(dirs.new_dir.get(), usage)) return ec;
+  return count_dir(dirs.cur_dir.get(), usage);
+}
+
 std::error_code maildir_usage(const std::string& maildir, QuotaUsage& usage) {
   usage = {};
   detail::MaildirDirs dirs;
   if (auto ec = detail::open_maildir(maildir, dirs, detail::Create::no)) return ec;
-  if (auto ec = count_dir(dirs.new_dir.get(), usage)) return ec;
-  return count_dir(dirs.cur_dir.get(), usage);
+  return detail::scan_usage(dirs, usage);
 }
 
 bool over_quota(const QuotaLimits& limits, const QuotaUsage& usage, std::uint64_t size) noexcept {

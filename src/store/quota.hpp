@@ -9,6 +9,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "store/mailbox.hpp"
+
 namespace popbox::store {
 
 /// Limits; 0 means unlimited.
@@ -18,11 +20,8 @@ struct QuotaLimits {
   bool unlimited() const noexcept { return storage == 0 && messages == 0; }
 };
 
-/// What a Maildir holds now.
-struct QuotaUsage {
-  std::uint64_t bytes = 0;
-  std::uint64_t messages = 0;
-};
+/// What a mailbox holds now (see Store::usage).
+using QuotaUsage = Usage;
 
 /// Applies the quota rules found in a passwd-file extra field string (space
 /// separated key=value) on top of `defaults`. Only the `*` (whole account)

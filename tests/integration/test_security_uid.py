@@ -267,7 +267,9 @@ class RefusedOwnerTest(unittest.TestCase):
         c.close()
         self.assertEqual(sorted(os.listdir(os.path.join(u.maildir("m2"), "new"))), before)
         rcpt, _ = lmtp_deliver(u.server.lmtp, ["m2"])
-        self.assertEqual(rcpt[0][:3], b"451", u.server.log_text())  # EACCES: temporary
+        # EACCES is store::failure::permanent (an operator must fix it), as
+        # for POP3: 450, still a temporary reply the MTA retries.
+        self.assertEqual(rcpt[0][:3], b"450", u.server.log_text())
         self.assertEqual(sorted(os.listdir(os.path.join(u.maildir("m2"), "new"))), before)
 
     def test_root_ids_and_low_uids_are_refused(self):
