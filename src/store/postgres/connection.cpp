@@ -1,0 +1,104 @@
+// libpq connections, results and parameters.
+#include "store/postgres/connection.hpp"
+
+#include <charconv>
+
+#include "store/postgres/pg_error.hpp"
+
+namespace popbox::store::pg {
+
+std::int64_t Result::integer(int row, int col) const {
+  if (is_null(row, col)) return 0;
+  const std::string_view v = value(row, col);
+  std::int64_t out = 0;
+  std::from_chars(v.data(), v.data() + v.size(), out);
+  return out;
+}
+
+Params& Params::text(std::string v) {
+  owned_.push_back(std::make_unique<std::string>(std::move(v)));
+  values_.push_back(owned_.back()->c_str());
+  lengths_.push_back(0);
+  formats_.push_back(0);
+  return *this;
+}
+
+Params& Params::binary(std::string_view v) {
+  values_.push_back(v.data());
+  lengths_.push_back(static_cast<int>(v.size()));
+  formats_.push_back(1);
+  return *this;
+}
+
+Params& Params::int_array(const std::vector<std::int64_t>& v) {
+  std::string lit = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) lit += ',';
+    lit += std::to_string(v[i]);
+  }
+  lit += '}';
+  return text(std::move(lit));
+}
+
+std::unique_ptr<Connection> Connection::connect(const std::string& dsn, std::error_code& ec,
+                                                std::string* error) {
+  PGconn* c = PQconnectdb(dsn.c_str());
+  if (c == nullptr || PQstatus(c) != CONNECTION_OK) {
+    if (error != nullptr) *error = c != nullptr ? PQerrorMessage(c) : "out of memory";
+    if (c != nullptr) PQfinish(c);
+    ec = pg_errc::connection_lost;
+    return nullptr;
+  }
+  ec.clear();
+  auto conn = std::unique_ptr<Connection>(new Connection(c));
+  // Notices (e.g. "relation already exists, skipping") are not errors.
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
+  return conn;
+}
+
+Connection::~Connection() {
+  PQfinish(conn_);
+}
+
+Result Connection::check(PGresult* r, std::error_code& ec) {
+  const ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+    ec.clear();
+    return Result(r);
+  }
+  last_error_ = r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+  while (!last_error_.empty() && last_error_.back() == '\n') last_error_.pop_back();
+  ec = classify(conn_, r);
+  return Result(r);
+}
+
+Result Connection::exec(std::string_view sql, std::error_code& ec) {
+  return check(PQexec(conn_, std::string(sql).c_str()), ec);
+}
+
+Result Connection::exec(std::string_view sql, const Params& p, std::error_code& ec, Format format) {
+  return check(PQexecParams(conn_, std::string(sql).c_str(), p.size(), nullptr, p.values(),
+                            p.lengths(), p.formats(), static_cast<int>(format)),
+               ec);
+}
+
+Result Connection::run(const Statement& stmt, const Params& p, std::error_code& ec, Format format) {
+  if (prepared_.find(stmt.name) == prepared_.end()) {
+    check(PQprepare(conn_, stmt.name, stmt.sql, 0, nullptr), ec);
+    if (ec) return {};
+    prepared_.emplace(stmt.name);
+  }
+  return check(PQexecPrepared(conn_, stmt.name, p.size(), p.values(), p.lengths(), p.formats(),
+                              static_cast<int>(format)),
+               ec);
+}
+
+void Connection::rollback_if_open() {
+  if (broken()) return;
+  if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+    PQclear(PQexec(conn_, "ROLLBACK"));
+  }
+}
+
+}  // namespace popbox::store::pg
