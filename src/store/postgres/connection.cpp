@@ -83,15 +83,74 @@ Result Connection::exec(std::string_view sql, const Params& p, std::error_code& 
                ec);
 }
 
+bool Connection::prepare(const Statement& stmt, std::error_code& ec) {
+  ec.clear();
+  if (prepared_.find(stmt.name) != prepared_.end()) return true;
+  check(PQprepare(conn_, stmt.name, stmt.sql, 0, nullptr), ec);
+  if (ec) return false;
+  prepared_.emplace(stmt.name);
+  return true;
+}
+
 Result Connection::run(const Statement& stmt, const Params& p, std::error_code& ec, Format format) {
-  if (prepared_.find(stmt.name) == prepared_.end()) {
-    check(PQprepare(conn_, stmt.name, stmt.sql, 0, nullptr), ec);
-    if (ec) return {};
-    prepared_.emplace(stmt.name);
-  }
+  if (!prepare(stmt, ec)) return {};
   return check(PQexecPrepared(conn_, stmt.name, p.size(), p.values(), p.lengths(), p.formats(),
                               static_cast<int>(format)),
                ec);
+}
+
+std::vector<Result> Connection::pipeline(std::vector<Queued>& queries, std::error_code& ec) {
+  std::vector<Result> results(queries.size());
+  for (const Queued& q : queries) {
+    if (q.stmt != nullptr && !prepare(*q.stmt, ec)) return results;
+  }
+  if (PQenterPipelineMode(conn_) != 1) {
+    ec = classify(conn_, nullptr);
+    return results;
+  }
+  bool sent = true;
+  for (const Queued& q : queries) {
+    const Params& p = q.params;
+    const int fmt = static_cast<int>(q.format);
+    const int ok =
+        q.stmt != nullptr
+            ? PQsendQueryPrepared(conn_, q.stmt->name, p.size(), p.values(), p.lengths(),
+                                  p.formats(), fmt)
+            : PQsendQueryParams(conn_, q.sql, 0, nullptr, nullptr, nullptr, nullptr, fmt);
+    if (ok != 1) {
+      sent = false;
+      break;
+    }
+  }
+  if (!sent || PQpipelineSync(conn_) != 1) {
+    last_error_ = PQerrorMessage(conn_);
+    ec = pg_errc::connection_lost;
+    return results;  // the connection is in an unknown state: the pool drops it
+  }
+  ec.clear();
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) {
+      ec = pg_errc::connection_lost;
+      return results;
+    }
+    if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED) {
+      PQclear(r);
+    } else {
+      std::error_code e;
+      results[i] = check(r, e);
+      if (e && !ec) ec = e;
+    }
+    PQclear(PQgetResult(conn_));  // the NULL that ends each query's results
+  }
+  // The sync point's result, then back to normal mode.
+  for (PGresult* r; (r = PQgetResult(conn_)) != nullptr;) {
+    const bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    if (sync) break;
+  }
+  if (PQexitPipelineMode(conn_) != 1 && !ec) ec = classify(conn_, nullptr);
+  return results;
 }
 
 void Connection::rollback_if_open() {

@@ -85,6 +85,17 @@ class Connection {
   /// Runs a prepared statement, preparing it first on this connection.
   Result run(const Statement& stmt, const Params& params, std::error_code& ec,
              Format format = Format::text);
+  /// One query of a pipeline.
+  struct Queued {
+    const Statement* stmt;  ///< nullptr: `sql` below, without parameters
+    const char* sql;
+    Params params;
+    Format format = Format::text;
+  };
+  /// Sends every query at once in pipeline mode and reads the results: one
+  /// round trip instead of one per query. The first failure sets ec; the
+  /// queries after it are not run (their results are empty).
+  std::vector<Result> pipeline(std::vector<Queued>& queries, std::error_code& ec);
   /// Sends ROLLBACK if a transaction is open (after an error), ignoring errors.
   void rollback_if_open();
   /// True once the connection is unusable; a pool drops it.
@@ -98,6 +109,7 @@ class Connection {
  private:
   explicit Connection(PGconn* c) : conn_(c) {}
   Result check(PGresult* r, std::error_code& ec);
+  bool prepare(const Statement& stmt, std::error_code& ec);
 
   PGconn* conn_;
   std::set<std::string, std::less<>> prepared_;

@@ -29,6 +29,12 @@ constexpr Statement message_head{
 constexpr Statement body_chunks{
     "popbox_body_chunks",
     "SELECT data FROM body_chunks WHERE body_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3"};
+constexpr Statement first_chunks{
+    "popbox_first_chunks",
+    "SELECT c.data FROM messages m JOIN body_chunks c ON c.body_id = m.body_id "
+    "WHERE m.id = $1 AND m.mailbox_id = $2 ORDER BY c.seq LIMIT $3"};
+// Removes the messages, counts them out of the maildrop and drops their
+// bodies' references; the bodies left at 0 go with delete_unreferenced.
 constexpr Statement delete_messages{
     "popbox_delete_messages",
     "WITH d AS (DELETE FROM messages WHERE mailbox_id = $1 AND id = ANY($2::bigint[]) "
@@ -36,10 +42,10 @@ constexpr Statement delete_messages{
     "m AS (UPDATE mailboxes SET messages = messages - (SELECT count(*) FROM d), "
     "bytes = bytes - (SELECT coalesce(sum(size), 0) FROM d) WHERE id = $1) "
     "UPDATE bodies b SET refs = b.refs - g.n "
-    "FROM (SELECT body_id, count(*) AS n FROM d GROUP BY body_id) g "
-    "WHERE b.id = g.body_id RETURNING b.id, b.refs"};
-constexpr Statement delete_bodies{"popbox_delete_bodies",
-                                  "DELETE FROM bodies WHERE id = ANY($1::bigint[]) AND refs = 0"};
+    "FROM (SELECT body_id, count(*) AS n FROM d GROUP BY body_id) g WHERE b.id = g.body_id"};
+// Only this transaction's decrements can be at 0 (bodies_unreferenced).
+constexpr Statement delete_unreferenced{"popbox_delete_unreferenced",
+                                        "DELETE FROM bodies WHERE refs = 0"};
 constexpr Statement mark_seen{
     "popbox_mark_seen",
     "UPDATE messages SET seen = true WHERE mailbox_id = $1 AND id = ANY($2::bigint[]) "
@@ -85,16 +91,11 @@ class PgReader final : public MessageReader {
     return n;
   }
 
- private:
-  /// The next few chunks; false at the end or on error.
-  bool fetch(std::error_code& ec) {
-    if (done_) return false;
-    Params p;
-    p.integer(body_id_).integer(next_seq_).integer(limits::pg_fetch_chunks);
-    batch_ = conn_.run(body_chunks, p, ec, Format::binary);
+  /// Takes the first batch of chunks, fetched with the message's head.
+  bool take(Result batch, std::error_code& ec) {
+    batch_ = std::move(batch);
     row_ = 0;
     offset_ = 0;
-    if (ec) return false;
     const int rows = batch_.rows();
     next_seq_ += rows;
     std::uint64_t got = 0;
@@ -109,6 +110,17 @@ class PgReader final : public MessageReader {
     }
     body_left_ -= got;
     return rows > 0;
+  }
+
+ private:
+  /// The next few chunks; false at the end or on error.
+  bool fetch(std::error_code& ec) {
+    if (done_) return false;
+    Params p;
+    p.integer(body_id_).integer(next_seq_).integer(limits::pg_fetch_chunks);
+    Result r = conn_.run(body_chunks, p, ec, Format::binary);
+    if (ec) return false;
+    return take(std::move(r), ec);
   }
 
   Connection& conn_;
@@ -160,9 +172,16 @@ class PgMailbox final : public Mailbox {
       ec = store_errc::message_gone;
       return nullptr;
     }
-    Result r =
-        lease_->run(message_head, Params().integer(ids_[index]).integer(id_), ec, Format::binary);
+    // The head and the first chunks in one round trip.
+    Params head, chunks;
+    head.integer(ids_[index]).integer(id_);
+    chunks.integer(ids_[index]).integer(id_).integer(limits::pg_fetch_chunks);
+    std::vector<Connection::Queued> q;
+    q.push_back({&message_head, nullptr, std::move(head), Format::binary});
+    q.push_back({&first_chunks, nullptr, std::move(chunks), Format::binary});
+    std::vector<Result> res = lease_->pipeline(q, ec);
     if (ec) return nullptr;
+    const Result& r = res[0];
     if (r.rows() != 1) {
       ec = store_errc::message_gone;
       return nullptr;
@@ -174,8 +193,11 @@ class PgMailbox final : public Mailbox {
       ec = pg_errc::bad_data;
       return nullptr;
     }
-    return std::make_unique<PgReader>(*lease_, std::string(r.value(0, 0)), body_id,
-                                      static_cast<std::uint64_t>(body_size));
+    auto reader = std::make_unique<PgReader>(*lease_, std::string(r.value(0, 0)), body_id,
+                                             static_cast<std::uint64_t>(body_size));
+    reader->take(std::move(res[1]), ec);
+    if (ec) return nullptr;
+    return reader;
   }
 
   std::error_code commit(std::span<const std::size_t> deleted,
@@ -188,20 +210,25 @@ class PgMailbox final : public Mailbox {
       if (i < ids_.size()) seen.push_back(ids_[i]);
     }
     if (del.empty() && seen.empty()) return {};
-    Connection& c = *lease_;
-    return in_transaction(c, [&](std::error_code& ec) {
-      if (!del.empty()) {
-        Result r = c.run(delete_messages, Params().integer(id_).int_array(del), ec);
-        if (ec) return;
-        std::vector<std::int64_t> unreferenced;
-        for (int i = 0; i < r.rows(); ++i) {
-          if (r.integer(i, 1) == 0) unreferenced.push_back(r.integer(i, 0));
-        }
-        if (!unreferenced.empty()) c.run(delete_bodies, Params().int_array(unreferenced), ec);
-        if (ec) return;
-      }
-      if (!seen.empty()) c.run(mark_seen, Params().integer(id_).int_array(seen), ec);
-    });
+    // One transaction in one round trip.
+    std::vector<Connection::Queued> q;
+    q.push_back({nullptr, "BEGIN", {}, Format::text});
+    if (!del.empty()) {
+      Params p;
+      p.integer(id_).int_array(del);
+      q.push_back({&delete_messages, nullptr, std::move(p), Format::text});
+      q.push_back({&delete_unreferenced, nullptr, {}, Format::text});
+    }
+    if (!seen.empty()) {
+      Params p;
+      p.integer(id_).int_array(seen);
+      q.push_back({&mark_seen, nullptr, std::move(p), Format::text});
+    }
+    q.push_back({nullptr, "COMMIT", {}, Format::text});
+    std::error_code ec;
+    lease_->pipeline(q, ec);
+    if (ec) lease_->rollback_if_open();
+    return ec;
   }
 
  private:

@@ -40,6 +40,10 @@ CREATE TABLE bodies (
   created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- A commit removes the bodies its DELEs left unreferenced with one
+-- "refs = 0" delete; committed bodies always have refs >= 1.
+CREATE INDEX bodies_unreferenced ON bodies (id) WHERE refs = 0;
+
 CREATE TABLE body_chunks (
   body_id bigint NOT NULL REFERENCES bodies (id) ON DELETE CASCADE,
   seq     integer NOT NULL,
