@@ -194,21 +194,25 @@ void do_add(const UserOptions& o) {
   auth::add_user(o.file, user);
 }
 
+/// --scheme, or else: a SCRAM user stays a SCRAM user (SCRAM cannot use an
+/// Argon2 hash); everyone else, and a new user, gets ARGON2ID.
+std::string scheme_for(const UserOptions& o, const std::optional<std::string>& current) {
+  if (!o.scheme.empty()) return o.scheme;
+  const bool scram = current && auth::split_scheme(*current).scheme == auth::scram_scheme;
+  return scram ? std::string(auth::scram_scheme) : "ARGON2ID";
+}
+
 void do_passwd(const UserOptions& o) {
   // Checked before the prompt so nobody types a password in vain.
   if (!user_listed(o.file, o.name, false)) {
     throw auth::PasswdEditError(auth::EditErrc::no_such_user, o.file + ": no user " + o.name);
   }
-  // Without --scheme a SCRAM user stays a SCRAM user (SCRAM cannot use an
-  // Argon2 hash); everyone else gets the default.
-  std::string scheme = o.scheme;
-  if (scheme.empty()) {
+  std::optional<std::string> current;
+  if (o.scheme.empty()) {
     const auth::PasswdFile file = auth::PasswdFile::load(o.file);
-    const auth::PasswdEntry* entry = file.find(o.name);
-    const bool scram =
-        entry != nullptr && auth::split_scheme(entry->password).scheme == auth::scram_scheme;
-    scheme = scram ? std::string(auth::scram_scheme) : "ARGON2ID";
+    if (const auth::PasswdEntry* entry = file.find(o.name)) current = entry->password;
   }
+  const std::string scheme = scheme_for(o, current);
   Secret password;
   read_password(o.password_stdin, password);
   auth::set_password(o.file, o.name, auth::hash_password(password.value, scheme));
@@ -258,11 +262,7 @@ void do_db(const UserOptions& o, const std::string& verb) {
   const std::optional<std::string> current = db_password(*conn, o.name);
   if (verb == "add" && current) throw Failure{EX_DATAERR, "user " + o.name + " already exists"};
   if (verb == "passwd" && !current) throw Failure{EX_DATAERR, "no user " + o.name};
-  std::string scheme = o.scheme;
-  if (scheme.empty()) {
-    const bool scram = current && auth::split_scheme(*current).scheme == auth::scram_scheme;
-    scheme = scram ? std::string(auth::scram_scheme) : "ARGON2ID";
-  }
+  const std::string scheme = scheme_for(o, current);
   Secret password;
   read_password(o.password_stdin, password);
   const std::string hash = auth::hash_password(password.value, scheme);
