@@ -1,6 +1,8 @@
 // Users in PostgreSQL.
 #include "store/postgres/users.hpp"
 
+#include <sodium.h>
+
 #include <cstring>
 
 #include "auth/password_scheme.hpp"
@@ -71,7 +73,7 @@ std::optional<UserInfo> PgUserSource::verify_password(std::string_view name,
   if (ec) return std::nullopt;
   const bool ok =
       popbox::auth::verify_password(u ? u->password : dummy_, password) && u.has_value();
-  if (u) std::memset(u->password.data(), 0, u->password.size());
+  if (u) sodium_memzero(u->password.data(), u->password.size());
   if (!ok) return std::nullopt;
   return user_info(*u);
 }
