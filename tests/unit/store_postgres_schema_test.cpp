@@ -85,5 +85,35 @@ TEST_F(PgSchema, UnreachableServerIsATemporaryError) {
   EXPECT_FALSE(error.empty());
 }
 
+TEST_F(PgSchema, ANodeStartsWhilePostgresIsDownAndFailsTemporarily) {
+  PgStore store("host=/nonexistent-popbox-dir port=1 connect_timeout=2", 2);
+  std::error_code ec;
+  EXPECT_FALSE(store.open("alice", ec));
+  EXPECT_TRUE(is_temporary(ec)) << ec.message();
+  std::vector<Recipient> to{{"alice", ""}};
+  store.deliver(
+      to,
+      [](std::span<char>, std::error_code& e) -> std::size_t {
+        e.clear();
+        return 0;
+      },
+      ec);
+  EXPECT_TRUE(is_temporary(ec)) << ec.message();
+}
+
+TEST_F(PgSchema, NewConnectionsRefuseASchemaMigratedPastThem) {
+  std::error_code ec;
+  migrate(*conn_, false, ec);
+  ASSERT_FALSE(ec);
+  PgStore store(test::pg_dsn, 2);
+  auto box = store.open("alice", ec);  // the idle connection is lent to it
+  ASSERT_TRUE(box) << ec.message();
+  sql("INSERT INTO schema_version (version, name) VALUES (" +
+      std::to_string(expected_version() + 1) + ", 'future')");
+  EXPECT_FALSE(store.open("bob", ec));  // needs a new connection: refused
+  EXPECT_EQ(ec, make_error_code(pg_errc::schema_mismatch));
+  EXPECT_FALSE(is_temporary(ec));
+}
+
 }  // namespace
 }  // namespace popbox::store::pg

@@ -263,12 +263,16 @@ std::int64_t mailbox_id(Connection& c, const std::string& user, std::error_code&
 }  // namespace
 
 PgStore::PgStore(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {
+  // Every new connection checks the version, so a node that started while
+  // PostgreSQL was down, or that outlives a migration by a newer popbox,
+  // refuses to work on a schema it does not know.
+  pool_->set_connect_check(
+      [](Connection& c, std::string* error) { return check_schema(c, error); });
   std::error_code ec;
   std::string error;
   Lease lease = pool_->acquire(ec, &error);
-  if (ec) throw std::runtime_error("PostgreSQL at [store] dsn: " + error);
-  std::string message;
-  if (check_schema(*lease, &message)) throw std::runtime_error(message);
+  // Unreachable now: start anyway, sessions get temporary errors until it is back.
+  if (ec == make_error_code(pg_errc::schema_mismatch)) throw std::runtime_error(error);
 }
 
 PgStore::PgStore(const std::string& dsn, std::size_t pool_size)

@@ -32,9 +32,10 @@ using BodySource = std::function<std::size_t(std::span<char>, std::error_code&)>
 
 class PgStore final : public Store {
  public:
-  /// Uses `pool`; checks the schema version first. Throws std::runtime_error
-  /// (naming both versions and `popbox db migrate`) when the database has
-  /// another schema, or when it cannot be reached at all.
+  /// Uses `pool`, whose every new connection checks the schema version.
+  /// Throws std::runtime_error (naming both versions and `popbox db
+  /// migrate`) when the database has another schema. An unreachable
+  /// database is no reason to fail: calls fail temporarily until it is back.
   explicit PgStore(std::shared_ptr<Pool> pool);
   /// The same with a pool of its own ([store] dsn and pool_size).
   PgStore(const std::string& dsn, std::size_t pool_size);

@@ -40,6 +40,10 @@ Lease Pool::acquire(std::error_code& ec, std::string* error) {
   }
   // Connect outside the lock: it takes a round trip or a timeout.
   std::unique_ptr<Connection> c = Connection::connect(dsn_, ec, error);
+  if (c && check_) {
+    ec = check_(*c, error);
+    if (ec) c.reset();
+  }
   if (!c) {
     give_back(nullptr);
     return {};

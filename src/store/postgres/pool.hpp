@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,7 +44,13 @@ class Lease {
 /// At most `size` connections to `dsn`, opened on demand.
 class Pool {
  public:
+  /// Checks each new connection before it is lent (e.g. the schema
+  /// version); an error drops the connection and fails the borrower.
+  using ConnectCheck = std::function<std::error_code(Connection&, std::string* error)>;
+
   Pool(std::string dsn, std::size_t size);
+  /// Sets the check new connections pass (call before lending any).
+  void set_connect_check(ConnectCheck check) { check_ = std::move(check); }
   /// A connection; waits up to limits::pg_pool_wait for one to come back
   /// when all are lent (then pg_errc::pool_exhausted), or connection_lost
   /// when the server cannot be reached (`error` gets libpq's words).
@@ -64,6 +71,7 @@ class Pool {
 
   std::string dsn_;
   std::size_t size_;
+  ConnectCheck check_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;
