@@ -150,6 +150,9 @@ std::vector<Result> Connection::pipeline(std::vector<Queued>& queries, std::erro
     if (sync) break;
   }
   if (PQexitPipelineMode(conn_) != 1 && !ec) ec = classify(conn_, nullptr);
+  // A backend that was terminated sends its FATAL (57P01) before it closes;
+  // libpq may see the close only after that result: it is a lost connection.
+  if (ec && broken()) ec = pg_errc::connection_lost;
   return results;
 }
 

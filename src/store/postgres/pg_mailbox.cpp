@@ -17,6 +17,14 @@ constexpr Statement create_mailbox{
     "popbox_create_mailbox",
     "INSERT INTO mailboxes (user_name) VALUES ($1) ON CONFLICT (user_name) DO NOTHING "
     "RETURNING id"};
+// Login in one round trip: find and lock, then (run after the lock) list.
+constexpr Statement find_and_lock{
+    "popbox_find_and_lock",
+    "SELECT id, pg_try_advisory_lock(id) FROM mailboxes WHERE user_name = $1"};
+constexpr Statement list_by_user{
+    "popbox_list_by_user",
+    "SELECT m.id, m.uidl, m.size, length(m.prefix) FROM messages m "
+    "JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_name = $1 ORDER BY m.id"};
 constexpr Statement try_lock{"popbox_try_lock", "SELECT pg_try_advisory_lock($1::bigint)"};
 constexpr Statement unlock{"popbox_unlock", "SELECT pg_advisory_unlock($1::bigint)"};
 constexpr Statement list_messages{
@@ -149,7 +157,11 @@ class PgMailbox final : public Mailbox {
   /// Reads the snapshot; false (and ec) when the query fails.
   bool load(std::error_code& ec) {
     Result r = lease_->run(list_messages, Params().integer(id_), ec);
-    if (ec) return false;
+    return !ec && load(r, ec);
+  }
+
+  /// Takes the snapshot from a listing (id, uidl, size, prefix length).
+  bool load(const Result& r, std::error_code& ec) {
     const int rows = r.rows();
     infos_.reserve(static_cast<std::size_t>(rows));
     ids_.reserve(static_cast<std::size_t>(rows));
@@ -282,12 +294,27 @@ std::unique_ptr<Mailbox> PgStore::open(const OpenRequest& req, std::error_code& 
   for (int attempt = 0; attempt < 2; ++attempt) {
     Lease lease = pool_->acquire(ec);
     if (ec) return nullptr;
-    const std::int64_t id = mailbox_id(*lease, req.user, ec);
+    std::vector<Connection::Queued> q;
+    q.push_back({&find_and_lock, nullptr, std::move(Params().text(req.user)), Format::text});
+    q.push_back({&list_by_user, nullptr, std::move(Params().text(req.user)), Format::text});
+    std::vector<Result> res = lease->pipeline(q, ec);
     if (ec == make_error_code(pg_errc::connection_lost) && attempt == 0) {
       lease.discard();  // idle in the pool while the server restarted: once more
       pool_->drop_idle();
       continue;
     }
+    if (ec) return nullptr;
+    if (res[0].rows() == 1) {
+      if (res[0].value(0, 1) != "t") {
+        ec = store_errc::in_use;
+        return nullptr;
+      }
+      auto box = std::make_unique<PgMailbox>(std::move(lease), res[0].integer(0, 0));
+      if (!box->load(res[1], ec)) return nullptr;
+      return box;
+    }
+    // A first login: create the maildrop, then lock and list it.
+    const std::int64_t id = mailbox_id(*lease, req.user, ec);
     if (ec) return nullptr;
     Result r = lease->run(try_lock, Params().integer(id), ec);
     if (ec) return nullptr;
