@@ -1,5 +1,5 @@
 // popbox fetch: download mail from POP3 accounts into local targets.
-// Sub-verbs (`popbox fetch import`, `popbox fetch check`) attach to the
+// Sub-verbs (`popbox fetch import`, `check`, `status`, `login`) attach to the
 // "fetch" subcommand; plain `popbox fetch` runs when none is given.
 #include <signal.h>
 #include <sysexits.h>
@@ -142,6 +142,7 @@ void add_fetch(CLI::App& app, int& rc) {
   add_fetch_import(*cmd, rc);
   add_fetch_check(*cmd, rc);
   add_fetch_status(*cmd, rc);
+  add_fetch_login(*cmd, rc);
   cmd->require_subcommand(0, 1);
   cmd->callback([cmd, args, &rc] {
     if (!cmd->get_subcommands().empty()) return;  // a sub-verb ran

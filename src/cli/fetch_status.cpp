@@ -10,6 +10,7 @@
 #include "client/console.hpp"
 #include "client/daemon.hpp"
 #include "client/fetch_config.hpp"
+#include "client/oauth_store.hpp"
 #include "client/state_db.hpp"
 
 namespace popbox::cli {
@@ -75,7 +76,17 @@ int run_status(const StatusArgs& args) {
       rc = EX_CANTCREAT;
       continue;
     }
-    std::cout << status_of(a, s) << "\n";
+    std::string line = status_of(a, s);
+    if (a.oauth) {
+      std::optional<client::oauth::StoredTokens> tokens;
+      client::Failure f = client::oauth::load_tokens(client::oauth_token_path(a), tokens);
+      if (f) {
+        line += "; token store unusable: " + client::terminal_safe(f.message);
+      } else if (!tokens || tokens->refresh_token.empty()) {
+        line += "; needs login: run `popbox fetch login --account " + a.name + "`";
+      }
+    }
+    std::cout << line << "\n";
   }
   return rc;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// The sub-verbs of `popbox fetch` (import, check, status) and what they share with
+// The sub-verbs of `popbox fetch` (import, check, status, login) and what they share with
 // it: the clock and loading one account of the fetch config.
 
 #include <cstdint>
@@ -19,6 +19,8 @@ void add_fetch_import(CLI::App& fetch, int& rc);
 void add_fetch_check(CLI::App& fetch, int& rc);
 /// Registers `popbox fetch status` under the fetch subcommand.
 void add_fetch_status(CLI::App& fetch, int& rc);
+/// Registers `popbox fetch login` under the fetch subcommand.
+void add_fetch_login(CLI::App& fetch, int& rc);
 
 /// "Now": POPBOX_FETCH_NOW (unix seconds) when set, else the clock; false
 /// when the variable is not a number.

@@ -93,6 +93,13 @@ Failure account_secret(const AccountConfig& a, const std::string& home, std::str
       return {};
     }
   }
+  if (a.auth == AuthMech::xoauth2 || a.auth == AuthMech::oauthbearer) {
+    return fail(fetch_errc::auth,
+                fmt::format("no access token (account at {}): set oauth (and run `popbox fetch "
+                            "login --account {}`), password_command or password, or add "
+                            "\"machine {} login {} password TOKEN\" to ~/.netrc",
+                            a.where, a.name, a.host, a.user));
+  }
   return fail(
       fetch_errc::auth,
       fmt::format(

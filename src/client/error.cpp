@@ -32,6 +32,8 @@ class FetchCategory final : public std::error_category {
         return "UIDL state database error";
       case fetch_errc::uidls_changed:
         return "all UIDLs changed";
+      case fetch_errc::login_required:
+        return "OAuth sign-in needed (popbox fetch login)";
     }
     return "unknown fetch error";
   }
@@ -58,6 +60,7 @@ int exit_code(const std::error_code& ec) noexcept {
     case fetch_errc::protocol:
       return EX_PROTOCOL;
     case fetch_errc::auth:
+    case fetch_errc::login_required:
       return EX_NOPERM;
     case fetch_errc::cant_create:
     case fetch_errc::state:

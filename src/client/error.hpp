@@ -9,16 +9,17 @@ namespace popbox::client {
 
 /// Kinds of failure, each with its own exit code (see docs/fetch.md).
 enum class fetch_errc {
-  config = 1,     ///< EX_CONFIG: the fetch config or a key in it is unusable
-  unavailable,    ///< EX_UNAVAILABLE: host unknown, connection refused
-  temporary,      ///< EX_TEMPFAIL: timeout, dropped connection, [IN-USE], [SYS/TEMP]
-  tls,            ///< EX_PROTOCOL: handshake, certificate or pin verification failed
-  protocol,       ///< EX_PROTOCOL: the server broke POP3 (or lacks UIDL)
-  auth,           ///< EX_NOPERM: credentials refused or unobtainable
-  cant_create,    ///< EX_CANTCREAT: the delivery target cannot be opened or created
-  io,             ///< EX_IOERR: writing to the target, the MDA or LMTP failed
-  state,          ///< EX_CANTCREAT: the UIDL state database is unusable
-  uidls_changed,  ///< EX_DATAERR: every UIDL changed; refused without --accept-new-uidls
+  config = 1,      ///< EX_CONFIG: the fetch config or a key in it is unusable
+  unavailable,     ///< EX_UNAVAILABLE: host unknown, connection refused
+  temporary,       ///< EX_TEMPFAIL: timeout, dropped connection, [IN-USE], [SYS/TEMP]
+  tls,             ///< EX_PROTOCOL: handshake, certificate or pin verification failed
+  protocol,        ///< EX_PROTOCOL: the server broke POP3 (or lacks UIDL)
+  auth,            ///< EX_NOPERM: credentials refused or unobtainable
+  cant_create,     ///< EX_CANTCREAT: the delivery target cannot be opened or created
+  io,              ///< EX_IOERR: writing to the target, the MDA or LMTP failed
+  state,           ///< EX_CANTCREAT: the UIDL state database is unusable
+  uidls_changed,   ///< EX_DATAERR: every UIDL changed; refused without --accept-new-uidls
+  login_required,  ///< EX_NOPERM: no OAuth tokens, or the refresh token was revoked/expired
 };
 
 /// The "popbox.fetch" category.

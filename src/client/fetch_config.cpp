@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <toml++/toml.h>
+#include <array>
 #include <cstdlib>
 #include <set>
 
@@ -18,6 +19,39 @@ namespace popbox::client {
 namespace {
 
 using config::ConfigError;
+
+// The providers' published endpoints (Google: developers.google.com/identity/
+// protocols/oauth2; Microsoft identity platform v2.0) and POP3 hosts.
+struct Preset {
+  std::string_view name, authorize_url, token_url, device_url;
+  std::array<std::string_view, 2> scopes;
+  std::string_view host;
+  std::uint16_t port;
+};
+
+constexpr std::array<Preset, 2> presets{{
+    {"google",
+     "https://accounts.google.com/o/oauth2/v2/auth",
+     "https://oauth2.googleapis.com/token",
+     "https://oauth2.googleapis.com/device/code",
+     {"https://mail.google.com/", ""},
+     "pop.gmail.com",
+     995},
+    {"microsoft",
+     "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+     "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+     "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode",
+     {"https://outlook.office.com/POP.AccessAsUser.All", "offline_access"},
+     "outlook.office365.com",
+     995},
+}};
+
+const Preset* find_preset(std::string_view name) {
+  for (const auto& p : presets) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
 
 class Loader {
  public:
@@ -45,12 +79,31 @@ class Loader {
   }
 
   AccountConfig account(const toml::table& t) const {
-    static const std::set<std::string_view> known{"name",    "host",     "port",
-                                                  "tls",     "ca_file",  "fingerprint",
-                                                  "user",    "password", "password_command",
-                                                  "auth",    "keep",     "keep_days",
-                                                  "deliver", "max_size", "state_dir",
-                                                  "timeout", "poll"};
+    static const std::set<std::string_view> known{"name",
+                                                  "host",
+                                                  "port",
+                                                  "tls",
+                                                  "ca_file",
+                                                  "fingerprint",
+                                                  "user",
+                                                  "password",
+                                                  "password_command",
+                                                  "auth",
+                                                  "keep",
+                                                  "keep_days",
+                                                  "deliver",
+                                                  "max_size",
+                                                  "state_dir",
+                                                  "timeout",
+                                                  "poll",
+                                                  "oauth",
+                                                  "oauth_authorize_url",
+                                                  "oauth_token_url",
+                                                  "oauth_device_url",
+                                                  "oauth_client_id",
+                                                  "oauth_client_secret",
+                                                  "oauth_scopes",
+                                                  "oauth_ca_file"};
     for (const auto& [key, node] : t) {
       if (!known.contains(key.str()))
         fail(&node, fmt::format("unknown key '{}' in [[account]]", key.str()));
@@ -64,7 +117,13 @@ class Loader {
         a.name.front() == '.') {
       fail(t.get("name"), "'name' may only use letters, digits, '.', '_' and '-' (it names files)");
     }
-    a.host = required(t, "host");
+    a.oauth = oauth(t);
+    const Preset* preset = a.oauth ? find_preset(a.oauth->provider) : nullptr;
+    if (preset && !t.get("host")) {
+      a.host = preset->host;
+    } else {
+      a.host = required(t, "host");
+    }
     a.user = required(t, "user");
     if (auto tls = string(t, "tls")) {
       auto mode = parse_tls_mode(*tls);
@@ -72,6 +131,7 @@ class Loader {
       a.tls = *mode;
     }
     a.port = a.tls == TlsMode::implicit ? 995 : 110;
+    if (preset && !t.get("port") && !t.get("tls")) a.port = preset->port;
     if (const toml::node* n = t.get("port")) {
       auto v = n->value<std::int64_t>();
       if (!n->is_integer() || *v < 1 || *v > 65535)
@@ -105,6 +165,7 @@ class Loader {
       }
       a.auth = *mech;
     }
+    check_oauth_auth(t, a);
     if (const toml::node* n = t.get("keep")) {
       if (!n->is_boolean()) fail(n, "'keep' must be true or false");
       a.keep = *n->value<bool>();
@@ -176,6 +237,79 @@ class Loader {
     }
   }
 
+  // The oauth* keys: a preset filled in, then overridden key by key.
+  std::optional<OAuthConfig> oauth(const toml::table& t) const {
+    auto provider = string(t, "oauth");
+    if (!provider) {
+      for (const auto& [key, node] : t) {
+        if (key.str().starts_with("oauth_"))
+          fail(&node, fmt::format("'{}' needs 'oauth' (\"google\", \"microsoft\" or \"custom\")",
+                                  key.str()));
+      }
+      return std::nullopt;
+    }
+    OAuthConfig o;
+    o.provider = *provider;
+    if (const Preset* p = find_preset(*provider)) {
+      o.authorize_url = p->authorize_url;
+      o.token_url = p->token_url;
+      o.device_url = p->device_url;
+      for (std::string_view s : p->scopes) {
+        if (!s.empty()) o.scopes.emplace_back(s);
+      }
+    } else if (*provider != "custom") {
+      fail(t.get("oauth"), "'oauth' must be \"google\", \"microsoft\" or \"custom\"");
+    }
+    for (auto [key, field] : {std::pair{"oauth_authorize_url", &o.authorize_url},
+                              {"oauth_token_url", &o.token_url},
+                              {"oauth_device_url", &o.device_url}}) {
+      if (auto url = string(t, key)) {
+        if (!url->starts_with("https://") || url->size() <= 8)
+          fail(t.get(key), fmt::format("'{}' must be an https:// URL", key));
+        *field = *url;
+      }
+    }
+    o.client_id = string(t, "oauth_client_id").value_or("");
+    o.client_secret = string(t, "oauth_client_secret").value_or("");
+    if (auto ca = string(t, "oauth_ca_file")) o.ca_file = expand_home(*ca, home_);
+    if (const toml::node* n = t.get("oauth_scopes")) {
+      const toml::array* arr = n->as_array();
+      if (!arr) fail(n, "'oauth_scopes' must be an array of strings");
+      o.scopes.clear();
+      for (const auto& s : *arr) {
+        auto v = s.value<std::string>();
+        if (!s.is_string() || v->empty() || v->find(' ') != std::string::npos)
+          fail(&s, "'oauth_scopes' must hold non-empty strings without spaces");
+        o.scopes.push_back(*v);
+      }
+    }
+    if (o.client_id.empty()) {
+      fail(&t,
+           "'oauth' needs 'oauth_client_id': register an application with the provider "
+           "(docs/fetch.md, \"OAuth2 sign-in\")");
+    }
+    if (o.token_url.empty()) fail(&t, "'oauth = \"custom\"' needs 'oauth_token_url'");
+    if (o.authorize_url.empty() && o.device_url.empty()) {
+      fail(&t, "'oauth = \"custom\"' needs 'oauth_authorize_url' or 'oauth_device_url'");
+    }
+    return o;
+  }
+
+  // oauth needs an OAuth mechanism, and an OAuth mechanism needs a token
+  // source: oauth, or password/password_command (a helper script's token).
+  void check_oauth_auth(const toml::table& t, AccountConfig& a) const {
+    bool oauth_mech = a.auth == AuthMech::xoauth2 || a.auth == AuthMech::oauthbearer;
+    if (a.oauth && !t.get("auth")) {
+      fail(&t, "'oauth' needs auth = \"xoauth2\" or \"oauthbearer\"");
+    }
+    if (a.oauth && !oauth_mech) {
+      fail(t.get("auth"), "'oauth' needs auth = \"xoauth2\" or \"oauthbearer\"");
+    }
+    if (a.oauth && (a.password || a.password_command)) {
+      fail(t.get("oauth"), "'oauth' and 'password' / 'password_command' exclude each other");
+    }
+  }
+
   std::string default_state_dir() const {
     const char* xdg = std::getenv("XDG_STATE_HOME");
     if (xdg && *xdg == '/') return std::string(xdg) + "/popbox";
@@ -194,6 +328,10 @@ std::string home_dir() {
   if (const char* h = std::getenv("HOME"); h && *h) return h;
   if (const passwd* pw = getpwuid(getuid()); pw && pw->pw_dir) return pw->pw_dir;
   return "/";
+}
+
+std::string oauth_token_path(const AccountConfig& a) {
+  return a.state_dir + "/" + a.name + ".oauth.json";
 }
 
 FetchConfig load_fetch_config(const std::filesystem::path& file, const std::string& home) {

@@ -16,6 +16,18 @@
 
 namespace popbox::client {
 
+/// OAuth2 sign-in of an account: a provider preset, overridden key by key.
+struct OAuthConfig {
+  std::string provider;  ///< "google", "microsoft" or "custom"
+  std::string authorize_url;
+  std::string token_url;
+  std::string device_url;
+  std::string client_id;
+  std::string client_secret;  ///< empty: a public client (PKCE only)
+  std::vector<std::string> scopes;
+  std::string ca_file;  ///< `oauth_ca_file`: empty: the system trust store
+};
+
 struct AccountConfig {
   std::string name;  ///< [A-Za-z0-9._-]+, unique; names the state files
   std::string host;
@@ -27,6 +39,7 @@ struct AccountConfig {
   std::optional<std::string> password;
   std::optional<std::string> password_command;
   AuthMech auth = AuthMech::automatic;
+  std::optional<OAuthConfig> oauth;  ///< set: tokens come from `popbox fetch login`
   bool keep = true;
   int keep_days = 0;  ///< with keep: delete this many days after download; 0 = never
   Target deliver;
@@ -51,6 +64,9 @@ struct FetchConfig {
 /// Reads and validates a fetch config; throws config::ConfigError naming
 /// file:line:column and the problem. `home` expands "~" in paths.
 FetchConfig load_fetch_config(const std::filesystem::path& file, const std::string& home);
+
+/// The file holding the account's OAuth tokens (state_dir/NAME.oauth.json).
+std::string oauth_token_path(const AccountConfig& account);
 
 /// The user's home directory ($HOME, else the password database).
 std::string home_dir();

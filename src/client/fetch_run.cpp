@@ -20,6 +20,7 @@
 #include "client/delivery.hpp"
 #include "client/engine.hpp"
 #include "client/error.hpp"
+#include "client/oauth_flow.hpp"
 #include "client/state_db.hpp"
 #include "store/unique_fd.hpp"
 
@@ -41,29 +42,14 @@ Failure lock_account(const AccountConfig& a, store::detail::UniqueFd& fd) {
   return {};
 }
 
-Failure run_one(const AccountConfig& a, const FetchOptions& o, Console& console, EngineStats& stats,
-                const std::atomic<bool>* stop, bool& started) {
+// One connection: the session logs in with `secret` (wiped here), the
+// engine delivers.
+Failure attempt(const AccountConfig& a, const FetchOptions& o, Console& console, StateDb& db,
+                std::string& secret, EngineStats& stats, const std::atomic<bool>* stop) {
   Console::Counters& counters = console.counters();
-  std::error_code ec;
-  std::filesystem::create_directories(a.state_dir, ec);
-  if (ec) {
-    return fail(fetch_errc::state,
-                fmt::format("cannot create state_dir {}: {}", a.state_dir, ec.message()));
-  }
-  store::detail::UniqueFd lock;
-  if (auto f = lock_account(a, lock)) return f;
-  std::string error;
-  auto db = StateDb::open(a.state_dir + "/" + a.name + ".sqlite", error);
-  if (!db) return fail(fetch_errc::state, fmt::format("state database {}", error));
-  started = true;
-  if (a.tls == TlsMode::none) {
-    console.warn(
-        fmt::format("{}: tls = \"none\": the password and the mail cross the network "
-                    "unencrypted",
-                    a.name));
-  }
   SessionOptions so;
-  if (auto f = account_secret(a, o.home, so.secret)) return f;
+  so.secret = std::move(secret);
+  wipe(secret);
   so.tls = a.tls;
   so.auth = a.auth;
   so.user = a.user;
@@ -76,7 +62,7 @@ Failure run_one(const AccountConfig& a, const FetchOptions& o, Console& console,
   eo.dry_run = o.dry_run;
   eo.accept_new_uidls = o.accept_new_uidls;
   eo.now = o.now;
-  Engine engine(a, *db, *deliverer, console, counters, eo);
+  Engine engine(a, db, *deliverer, console, counters, eo);
   if (auto f = engine.prepare()) return f;
 
   counters.active = true;
@@ -100,6 +86,44 @@ Failure run_one(const AccountConfig& a, const FetchOptions& o, Console& console,
   if (!result) result = std::move(finished);
   stats = engine.stats();
   return result;
+}
+
+Failure run_one(const AccountConfig& a, const FetchOptions& o, Console& console, EngineStats& stats,
+                const std::atomic<bool>* stop, bool& started) {
+  std::error_code ec;
+  std::filesystem::create_directories(a.state_dir, ec);
+  if (ec) {
+    return fail(fetch_errc::state,
+                fmt::format("cannot create state_dir {}: {}", a.state_dir, ec.message()));
+  }
+  store::detail::UniqueFd lock;
+  if (auto f = lock_account(a, lock)) return f;
+  std::string error;
+  auto db = StateDb::open(a.state_dir + "/" + a.name + ".sqlite", error);
+  if (!db) return fail(fetch_errc::state, fmt::format("state database {}", error));
+  started = true;
+  if (a.tls == TlsMode::none) {
+    console.warn(
+        fmt::format("{}: tls = \"none\": the password and the mail cross the network "
+                    "unencrypted",
+                    a.name));
+  }
+  if (!a.oauth) {
+    std::string secret;
+    if (auto f = account_secret(a, o.home, secret)) return f;
+    return attempt(a, o, console, *db, secret, stats, stop);
+  }
+  // OAuth: a token from the store, refreshed when near expiry; a login
+  // refused with it is retried once with a freshly refreshed token.
+  // Token lifetimes are real time, never POPBOX_FETCH_NOW.
+  auto now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+  std::string token;
+  if (auto f = oauth::access_token(a, now(), false, token)) return f;
+  Failure result = attempt(a, o, console, *db, token, stats, stop);
+  if (result.code != make_error_code(fetch_errc::auth) || stats.fetched > 0) return result;
+  console.warn(fmt::format("{}: the server refused the access token; refreshing it once", a.name));
+  if (auto f = oauth::access_token(a, now(), true, token)) return f;
+  return attempt(a, o, console, *db, token, stats, stop);
 }
 
 }  // namespace

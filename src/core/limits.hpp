@@ -422,4 +422,30 @@ inline constexpr std::chrono::seconds max_backoff{3600};
 /// past max_backoff for any poll; keeps the shift defined).
 inline constexpr int max_backoff_doublings = 10;
 
+/// ---- OAuth2 sign-in (`popbox fetch login`, token refresh) ----
+/// Largest HTTP response body read from an OAuth endpoint (token, device
+/// authorization); more is an error, never a partial parse.
+inline constexpr std::size_t oauth_max_response = 64 * 1024;
+
+/// Whole HTTP exchange with an OAuth endpoint, connect to last byte.
+inline constexpr std::chrono::seconds oauth_http_timeout{30};
+
+/// A refresh happens when the access token expires within this margin.
+inline constexpr std::chrono::seconds oauth_refresh_margin{60};
+
+/// How long the loopback redirect listener waits for the browser.
+inline constexpr std::chrono::seconds oauth_redirect_timeout{300};
+
+/// Request head of the browser's redirect to the loopback listener.
+inline constexpr std::size_t oauth_redirect_header = 8 * 1024;
+
+/// Device flow: the poll interval when the provider names none (RFC 8628 3.2),
+/// and what each `slow_down` adds (RFC 8628 3.5).
+inline constexpr std::chrono::seconds oauth_device_interval{5};
+inline constexpr std::chrono::seconds oauth_slow_down_step{5};
+
+/// Device flow: the longest wait the client accepts from a provider
+/// (interval or expires_in beyond it are clamped).
+inline constexpr std::chrono::seconds oauth_device_max_wait{1800};
+
 }  // namespace popbox::client::limits

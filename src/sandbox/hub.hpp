@@ -126,8 +126,9 @@ class Hub {
   /// Answers from memory.
   virtual std::optional<MessageInfo> message(std::string_view inbox_id,
                                              std::string_view message_id) const = 0;
-  /// The exact octets the SMTP client sent after DATA (dot-unstuffed, the
-  /// final CRLF . CRLF removed, line ends as sent).
+  /// The exact octets the SMTP client sent after DATA, dot-unstuffed, line
+  /// ends as sent: the message ends with the CRLF of its last line; only the
+  /// terminating "." CRLF is not part of it (RFC 5321 section 4.1.1.4).
   virtual std::error_code raw(std::string_view inbox_id, std::string_view message_id,
                               std::string& out) const = 0;
   virtual std::error_code delete_message(std::string_view inbox_id,

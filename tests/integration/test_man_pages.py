@@ -209,7 +209,7 @@ class ManPagesTest(unittest.TestCase):
         text = flat_text("popbox.toml.5")
         headings = set(re.findall(r"^\[([a-z.]+)\]$", text, re.M))
         self.assertEqual(headings, {"server", "tls", "auth", "auth.oauth", "mail", "lmtp",
-                                    "limits", "quota", "deliver", "admin", "metrics", "log"})
+                                    "limits", "quota", "deliver", "admin", "metrics", "log", "store"})
 
 
 if __name__ == "__main__":
