@@ -1,6 +1,8 @@
 // popbox user: add, change, remove and list the users of a Dovecot
-// passwd-file. The editing itself lives in auth/passwd_edit (tested there);
-// this file only reads arguments and passwords and maps errors to sysexits.
+// passwd-file, or with --db those of the PostgreSQL users table ([store] dsn
+// of -c CONFIG). The editing itself lives in auth/passwd_edit and
+// store/postgres/users (tested there); this file only reads arguments and
+// passwords and maps errors to sysexits.
 #include <sodium.h>
 #include <sysexits.h>
 #include <termios.h>
@@ -12,19 +14,25 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "auth/passwd_edit.hpp"
 #include "auth/passwd_file.hpp"
 #include "auth/password_scheme.hpp"
 #include "auth/scram.hpp"
+#include "cli/db_connect.hpp"
 #include "cli/verbs.hpp"
+#include "store/postgres/pg_error.hpp"
+#include "store/postgres/users.hpp"
 
 namespace popbox::cli {
 namespace {
 
 struct UserOptions {
   std::string file;
+  bool db = false;     ///< --db: the users table of -c CONFIG's [store] dsn
+  std::string config;  ///< -c with --db
   std::string name;
   bool password_stdin = false;
   unsigned uid = 0, gid = 0;
@@ -138,6 +146,9 @@ int run(const std::function<void()>& verb) {
   try {
     verb();
     return 0;
+  } catch (const DbFailure& f) {
+    std::cerr << "popbox user: " << f.what() << "\n";
+    return f.code;
   } catch (const auth::PasswdEditError& e) {
     std::cerr << "popbox user: " << e.what() << "\n";
     return exit_code(e.code());
@@ -183,21 +194,25 @@ void do_add(const UserOptions& o) {
   auth::add_user(o.file, user);
 }
 
+/// --scheme, or else: a SCRAM user stays a SCRAM user (SCRAM cannot use an
+/// Argon2 hash); everyone else, and a new user, gets ARGON2ID.
+std::string scheme_for(const UserOptions& o, const std::optional<std::string>& current) {
+  if (!o.scheme.empty()) return o.scheme;
+  const bool scram = current && auth::split_scheme(*current).scheme == auth::scram_scheme;
+  return scram ? std::string(auth::scram_scheme) : "ARGON2ID";
+}
+
 void do_passwd(const UserOptions& o) {
   // Checked before the prompt so nobody types a password in vain.
   if (!user_listed(o.file, o.name, false)) {
     throw auth::PasswdEditError(auth::EditErrc::no_such_user, o.file + ": no user " + o.name);
   }
-  // Without --scheme a SCRAM user stays a SCRAM user (SCRAM cannot use an
-  // Argon2 hash); everyone else gets the default.
-  std::string scheme = o.scheme;
-  if (scheme.empty()) {
+  std::optional<std::string> current;
+  if (o.scheme.empty()) {
     const auth::PasswdFile file = auth::PasswdFile::load(o.file);
-    const auth::PasswdEntry* entry = file.find(o.name);
-    const bool scram =
-        entry != nullptr && auth::split_scheme(entry->password).scheme == auth::scram_scheme;
-    scheme = scram ? std::string(auth::scram_scheme) : "ARGON2ID";
+    if (const auth::PasswdEntry* entry = file.find(o.name)) current = entry->password;
   }
+  const std::string scheme = scheme_for(o, current);
   Secret password;
   read_password(o.password_stdin, password);
   auth::set_password(o.file, o.name, auth::hash_password(password.value, scheme));
@@ -210,13 +225,81 @@ void do_list(const UserOptions& o) {
   for (const std::string& n : names) std::cout << n << "\n";
 }
 
+/// Throws for a failed database edit: the user's mistake, or the database's.
+void check_db(const std::error_code& ec, const std::string& name) {
+  if (!ec) return;
+  using store::pg::pg_errc;
+  if (ec == make_error_code(pg_errc::user_exists)) {
+    throw Failure{EX_DATAERR, "user " + name + " already exists"};
+  }
+  if (ec == make_error_code(pg_errc::no_such_user)) throw Failure{EX_DATAERR, "no user " + name};
+  throw Failure{store::pg::is_temporary(ec) ? EX_TEMPFAIL : EX_DATAERR, ec.message()};
+}
+
+/// The stored hash of `name`, or nullopt; connection errors throw.
+std::optional<std::string> db_password(store::pg::Connection& conn, const std::string& name) {
+  std::error_code ec;
+  store::pg::Result r =
+      conn.exec("SELECT password FROM users WHERE name = $1", store::pg::Params().text(name), ec);
+  if (ec) throw Failure{EX_TEMPFAIL, conn.last_error()};
+  if (r.rows() != 1) return std::nullopt;
+  return std::string(r.value(0, 0));
+}
+
+void do_db(const UserOptions& o, const std::string& verb) {
+  auto conn = connect_from_config(o.config);
+  std::error_code ec;
+  if (verb == "list") {
+    const auto names = auth::list_db_users(*conn, ec);
+    check_db(ec, "");
+    for (const std::string& n : names) std::cout << n << "\n";
+    return;
+  }
+  if (verb == "del") return check_db(auth::delete_db_user(*conn, o.name), o.name);
+  if (o.uid_opt->count() > 0 || o.gid_opt->count() > 0) {
+    throw Failure{EX_USAGE, "--uid/--gid do not apply to --db users (mail is not in files)"};
+  }
+  const std::optional<std::string> current = db_password(*conn, o.name);
+  if (verb == "add" && current) throw Failure{EX_DATAERR, "user " + o.name + " already exists"};
+  if (verb == "passwd" && !current) throw Failure{EX_DATAERR, "no user " + o.name};
+  const std::string scheme = scheme_for(o, current);
+  Secret password;
+  read_password(o.password_stdin, password);
+  const std::string hash = auth::hash_password(password.value, scheme);
+  if (verb == "passwd") return check_db(auth::set_db_password(*conn, o.name, hash), o.name);
+  auth::DbUser user;
+  user.name = o.name;
+  user.password = hash;
+  user.home = o.home;
+  user.extra = o.extra;
+  check_db(auth::add_db_user(*conn, user), o.name);
+}
+
+/// Runs `verb` on the passwd-file (--file) or the database (--db -c).
+int dispatch(const UserOptions& o, const std::string& verb,
+             const std::function<void()>& file_verb) {
+  if (o.db != o.file.empty()) {
+    std::cerr << "popbox user: give either --file FILE or --db -c CONFIG\n";
+    return EX_USAGE;
+  }
+  if (!o.db) return run(file_verb);
+  if (o.config.empty()) {
+    std::cerr << "popbox user: --db needs -c CONFIG (its [store] dsn)\n";
+    return EX_USAGE;
+  }
+  return run([&] { do_db(o, verb); });
+}
+
 }  // namespace
 
 void add_user(CLI::App& app, int& rc) {
-  auto* cmd = app.add_subcommand("user", "Manage the users of a Dovecot passwd-file");
+  auto* cmd = app.add_subcommand(
+      "user", "Manage the users of a Dovecot passwd-file (or, with --db, of PostgreSQL)");
   cmd->require_subcommand(1);
   auto o = std::make_shared<UserOptions>();
-  cmd->add_option("-f,--file", o->file, "passwd-file to read or edit")->required();
+  cmd->add_option("-f,--file", o->file, "passwd-file to read or edit");
+  cmd->add_flag("--db", o->db, "Edit the users table of PostgreSQL ([store] dsn of -c) instead");
+  cmd->add_option("-c,--config", o->config, "Configuration file (TOML), with --db");
   // Inherited by the verbs below, so --file may also follow them.
   cmd->fallthrough();
 
@@ -230,7 +313,7 @@ void add_user(CLI::App& app, int& rc) {
   const auto schemes = CLI::IsMember({"ARGON2ID", "SCRAM-SHA-256"}, CLI::ignore_case);
   add->add_option("--scheme", o->scheme, "Password scheme: ARGON2ID (default) or SCRAM-SHA-256")
       ->check(schemes);
-  add->callback([o, &rc] { rc = run([&] { do_add(*o); }); });
+  add->callback([o, &rc] { rc = dispatch(*o, "add", [&] { do_add(*o); }); });
 
   auto* passwd = cmd->add_subcommand("passwd", "Change a user's password");
   passwd->add_option("user", o->name, "User name")->required();
@@ -240,14 +323,15 @@ void add_user(CLI::App& app, int& rc) {
       ->add_option("--scheme", o->scheme,
                    "Password scheme (default: SCRAM-SHA-256 if the user has it, else ARGON2ID)")
       ->check(schemes);
-  passwd->callback([o, &rc] { rc = run([&] { do_passwd(*o); }); });
+  passwd->callback([o, &rc] { rc = dispatch(*o, "passwd", [&] { do_passwd(*o); }); });
 
   auto* del = cmd->add_subcommand("del", "Remove a user");
   del->add_option("user", o->name, "User name")->required();
-  del->callback([o, &rc] { rc = run([&] { auth::delete_user(o->file, o->name); }); });
+  del->callback(
+      [o, &rc] { rc = dispatch(*o, "del", [&] { auth::delete_user(o->file, o->name); }); });
 
   auto* list = cmd->add_subcommand("list", "Print the user names, one per line");
-  list->callback([o, &rc] { rc = run([&] { do_list(*o); }); });
+  list->callback([o, &rc] { rc = dispatch(*o, "list", [&] { do_list(*o); }); });
 }
 
 }  // namespace popbox::cli

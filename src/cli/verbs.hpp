@@ -21,5 +21,6 @@ void add_mailbox(CLI::App& app, int& rc);
 void add_expunge(CLI::App& app, int& rc);
 void add_reload(CLI::App& app, int& rc);
 void add_sandbox(CLI::App& app, int& rc);
+void add_db(CLI::App& app, int& rc);
 
 }  // namespace popbox::cli

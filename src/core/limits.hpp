@@ -324,6 +324,19 @@ inline constexpr std::size_t maildir_scan_chunk = 32;
 /// Read size when measuring a message's RETR size (one buffer per thread).
 inline constexpr std::size_t maildir_measure_block = 64 * 1024;
 
+/// ---- PostgreSQL store ([store] backend = "postgres") -------------------------
+
+/// Bytes of one body_chunks row: RETR reads a message a few chunks at a
+/// time, so a 50 MiB message never sits in memory whole.
+inline constexpr std::size_t pg_body_chunk = 256 * 1024;
+
+/// Chunks one query of a RETR fetches (pg_body_chunk each: 1 MiB per round trip).
+inline constexpr int pg_fetch_chunks = 4;
+
+/// How long a pool borrower waits for a connection when all pool_size are
+/// lent, before it fails with a temporary error.
+inline constexpr std::chrono::seconds pg_pool_wait{5};
+
 /// ---- Metrics endpoint ([metrics] listen) -------------------------------------
 
 /// Scrape connections open at once: Prometheus scrapes one at a time; a

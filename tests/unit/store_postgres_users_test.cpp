@@ -1,0 +1,79 @@
+// Users in PostgreSQL: the passwd-file's hash formats, edits, lookups.
+#include <gtest/gtest.h>
+
+#include "auth/password_scheme.hpp"
+#include "pg_fixture.hpp"
+#include "store/postgres/pg_error.hpp"
+#include "store/postgres/schema.hpp"
+#include "store/postgres/users.hpp"
+
+namespace popbox::auth {
+namespace {
+
+class PgUsers : public test::PgTest {
+ protected:
+  void SetUp() override {
+    test::PgTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    std::error_code ec;
+    store::pg::migrate(*conn_, false, ec);
+    ASSERT_FALSE(ec);
+    pool_ = std::make_shared<store::pg::Pool>(test::pg_dsn, 2);
+  }
+  std::shared_ptr<store::pg::Pool> pool_;
+};
+
+TEST_F(PgUsers, AddVerifyChangeDelete) {
+  DbUser u;
+  u.name = "alice@example.com";
+  u.password = hash_password("right horse");
+  u.extra = "userdb_quota_rule=*:storage=1G";
+  u.quota_messages = 500;
+  ASSERT_FALSE(add_db_user(*conn_, u));
+  EXPECT_EQ(add_db_user(*conn_, u), make_error_code(store::pg::pg_errc::user_exists));
+  DbUser plain{"bob", "{PLAIN}bob pw", "/home/bob", "", 0, 0};
+  ASSERT_FALSE(add_db_user(*conn_, plain));
+  DbUser scram{"sam", hash_password("sam pw", "SCRAM-SHA-256"), "", "", 0, 0};
+  ASSERT_FALSE(add_db_user(*conn_, scram));
+
+  PgUserSource users(pool_);
+  std::error_code ec;
+  auto info = users.verify_password("alice@example.com", "right horse", ec);
+  ASSERT_TRUE(info);
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(info->name, "alice@example.com");
+  EXPECT_FALSE(info->uid);
+  // The column comes last, so it overrides a rule of its kind in `extra`.
+  EXPECT_EQ(info->extra, "userdb_quota_rule=*:storage=1G userdb_quota_rule=*:messages=500");
+  EXPECT_FALSE(users.verify_password("alice@example.com", "wrong", ec));
+  EXPECT_FALSE(ec);
+  EXPECT_FALSE(users.verify_password("nobody", "right horse", ec));
+  EXPECT_FALSE(ec);
+  EXPECT_TRUE(users.verify_password("bob", "bob pw", ec));
+  EXPECT_EQ(users.lookup("bob", ec)->home, "/home/bob");
+  EXPECT_TRUE(users.verify_password("sam", "sam pw", ec));
+
+  ASSERT_FALSE(set_db_password(*conn_, "bob", hash_password("new pw")));
+  EXPECT_FALSE(users.verify_password("bob", "bob pw", ec));
+  EXPECT_TRUE(users.verify_password("bob", "new pw", ec));
+  EXPECT_EQ(set_db_password(*conn_, "nobody", "x"),
+            make_error_code(store::pg::pg_errc::no_such_user));
+
+  auto names = list_db_users(*conn_, ec);
+  EXPECT_EQ(names, (std::vector<std::string>{"alice@example.com", "bob", "sam"}));
+  ASSERT_FALSE(delete_db_user(*conn_, "bob"));
+  EXPECT_EQ(delete_db_user(*conn_, "bob"), make_error_code(store::pg::pg_errc::no_such_user));
+  EXPECT_FALSE(users.lookup("bob", ec));
+  EXPECT_FALSE(ec);
+}
+
+TEST_F(PgUsers, DatabaseDownIsATemporaryErrorNotAWrongPassword) {
+  auto dead = std::make_shared<store::pg::Pool>("host=/nonexistent-popbox port=1", 1);
+  PgUserSource users(dead);
+  std::error_code ec;
+  EXPECT_FALSE(users.verify_password("alice", "pw", ec));
+  EXPECT_TRUE(store::pg::is_temporary(ec));
+}
+
+}  // namespace
+}  // namespace popbox::auth
