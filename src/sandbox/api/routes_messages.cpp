@@ -160,8 +160,16 @@ void HttpApi::Impl::add_message_routes() {
                                    req.param("mid") + "/attachments/";
         std::string suffix;
         if (auto t = req.query_param("token"); t && !token.empty()) suffix = "?token=" + *t;
+        // The attachment URLs as a CSP source; a Host that is not a plain
+        // host[:port] (it could add directives) falls back to 'self'.
         const std::string* host = req.header("host");
-        const std::string self_urls = host ? "http://" + *host + prefix : std::string("'self'");
+        const bool plain_host =
+            host && !host->empty() &&
+            host->find_first_not_of(
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+                std::string::npos;
+        const std::string self_urls =
+            plain_host ? "http://" + *host + prefix : std::string("'self'");
         const bool remote = req.query_param("remote_images").value_or("") == "1";
         http::Response res;
         res.content_type = "text/html; charset=utf-8";
