@@ -30,6 +30,16 @@ TEST_F(ApiFixture, TokenIsRequiredForTheApiNotForTheUi) {
   EXPECT_EQ(call("PATCH", "/api/v1/inboxes").status, 405);
 }
 
+TEST(SandboxApi, NonLoopbackNeedsAToken) {
+  FakeHub hub;
+  popbox::sandbox::HttpApi open(hub, "0.0.0.0", 0, "", {});
+  EXPECT_THROW(open.start(), std::runtime_error);
+  popbox::sandbox::HttpApi busy(hub, "127.0.0.1", 0, "", {});
+  busy.start();
+  popbox::sandbox::HttpApi same_port(hub, "127.0.0.1", busy.port(), "", {});
+  EXPECT_THROW(same_port.start(), std::runtime_error);
+}
+
 TEST_F(ApiFixture, InboxLifecycle) {
   auto created = call("POST", "/api/v1/inboxes",
                       json{{"address", "Signup@Example.com"},

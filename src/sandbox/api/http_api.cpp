@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <asio/ip/address.hpp>
 #include <asio/post.hpp>
 #include <stdexcept>
 
@@ -148,6 +149,12 @@ std::uint16_t HttpApi::port() const {
 
 void HttpApi::start() {
   auto* impl = impl_.get();
+  std::error_code ec;
+  const auto address = asio::ip::make_address(impl->listen_host, ec);
+  if (!ec && !address.is_loopback() && impl->token.empty()) {
+    throw std::runtime_error("the HTTP API on " + impl->listen_host +
+                             " (not loopback) needs an API token (--api-token)");
+  }
   impl->server =
       std::make_unique<http::Server>(impl->listen_host, impl->port, http::ServerLimits::defaults(),
                                      [impl](http::Request& req) { return impl->handle(req); });

@@ -56,7 +56,8 @@ class HttpApi {
   /// The port bound (after start(); the one asked for before).
   std::uint16_t port() const;
   /// Binds, subscribes to the hub and starts serving; throws
-  /// std::runtime_error when it cannot bind. Call once.
+  /// std::runtime_error when it cannot bind, or when the address is not
+  /// loopback and there is no API token. Call once.
   void start();
   /// Ends every wait and stream, closes every connection, stops the
   /// webhook sender and joins every thread. Idempotent.
