@@ -339,8 +339,9 @@ inline constexpr std::size_t sandbox_wait_max_count = 1000;
 inline constexpr std::size_t sandbox_max_pattern = 256;
 
 /// Text a wait's regex is run over (subject, from, body), cut beyond: bounds
-/// the cost of a backtracking pattern.
-inline constexpr std::size_t sandbox_match_input = 16 * 1024;
+/// the cost of a backtracking pattern, and the stack libstdc++'s recursive
+/// regex executor takes (a few hundred bytes per input character).
+inline constexpr std::size_t sandbox_match_input = 4 * 1024;
 
 /// Parsed messages kept in memory for lists, waits and events.
 inline constexpr std::size_t sandbox_parse_cache = 2048;

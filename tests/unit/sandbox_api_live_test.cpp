@@ -8,7 +8,12 @@
 #include <thread>
 #include <vector>
 
+#include <asio/io_context.hpp>
+#include <deque>
+
 #include "auth/scram.hpp"
+#include "core/limits.hpp"
+#include "sandbox/api/event_feed.hpp"
 #include "sandbox/api/webhooks.hpp"
 #include "sandbox_api_client.hpp"
 
@@ -295,6 +300,30 @@ TEST_F(ApiFixture, WebhookToNobodyIsLoggedAsFailing) {
   EXPECT_TRUE(d["status"].is_null());
   EXPECT_TRUE(d["error"].is_string());
   EXPECT_TRUE(d["next_attempt"].is_string());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(SandboxSse, SlowClientIsDroppedNotWaitedFor) {
+  asio::io_context io;  // never run: the client never takes its frames
+  popbox::sandbox::api::EventFeed feed;
+  auto client = std::make_shared<popbox::sandbox::api::SseClient>(io.get_executor(), std::nullopt);
+  feed.add(client);
+  popbox::sandbox::Event ev{popbox::sandbox::Event::Kind::message_read, "i1", "m1", 1};
+  for (std::size_t i = 0; i < popbox::limits::sandbox_sse_queue + 1; ++i) feed.publish(ev, nullptr);
+  std::deque<std::string> frames;
+  EXPECT_FALSE(client->take(frames));  // dropped: its stream ends
+  EXPECT_TRUE(frames.empty());
+  auto fresh = std::make_shared<popbox::sandbox::api::SseClient>(io.get_executor(), "i2");
+  feed.add(fresh);
+  feed.publish(ev, nullptr);  // another inbox: filtered out
+  popbox::sandbox::Event other{popbox::sandbox::Event::Kind::inbox_cleared, "i2", "", 0};
+  feed.publish(other, nullptr);
+  EXPECT_TRUE(fresh->take(frames));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].rfind("event: inbox_cleared\nid: ", 0), 0u);
 }
 
 }  // namespace
