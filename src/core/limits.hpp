@@ -355,6 +355,89 @@ inline constexpr std::size_t metrics_max_request_head = 4096;
 /// reset the connection before the client has read the reply.
 inline constexpr std::size_t metrics_max_discard = 64 * 1024;
 
+/// ---- Sandbox HTTP API (`popbox sandbox --http`) -----------------------------
+
+/// Connections open at once (each wait and SSE stream holds one); beyond:
+/// closed at once. Room for thousands of concurrent waits.
+inline constexpr std::size_t http_max_connections = 8192;
+
+/// Request line + headers of one request.
+inline constexpr std::size_t http_max_request_head = 16 * 1024;
+
+/// Request body (JSON of inbox, webhook and fault settings).
+inline constexpr std::size_t http_max_request_body = 64 * 1024;
+
+/// Time a client has to send a whole request once it has started one.
+inline constexpr std::chrono::seconds http_request_timeout{30};
+
+/// Idle keep-alive connection closed after this long without a request.
+inline constexpr std::chrono::seconds http_idle_timeout{60};
+
+/// Time a client has to take each response write (a stalled reader is cut).
+inline constexpr std::chrono::seconds http_write_timeout{30};
+
+/// Event threads of the HTTP server (one io_context each).
+inline constexpr unsigned http_threads = 2;
+
+/// Threads of the sandbox API's blocking pool (raw reads, MIME parsing, deletes).
+inline constexpr unsigned http_blocking_threads = 2;
+
+/// Default and longest timeout of GET .../wait.
+inline constexpr std::chrono::seconds sandbox_wait_default{30};
+inline constexpr std::chrono::seconds sandbox_wait_max{300};
+
+/// Most messages one wait may ask for (count=).
+inline constexpr std::size_t sandbox_wait_max_count = 1000;
+
+/// Longest regex pattern of a wait (subject=, from=, body=).
+inline constexpr std::size_t sandbox_max_pattern = 256;
+
+/// Text a wait's regex is run over (subject, from, body), cut beyond: bounds
+/// the cost of a backtracking pattern, and the stack libstdc++'s recursive
+/// regex executor takes (a few hundred bytes per input character).
+inline constexpr std::size_t sandbox_match_input = 4 * 1024;
+
+/// Parsed messages kept in memory for lists, waits and events.
+inline constexpr std::size_t sandbox_parse_cache = 2048;
+
+/// Events queued for one SSE client; a client further behind is dropped.
+inline constexpr std::size_t sandbox_sse_queue = 1024;
+
+/// Comment line sent to an idle SSE stream so proxies and clients see life.
+inline constexpr std::chrono::seconds sandbox_sse_keepalive{15};
+
+/// Longest message listing page (limit=).
+inline constexpr std::size_t sandbox_max_page = 1000;
+
+/// Webhook attempts per event, the first backoff and its cap.
+inline constexpr int webhook_max_attempts = 8;
+inline constexpr std::chrono::seconds webhook_first_backoff{1};
+inline constexpr std::chrono::seconds webhook_max_backoff{60};
+
+/// Whole-request timeout of one webhook POST (connect included).
+inline constexpr std::chrono::seconds webhook_timeout{10};
+
+/// Deliveries kept per inbox in the webhook delivery log (oldest dropped).
+inline constexpr std::size_t webhook_log_entries = 100;
+
+/// Deliveries waiting to be sent or retried, all inboxes; beyond: dropped
+/// and logged as failed.
+inline constexpr std::size_t webhook_queue = 4096;
+
+/// Longest webhook URL.
+inline constexpr std::size_t webhook_max_url = 2048;
+
+/// MIME: nesting depth and parts of one message walked; deeper/more parts
+/// are ignored.
+inline constexpr int mime_max_depth = 32;
+inline constexpr std::size_t mime_max_parts = 1000;
+
+/// Characters of text in a message summary's snippet.
+inline constexpr std::size_t mime_snippet_chars = 200;
+
+/// Links collected from one message.
+inline constexpr std::size_t mime_max_links = 1000;
+
 }  // namespace popbox::limits
 
 /// ---- POP3 client (`popbox fetch`) ------------------------------------------
