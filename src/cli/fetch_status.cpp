@@ -4,6 +4,7 @@
 #include <sysexits.h>
 #include <CLI/CLI.hpp>
 
+#include <ctime>
 #include <iostream>
 
 #include "cli/fetch_verbs.hpp"
@@ -82,7 +83,9 @@ int run_status(const StatusArgs& args) {
       client::Failure f = client::oauth::load_tokens(client::oauth_token_path(a), tokens);
       if (f) {
         line += "; token store unusable: " + client::terminal_safe(f.message);
-      } else if (!tokens || tokens->refresh_token.empty()) {
+      } else if (!tokens || (tokens->refresh_token.empty() &&
+                             client::oauth::needs_refresh(*tokens, std::time(nullptr)))) {
+        // A valid access token without a refresh token still logs in.
         line += "; needs login: run `popbox fetch login --account " + a.name + "`";
       }
     }
