@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/fetch_verbs.hpp"
+#include "client/auth.hpp"
 #include "client/console.hpp"
 #include "client/daemon.hpp"
 #include "client/fetch_config.hpp"
@@ -87,6 +88,10 @@ int run_status(const StatusArgs& args) {
                              client::oauth::needs_refresh(*tokens, std::time(nullptr)))) {
         // A valid access token without a refresh token still logs in.
         line += "; needs login: run `popbox fetch login --account " + a.name + "`";
+      }
+      if (tokens) {  // only the expiry was needed
+        client::wipe(tokens->access_token);
+        client::wipe(tokens->refresh_token);
       }
     }
     std::cout << line << "\n";
