@@ -20,6 +20,7 @@ struct LoginArgs {
   std::string config;
   std::string account;
   bool device = false;
+  bool browser = false;
 };
 
 int run_login(const LoginArgs& args) {
@@ -47,10 +48,18 @@ int run_login(const LoginArgs& args) {
   io.out = &std::cout;
   io.sleep = [](std::int64_t s) { std::this_thread::sleep_for(std::chrono::seconds(s)); };
   io.now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+  io.open_browser = !args.browser;
+  if (args.browser && a->oauth->authorize_url.empty()) {
+    std::cerr << who << ": account \"" << a->name
+              << "\" has no oauth_authorize_url: --browser needs one (use --device)\n";
+    return EX_CONFIG;
+  }
   // The device flow on request, or when no browser can be opened and the
-  // provider has one (RFC 8252 needs a browser on this machine).
-  bool device = args.device || a->oauth->authorize_url.empty() ||
-                (!client::oauth::can_open_browser() && !a->oauth->device_url.empty());
+  // provider has one (RFC 8252 needs a browser on this machine); --browser
+  // prints the URL and waits for the redirect (an `ssh -L` away).
+  bool device =
+      args.device || a->oauth->authorize_url.empty() ||
+      (!args.browser && !client::oauth::can_open_browser() && !a->oauth->device_url.empty());
   client::Failure f =
       device ? client::oauth::login_device(*a, io) : client::oauth::login_browser(*a, io);
   if (f) {
@@ -68,8 +77,13 @@ void add_fetch_login(CLI::App& fetch, int& rc) {
   auto args = std::make_shared<LoginArgs>();
   cmd->add_option("-c,--config", args->config, "Fetch configuration file (TOML)");
   cmd->add_option("-a,--account", args->account, "The account to sign in")->required();
-  cmd->add_flag("--device", args->device,
-                "Use the device flow: print a URL and a code to enter on any device");
+  auto* device =
+      cmd->add_flag("--device", args->device,
+                    "Use the device flow: print a URL and a code to enter on any device");
+  cmd->add_flag("--browser", args->browser,
+                "Print the sign-in URL and wait for the browser's redirect to the loopback "
+                "port, without opening a browser (over SSH: forward the port with ssh -L)")
+      ->excludes(device);
   cmd->callback([&fetch, args, &rc] {
     if (args->config.empty()) args->config = fetch.get_option("--config")->as<std::string>();
     rc = run_login(*args);

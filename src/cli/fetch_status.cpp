@@ -4,9 +4,11 @@
 #include <sysexits.h>
 #include <CLI/CLI.hpp>
 
+#include <ctime>
 #include <iostream>
 
 #include "cli/fetch_verbs.hpp"
+#include "client/auth.hpp"
 #include "client/console.hpp"
 #include "client/daemon.hpp"
 #include "client/fetch_config.hpp"
@@ -82,8 +84,14 @@ int run_status(const StatusArgs& args) {
       client::Failure f = client::oauth::load_tokens(client::oauth_token_path(a), tokens);
       if (f) {
         line += "; token store unusable: " + client::terminal_safe(f.message);
-      } else if (!tokens || tokens->refresh_token.empty()) {
+      } else if (!tokens || (tokens->refresh_token.empty() &&
+                             client::oauth::needs_refresh(*tokens, std::time(nullptr)))) {
+        // A valid access token without a refresh token still logs in.
         line += "; needs login: run `popbox fetch login --account " + a.name + "`";
+      }
+      if (tokens) {  // only the expiry was needed
+        client::wipe(tokens->access_token);
+        client::wipe(tokens->refresh_token);
       }
     }
     std::cout << line << "\n";

@@ -33,6 +33,9 @@ inline std::error_code make_error_code(fetch_errc e) noexcept {
 struct Failure {
   std::error_code code;
   std::string message;
+  /// The server refused the credentials themselves (-ERR [AUTH], or -ERR
+  /// with no response code at all): a fresh token may be accepted.
+  bool credentials_refused = false;
   explicit operator bool() const noexcept { return static_cast<bool>(code); }
 };
 

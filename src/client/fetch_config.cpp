@@ -2,17 +2,22 @@
 #include "client/fetch_config.hpp"
 
 #include <fmt/format.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
 #include <pwd.h>
 #include <unistd.h>
 
 #include <toml++/toml.h>
 #include <array>
 #include <cstdlib>
+#include <filesystem>
+#include <memory>
 #include <set>
 
 #include "config/config.hpp"
 #include "config/toml_file.hpp"
 #include "core/base64.hpp"
+#include "core/ip_address.hpp"
 #include "core/limits.hpp"
 
 namespace popbox::client {
@@ -33,7 +38,7 @@ constexpr std::array<Preset, 2> presets{{
     {"google",
      "https://accounts.google.com/o/oauth2/v2/auth",
      "https://oauth2.googleapis.com/token",
-     "https://oauth2.googleapis.com/device/code",
+     "",  // Google's device flow refuses the https://mail.google.com/ scope
      {"https://mail.google.com/", ""},
      "pop.gmail.com",
      995},
@@ -45,6 +50,20 @@ constexpr std::array<Preset, 2> presets{{
      "outlook.office365.com",
      995},
 }};
+
+// Empty when `path` holds at least one PEM certificate OpenSSL can load;
+// else why not.
+std::string check_ca_file(const std::string& path) {
+  std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), &X509_STORE_free);
+  if (!store) return "out of memory";
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return "not a readable file";
+  if (X509_STORE_load_file(store.get(), path.c_str()) != 1) {
+    ERR_clear_error();
+    return "holds no PEM certificate";
+  }
+  return {};
+}
 
 const Preset* find_preset(std::string_view name) {
   for (const auto& p : presets) {
@@ -271,7 +290,11 @@ class Loader {
     }
     o.client_id = string(t, "oauth_client_id").value_or("");
     o.client_secret = string(t, "oauth_client_secret").value_or("");
-    if (auto ca = string(t, "oauth_ca_file")) o.ca_file = expand_home(*ca, home_);
+    if (auto ca = string(t, "oauth_ca_file")) {
+      o.ca_file = expand_home(*ca, home_);
+      if (std::string why = check_ca_file(o.ca_file); !why.empty())
+        fail(t.get("oauth_ca_file"), fmt::format("'oauth_ca_file' {}: {}", o.ca_file, why));
+    }
     if (const toml::node* n = t.get("oauth_scopes")) {
       const toml::array* arr = n->as_array();
       if (!arr) fail(n, "'oauth_scopes' must be an array of strings");
@@ -307,6 +330,13 @@ class Loader {
     }
     if (a.oauth && (a.password || a.password_command)) {
       fail(t.get("oauth"), "'oauth' and 'password' / 'password_command' exclude each other");
+    }
+    // A bearer token replays for its whole lifetime to whoever reads it:
+    // never in clear text past this machine.
+    auto ip = core::parse_ip(a.host);
+    bool loopback = a.host == "localhost" || (ip && ip->is_loopback());
+    if (a.oauth && a.tls == TlsMode::none && !loopback) {
+      fail(t.get("tls"), "'oauth' needs TLS: tls = \"none\" only to a loopback host");
     }
   }
 

@@ -114,13 +114,18 @@ Failure run_one(const AccountConfig& a, const FetchOptions& o, Console& console,
     return attempt(a, o, console, *db, secret, stats, stop);
   }
   // OAuth: a token from the store, refreshed when near expiry; a login
-  // refused with it is retried once with a freshly refreshed token.
+  // whose token was refused is retried once with a freshly refreshed one.
   // Token lifetimes are real time, never POPBOX_FETCH_NOW.
   auto now = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
   std::string token;
   if (auto f = oauth::access_token(a, now(), false, token)) return f;
   Failure result = attempt(a, o, console, *db, token, stats, stop);
-  if (result.code != make_error_code(fetch_errc::auth) || stats.fetched > 0) return result;
+  // Only a refusal of the token itself ([AUTH] or a bare -ERR) is worth a
+  // refresh; [SYS/PERM], [IN-USE] or no usable mechanism are not.
+  if (result.code != make_error_code(fetch_errc::auth) || !result.credentials_refused ||
+      stats.fetched > 0) {
+    return result;
+  }
   console.warn(fmt::format("{}: the server refused the access token; refreshing it once", a.name));
   if (auto f = oauth::access_token(a, now(), true, token)) return f;
   return attempt(a, o, console, *db, token, stats, stop);

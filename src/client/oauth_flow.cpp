@@ -35,8 +35,22 @@ Failure token_request(const OAuthConfig& c, Form fields, TokenReply& reply) {
 
 Failure access_token(const AccountConfig& a, std::int64_t now, bool force, std::string& token) {
   const std::string path = oauth_token_path(a);
+  // Load, refresh and save under the store's lock: a `popbox fetch login`
+  // saving meanwhile waits, so neither loses the other's tokens.
+  store::detail::UniqueFd lock;
+  if (auto f = lock_store(path, lock)) return f;
   std::optional<StoredTokens> stored;
-  if (auto f = load_tokens(path, stored)) return f;
+  FileStamp stamp;
+  if (auto f = load_tokens(path, stored, &stamp)) return f;
+  struct Wiper {
+    std::optional<StoredTokens>& t;
+    ~Wiper() {
+      if (t) {
+        wipe(t->access_token);
+        wipe(t->refresh_token);
+      }
+    }
+  } wiper{stored};
   if (!stored || (stored->refresh_token.empty() && stored->access_token.empty())) {
     return fail(fetch_errc::login_required,
                 login_again(a, fmt::format("{}: not signed in (no tokens in {})", a.name, path)));
@@ -60,8 +74,11 @@ Failure access_token(const AccountConfig& a, std::int64_t now, bool force, std::
   if (!reply.ok) {
     if (reply.error == "invalid_grant") {
       // Revoked or expired: forget it, so `popbox fetch status` shows the
-      // account as needing a login and no run asks again.
-      if (auto f = save_tokens(path, StoredTokens{})) return f;
+      // account as needing a login and no run asks again; unless the file
+      // is no longer the one loaded (a login saved new tokens meanwhile).
+      if (unchanged(path, stamp)) {
+        if (auto f = save_tokens(path, StoredTokens{})) return f;
+      }
       return fail(fetch_errc::login_required,
                   login_again(a, fmt::format("the provider refused the refresh token ({})",
                                              describe_error(reply))));
@@ -75,8 +92,6 @@ Failure access_token(const AccountConfig& a, std::int64_t now, bool force, std::
   wipe(reply.refresh_token);
   if (auto f = save_tokens(path, *stored)) return f;
   token = stored->access_token;
-  wipe(stored->access_token);
-  wipe(stored->refresh_token);
   return {};
 }
 

@@ -36,15 +36,17 @@ struct LoginIo {
   std::ostream* out = nullptr;                      ///< instructions for the user
   std::function<void(std::int64_t seconds)> sleep;  ///< waits between device polls
   std::function<std::int64_t()> now;                ///< unix seconds
+  bool open_browser = true;                         ///< false: print the URL only (`--browser`)
 };
 
 /// Signs in with the device authorization grant and saves the tokens.
 Failure login_device(const AccountConfig& account, const LoginIo& io);
 
 /// Signs in with the authorization code grant, PKCE S256 and a loopback
-/// redirect on 127.0.0.1 (an ephemeral port); opens the browser with
-/// $POPBOX_BROWSER, else xdg-open when a display is there, else prints the
-/// URL to open. Saves the tokens.
+/// redirect to a listener on 127.0.0.1 only (an ephemeral port; the URI
+/// names localhost for Microsoft, 127.0.0.1 otherwise); prints the URL and,
+/// unless io.open_browser is false, opens it with $POPBOX_BROWSER, else
+/// xdg-open when a display is there. Saves the tokens.
 Failure login_browser(const AccountConfig& account, const LoginIo& io);
 
 /// True when a browser can be opened ($POPBOX_BROWSER, $DISPLAY or

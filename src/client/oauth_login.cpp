@@ -28,18 +28,23 @@ std::string join_scopes(const OAuthConfig& c) {
   return s;
 }
 
-// Saves what a successful grant gave; a grant without a refresh token
-// still works until the access token expires.
-Failure save_grant(const AccountConfig& a, const TokenReply& reply, const LoginIo& io) {
+// Saves what a successful grant gave (under the store's lock, so a run
+// refreshing meanwhile is not mixed in); a grant without a refresh token
+// still works until the access token expires. Wipes the reply's tokens.
+Failure save_grant(const AccountConfig& a, TokenReply& reply, const LoginIo& io) {
   StoredTokens t;
   apply_reply(t, reply, io.now());
-  Failure f = save_tokens(oauth_token_path(a), t);
+  const bool no_refresh = reply.refresh_token.empty();
+  wipe(reply.access_token);
+  wipe(reply.refresh_token);
+  store::detail::UniqueFd lock;
+  Failure f = lock_store(oauth_token_path(a), lock);
+  if (!f) f = save_tokens(oauth_token_path(a), t);
   wipe(t.access_token);
   wipe(t.refresh_token);
   if (f) return f;
-  *io.out << fmt::format(
-      "{}: signed in; tokens saved in {}{}\n", a.name, oauth_token_path(a),
-      reply.refresh_token.empty() ? " (no refresh token: sign in again when it expires)" : "");
+  *io.out << fmt::format("{}: signed in; tokens saved in {}{}\n", a.name, oauth_token_path(a),
+                         no_refresh ? " (no refresh token: sign in again when it expires)" : "");
   return {};
 }
 
@@ -94,15 +99,31 @@ metrics::HttpReply on_redirect(const metrics::HttpRequest& req, const std::strin
   return reply;
 }
 
-// Starts `command URL` without waiting for it; returns its pid or -1.
+// Starts `command URL` without waiting for it; returns its pid or -1. The
+// browser gets stdin/stdout/stderr only: not the listener's socket nor
+// any other descriptor of ours.
 pid_t open_browser(const std::string& url) {
   const char* custom = std::getenv("POPBOX_BROWSER");
   std::string program = custom && *custom ? custom : "xdg-open";
   std::string arg = url;
   char* argv[] = {program.data(), arg.data(), nullptr};
+  posix_spawn_file_actions_t actions;
+  if (::posix_spawn_file_actions_init(&actions) != 0) return -1;
   pid_t pid = -1;
-  if (::posix_spawnp(&pid, program.c_str(), nullptr, nullptr, argv, environ) != 0) return -1;
+  if (::posix_spawn_file_actions_addclosefrom_np(&actions, 3) != 0 ||
+      ::posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv, environ) != 0) {
+    pid = -1;
+  }
+  ::posix_spawn_file_actions_destroy(&actions);
   return pid;
+}
+
+// The redirect URI the provider is told. RFC 8252 8.3 prefers the IP
+// literal; Microsoft's app registration takes `http://localhost` (any
+// port) without editing the manifest, so Microsoft gets that name. The
+// listener binds 127.0.0.1 only either way.
+std::string redirect_uri_for(const OAuthConfig& c, std::uint16_t port) {
+  return fmt::format("http://{}:{}/", c.provider == "microsoft" ? "localhost" : "127.0.0.1", port);
 }
 
 }  // namespace
@@ -117,6 +138,14 @@ bool can_open_browser() {
 
 Failure login_device(const AccountConfig& a, const LoginIo& io) {
   const OAuthConfig& c = *a.oauth;
+  if (c.device_url.empty() && c.provider == "google") {
+    return fail(fetch_errc::config,
+                fmt::format("{}: Google does not allow the mail scope (https://mail.google.com/) "
+                            "in its device flow; use `popbox fetch login --browser --account {}` "
+                            "(on a machine without a browser: open the printed URL on another "
+                            "one through `ssh -L`)",
+                            a.name, a.name));
+  }
   if (c.device_url.empty()) {
     return fail(fetch_errc::config,
                 fmt::format("{}: no oauth_device_url: this provider has no device flow", a.name));
@@ -124,7 +153,9 @@ Failure login_device(const AccountConfig& a, const LoginIo& io) {
   Form fields{{"client_id", c.client_id}, {"scope", join_scopes(c)}};
   if (!c.client_secret.empty()) fields.emplace_back("client_secret", c.client_secret);
   HttpAnswer answer;
-  if (auto f = post_form(c.device_url, fields, c.ca_file, answer)) return f;
+  Failure posted = post_form(c.device_url, fields, c.ca_file, answer);
+  for (auto& [key, value] : fields) wipe(value);
+  if (posted) return posted;
   std::string why;
   auto dev = parse_device_authorization(answer.body, why);
   if (!dev) {
@@ -141,13 +172,23 @@ Failure login_device(const AccountConfig& a, const LoginIo& io) {
   for (;;) {
     io.sleep(poll.interval());
     TokenReply reply;
-    if (auto f = token_request(c,
-                               {{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
-                                {"device_code", dev->device_code}},
-                               reply)) {
-      return f;
+    Failure f = token_request(c,
+                              {{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                               {"device_code", dev->device_code}},
+                              reply);
+    DevicePoll::Step step;
+    if (f && f.code == make_error_code(fetch_errc::temporary)) {
+      step = poll.on_transient_error(io.now());
+      if (step == DevicePoll::Step::wait) {
+        out << fmt::format("{}: {}; trying again in {} s\n", a.name, f.message, poll.interval())
+            << std::flush;
+        continue;
+      }
+      return fail(fetch_errc::temporary, fmt::format("{}: {}", a.name, f.message));
     }
-    switch (poll.on_reply(reply, io.now())) {
+    if (f) return f;
+    step = poll.on_reply(reply, io.now());
+    switch (step) {
       case DevicePoll::Step::wait:
         continue;
       case DevicePoll::Step::failed:
@@ -168,14 +209,14 @@ Failure login_browser(const AccountConfig& a, const LoginIo& io) {
   const std::string state = make_state();
   std::string verifier = make_code_verifier();
   metrics::HttpLimits limits;
-  limits.max_connections = 4;
+  limits.max_connections = limits::oauth_redirect_connections;
   limits.header_limit = limits::oauth_redirect_header;
-  limits.deadline = std::chrono::seconds(10);
+  limits.deadline = limits::oauth_redirect_deadline;
   // RFC 8252 7.3: the loopback IP literal, any free port, chosen now.
   metrics::HttpServer server("127.0.0.1", 0, limits, [&](const metrics::HttpRequest& req) {
     return on_redirect(req, state, redirect);
   });
-  const std::string redirect_uri = fmt::format("http://127.0.0.1:{}/", server.port());
+  const std::string redirect_uri = redirect_uri_for(c, server.port());
   Form query{{"response_type", "code"},
              {"client_id", c.client_id},
              {"redirect_uri", redirect_uri},
@@ -190,9 +231,16 @@ Failure login_browser(const AccountConfig& a, const LoginIo& io) {
   std::string url = c.authorize_url + (c.authorize_url.find('?') == std::string::npos ? "?" : "&") +
                     form_encode(query);
   server.start();
-  *io.out << fmt::format("To sign in {}, open this URL in a browser:\n{}\n", a.name, url)
-          << std::flush;
-  pid_t browser = can_open_browser() ? open_browser(url) : -1;
+  *io.out << fmt::format("To sign in {}, open this URL in a browser:\n{}\n", a.name, url);
+  const bool open = io.open_browser && can_open_browser();
+  if (!open) {
+    *io.out << fmt::format(
+        "Waiting for the browser's redirect to {} (for {} s).\n"
+        "On another machine, forward the port first: ssh -L {}:127.0.0.1:{} THIS-HOST\n",
+        redirect_uri, limits::oauth_redirect_timeout.count(), server.port(), server.port());
+  }
+  *io.out << std::flush;
+  pid_t browser = open ? open_browser(url) : -1;
   {
     std::unique_lock lock(redirect.mutex);
     redirect.cv.wait_for(lock, limits::oauth_redirect_timeout, [&] { return redirect.done; });

@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "client/auth.hpp"
 #include "core/limits.hpp"
@@ -37,9 +40,41 @@ Failure io_fail(const std::string& what, const std::string& path, int err) {
               fmt::format("token store {}: {}: {}", path, what, std::strerror(err)));
 }
 
+FileStamp stamp_of(const struct stat& st) {
+  return {st.st_dev, st.st_ino,
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          st.st_size};
+}
+
 }  // namespace
 
-Failure load_tokens(const std::string& path, std::optional<StoredTokens>& tokens) {
+bool unchanged(const std::string& path, const FileStamp& stamp) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return false;
+  return stamp_of(st) == stamp;
+}
+
+Failure lock_store(const std::string& path, UniqueFd& fd) {
+  std::string lock = path;
+  if (lock.ends_with(".json")) lock.resize(lock.size() - 5);
+  lock += ".lock";
+  fd.reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
+  if (!fd) return io_fail("cannot open the lock", lock, errno);
+  auto deadline = std::chrono::steady_clock::now() + limits::oauth_store_lock_wait;
+  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return io_fail("cannot lock", lock, errno);
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return fail(fetch_errc::temporary,
+                  fmt::format("token store {} stayed locked by another popbox for {} s", path,
+                              limits::oauth_store_lock_wait.count()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {};
+}
+
+Failure load_tokens(const std::string& path, std::optional<StoredTokens>& tokens,
+                    FileStamp* stamp) {
   tokens.reset();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
   if (!fd) {
@@ -49,6 +84,7 @@ Failure load_tokens(const std::string& path, std::optional<StoredTokens>& tokens
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return io_fail("cannot stat", path, errno);
   if (!S_ISREG(st.st_mode)) return fail(fetch_errc::state, path + " is not a regular file");
+  if (stamp) *stamp = stamp_of(st);
   if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
     return fail(fetch_errc::state,
                 fmt::format("token store {} is readable by others or not yours (mode {:o}); "
@@ -71,15 +107,19 @@ Failure load_tokens(const std::string& path, std::optional<StoredTokens>& tokens
   json j = json::parse(text, nullptr, false);
   wipe(text);
   StoredTokens t;
-  if (j.is_discarded() || !j.is_object() || !j.value("refresh_token", json("")).is_string() ||
-      !j.value("access_token", json("")).is_string() ||
-      !j.value("expires_at", json(0)).is_number_integer()) {
+  bool ok = !j.is_discarded() && j.is_object() && j.value("refresh_token", json("")).is_string() &&
+            j.value("access_token", json("")).is_string() &&
+            j.value("expires_at", json(0)).is_number_integer();
+  if (ok) {
+    t.refresh_token = j["refresh_token"].is_string() ? j["refresh_token"].get<std::string>() : "";
+    t.access_token = j["access_token"].is_string() ? j["access_token"].get<std::string>() : "";
+    t.expires_at = j.value("expires_at", std::int64_t{0});
+  }
+  wipe_json(j);
+  if (!ok) {
     return fail(fetch_errc::state,
                 fmt::format("token store {} is malformed; run `popbox fetch login` again", path));
   }
-  t.refresh_token = j.value("refresh_token", "");
-  t.access_token = j.value("access_token", "");
-  t.expires_at = j.value("expires_at", std::int64_t{0});
   tokens = std::move(t);
   return {};
 }
@@ -89,6 +129,7 @@ Failure save_tokens(const std::string& path, const StoredTokens& tokens) {
   UniqueFd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir_fd) return io_fail("cannot open the directory", dir, errno);
   unsigned char rnd[8];
+  ensure_sodium();
   randombytes_buf(rnd, sizeof rnd);
   std::string tmp = fmt::format(".{}.tmp.{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", name,
                                 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
@@ -100,7 +141,9 @@ Failure save_tokens(const std::string& path, const StoredTokens& tokens) {
   json j = {{"refresh_token", tokens.refresh_token},
             {"access_token", tokens.access_token},
             {"expires_at", tokens.expires_at}};
-  std::string text = j.dump() + "\n";
+  std::string text = j.dump();
+  text += '\n';
+  wipe_json(j);
   std::error_code ec = store::detail::write_all(fd.get(), text);
   wipe(text);
   int err = ec ? ec.value() : 0;

@@ -6,7 +6,13 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cmath>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "client/auth.hpp"
+#include "client/console.hpp"
 
 #include "core/base64.hpp"
 #include "core/limits.hpp"
@@ -27,9 +33,12 @@ std::string base64url(std::string_view raw) {
 }
 
 std::string random_b64url(std::size_t octets) {
+  ensure_sodium();
   std::string raw(octets, '\0');
   randombytes_buf(raw.data(), raw.size());
-  return base64url(raw);
+  std::string s = base64url(raw);
+  wipe(raw);
+  return s;
 }
 
 // A token or code is printable ASCII (RFC 6749 A.12: VSCHAR); anything
@@ -38,14 +47,24 @@ bool printable(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
-// An integer member that may come as a number or (some providers) a string.
+bool is_digit(char c) {
+  return std::isdigit(static_cast<unsigned char>(c)) != 0;
+}
+
+// An integer member that may come as a number (a fractional one is
+// floored) or (some providers) a string; null counts as absent (0).
 std::optional<std::int64_t> integer(const json& j, const char* key) {
   auto it = j.find(key);
-  if (it == j.end()) return 0;
+  if (it == j.end() || it->is_null()) return 0;
   if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_number_float()) {
+    double d = it->get<double>();
+    if (!std::isfinite(d) || d < -1e15 || d > 1e15) return std::nullopt;
+    return static_cast<std::int64_t>(std::floor(d));
+  }
   if (it->is_string()) {
     const std::string& s = it->get_ref<const std::string&>();
-    if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), ::isdigit)) {
+    if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), is_digit)) {
       return std::nullopt;
     }
     return std::stoll(s);
@@ -53,9 +72,10 @@ std::optional<std::int64_t> integer(const json& j, const char* key) {
   return std::nullopt;
 }
 
+// A string member; null counts as absent ("").
 std::optional<std::string> text(const json& j, const char* key) {
   auto it = j.find(key);
-  if (it == j.end()) return std::string();
+  if (it == j.end() || it->is_null()) return std::string();
   if (!it->is_string()) return std::nullopt;
   return it->get<std::string>();
 }
@@ -73,13 +93,18 @@ std::int64_t clamp_wait(std::int64_t seconds) {
 
 }  // namespace
 
+void ensure_sodium() {
+  static std::once_flag once;
+  static bool ok = false;
+  std::call_once(once, [] { ok = sodium_init() >= 0; });
+  if (!ok) throw std::runtime_error("libsodium cannot initialise");
+}
+
 std::string make_code_verifier() {
-  if (sodium_init() < 0) throw std::runtime_error("libsodium cannot initialise");
   return random_b64url(32);
 }
 
 std::string make_state() {
-  if (sodium_init() < 0) throw std::runtime_error("libsodium cannot initialise");
   return random_b64url(16);
 }
 
@@ -96,6 +121,11 @@ TokenReply parse_token_reply(std::string_view body) {
   if (body.size() > limits::oauth_max_response) return invalid("the answer is too large");
   json j = json::parse(body.begin(), body.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return invalid("the answer is not a JSON object");
+  // The parsed copy holds the tokens too: wiped whatever way this returns.
+  struct Wiper {
+    json& j;
+    ~Wiper() { wipe_json(j); }
+  } wiper{j};
   TokenReply r;
   auto error = text(j, "error");
   if (!error) return invalid("'error' is not a string");
@@ -115,13 +145,15 @@ TokenReply parse_token_reply(std::string_view body) {
     return invalid("a token holds characters outside printable ASCII");
   }
   std::string t = *type;
-  std::transform(t.begin(), t.end(), t.begin(), ::tolower);
+  std::transform(t.begin(), t.end(), t.begin(), [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  });
   if (!t.empty() && t != "bearer") return invalid("token_type is not Bearer");
   if (*expires < 0) return invalid("expires_in is negative");
   r.ok = true;
   r.access_token = std::move(*access);
   r.refresh_token = std::move(*refresh);
-  r.expires_in = std::min<std::int64_t>(*expires, 10 * 365 * 86400LL);
+  r.expires_in = std::min<std::int64_t>(*expires, limits::oauth_max_expires_in.count());
   return r;
 }
 
@@ -133,7 +165,10 @@ std::optional<DeviceAuthorization> parse_device_authorization(std::string_view b
     return std::nullopt;
   }
   if (auto e = text(j, "error"); e && !e->empty()) {
-    why = fmt::format("{} {}", *e, text(j, "error_description").value_or(""));
+    TokenReply refused;
+    refused.error = *e;
+    refused.error_description = text(j, "error_description").value_or("");
+    why = describe_error(refused);
     return std::nullopt;
   }
   DeviceAuthorization d;
@@ -146,8 +181,8 @@ std::optional<DeviceAuthorization> parse_device_authorization(std::string_view b
   auto interval = integer(j, "interval");
   if (!device || !user || !uri || !complete || !expires || !interval || device->empty() ||
       user->empty() || uri->empty() || !printable(*device) || !printable(*user) ||
-      !printable(*uri) || !printable(*complete) || user->size() > 64 || uri->size() > 2048 ||
-      complete->size() > 2048) {
+      !printable(*uri) || !printable(*complete) || user->size() > limits::oauth_max_user_code ||
+      uri->size() > limits::oauth_max_url || complete->size() > limits::oauth_max_url) {
     why = "device_code, user_code or verification_uri missing or malformed";
     return std::nullopt;
   }
@@ -155,7 +190,7 @@ std::optional<DeviceAuthorization> parse_device_authorization(std::string_view b
     why = "verification_uri is not an http(s) URL";
     return std::nullopt;
   }
-  d.device_code = *device;
+  d.device_code = std::move(*device);
   d.user_code = *user;
   d.verification_uri = *uri;
   if (complete->starts_with("https://") || complete->starts_with("http://"))
@@ -170,17 +205,27 @@ DevicePoll::DevicePoll(const DeviceAuthorization& auth, std::int64_t now)
           clamp_wait(auth.interval > 0 ? auth.interval : limits::oauth_device_interval.count())),
       deadline_(now + clamp_wait(auth.expires_in)) {}
 
+DevicePoll::Step DevicePoll::keep_waiting(std::int64_t now) {
+  if (now + interval_ > deadline_) {
+    message_ = "the code expired before the sign-in was approved; run the login again";
+    return Step::failed;
+  }
+  return Step::wait;
+}
+
+DevicePoll::Step DevicePoll::on_transient_error(std::int64_t now) {
+  // RFC 8628 3.5: a connection timeout doubles the interval.
+  interval_ = clamp_wait(interval_ * 2);
+  return keep_waiting(now);
+}
+
 DevicePoll::Step DevicePoll::on_reply(const TokenReply& reply, std::int64_t now) {
   if (reply.ok) return Step::done;
   if (reply.error == "authorization_pending" || reply.error == "slow_down") {
     if (reply.error == "slow_down") {
       interval_ = clamp_wait(interval_ + limits::oauth_slow_down_step.count());
     }
-    if (now + interval_ > deadline_) {
-      message_ = "the code expired before the sign-in was approved; run the login again";
-      return Step::failed;
-    }
-    return Step::wait;
+    return keep_waiting(now);
   }
   if (reply.error == "expired_token") {
     message_ = "the code expired before the sign-in was approved; run the login again";
@@ -207,11 +252,29 @@ void apply_reply(StoredTokens& t, const TokenReply& reply, std::int64_t now) {
 std::string describe_error(const TokenReply& reply) {
   std::string s = reply.error;
   if (!reply.error_description.empty()) s += " (" + reply.error_description + ")";
-  if (s.size() > 300) s.resize(300);
-  for (char& c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  // Made safe first (escapes lengthen it), then cut.
+  if (s.size() > 4 * limits::oauth_max_error_text) s.resize(4 * limits::oauth_max_error_text);
+  std::string safe = terminal_safe(s);
+  for (char& c : safe) {
+    if (c == '\n' || c == '\t') c = ' ';
   }
-  return s;
+  if (safe.size() > limits::oauth_max_error_text) {
+    safe.resize(limits::oauth_max_error_text - 3);
+    // Never half a UTF-8 character: drop the last one if it may be cut.
+    while (!safe.empty() && (static_cast<unsigned char>(safe.back()) & 0xC0) == 0x80)
+      safe.pop_back();
+    if (!safe.empty() && static_cast<unsigned char>(safe.back()) >= 0xC0) safe.pop_back();
+    safe += "...";
+  }
+  return safe;
+}
+
+void wipe_json(nlohmann::json& j) {
+  if (j.is_string()) {
+    wipe(j.get_ref<std::string&>());
+  } else if (j.is_structured()) {
+    for (auto& v : j) wipe_json(v);
+  }
 }
 
 }  // namespace popbox::client::oauth

@@ -5,6 +5,7 @@
 // no clock: times are passed in as unix seconds.
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,8 @@ std::string make_code_verifier();
 std::string code_challenge_s256(std::string_view verifier);
 /// A random `state` value for the authorization request (RFC 6749 10.12).
 std::string make_state();
+/// libsodium is initialised (once, thread-safe); throws when it cannot be.
+void ensure_sodium();
 
 /// What the token endpoint answered.
 struct TokenReply {
@@ -62,10 +65,15 @@ class DevicePoll {
   /// Whether to poll again, having had `reply` at unix time `now`; on
   /// failed, message() says why (denied, expired, the provider's error).
   Step on_reply(const TokenReply& reply, std::int64_t now);
+  /// Whether to poll again after the token request failed in transit
+  /// (network error, timeout, HTTP 5xx) at `now`: the interval doubles
+  /// (RFC 8628 3.5) and polling goes on until the code expires.
+  Step on_transient_error(std::int64_t now);
   /// Why the flow failed.
   const std::string& message() const { return message_; }
 
  private:
+  Step keep_waiting(std::int64_t now);
   std::int64_t interval_;
   std::int64_t deadline_;
   std::string message_;
@@ -87,7 +95,13 @@ bool needs_refresh(const StoredTokens& t, std::int64_t now);
 /// refresh token replaces the old one; none keeps it).
 void apply_reply(StoredTokens& t, const TokenReply& reply, std::int64_t now);
 
-/// A provider's error code and description, made printable and bounded.
+/// A provider's error code and description, made safe for a terminal (no
+/// control characters or escapes, one line) and bounded by
+/// limits::oauth_max_error_text.
 std::string describe_error(const TokenReply& reply);
+
+/// Overwrites every string in `j` (a parsed token answer or store) with
+/// zeros before it is freed.
+void wipe_json(nlohmann::json& j);
 
 }  // namespace popbox::client::oauth

@@ -151,6 +151,9 @@ void Session::on_auth(std::string_view line, Event& ev) {
       what = fmt::format("the server refused USER {}", options_.user);
     if (!oauth_error_.empty()) what += fmt::format(" (OAuth error: {})", oauth_error_);
     fail_reply(ev, fetch_errc::auth, what, line);
+    // [SYS/PERM], [SYS/TEMP], [IN-USE]...: the token is not the problem.
+    std::string_view code = detail::response_code(line);
+    ev.failure.credentials_refused = code.empty() || code == "AUTH";
     return;
   }
   if (auth_step_ == AuthStep::user) {

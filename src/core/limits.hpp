@@ -572,4 +572,23 @@ inline constexpr std::chrono::seconds oauth_slow_down_step{5};
 /// (interval or expires_in beyond it are clamped).
 inline constexpr std::chrono::seconds oauth_device_max_wait{1800};
 
+/// Loopback redirect listener: connections at once (the browser may open a
+/// few) and the deadline of each request.
+inline constexpr std::size_t oauth_redirect_connections = 4;
+inline constexpr std::chrono::seconds oauth_redirect_deadline{10};
+
+/// Longest expires_in believed from a token endpoint (longer is clamped).
+inline constexpr std::chrono::seconds oauth_max_expires_in{10LL * 365 * 86400};
+
+/// A provider's error text shown to the user (error + description).
+inline constexpr std::size_t oauth_max_error_text = 300;
+
+/// Device flow: longest user_code and verification URL accepted.
+inline constexpr std::size_t oauth_max_user_code = 64;
+inline constexpr std::size_t oauth_max_url = 2048;
+
+/// How long a run or a login waits for the other's token store lock
+/// (NAME.oauth.lock, held only around load, refresh and save).
+inline constexpr std::chrono::seconds oauth_store_lock_wait{60};
+
 }  // namespace popbox::client::limits

@@ -43,13 +43,18 @@ void fuzz_token(std::string_view in) {
     FUZZ_CHECK(!r.error.empty(), escaped(in));
   }
   std::string d = oauth::describe_error(r);
-  FUZZ_CHECK(d.size() <= 300, escaped(in));
+  FUZZ_CHECK(d.size() <= limits::oauth_max_error_text, escaped(in));
   for (char c : d) FUZZ_CHECK(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f, escaped(d));
   oauth::DeviceAuthorization dev;
   dev.interval = 5;
   dev.expires_in = 600;
   oauth::DevicePoll poll(dev, 0);
   for (std::int64_t t = 0; t < 4; ++t) {
+    // Every other poll also meets a network error (the interval doubles).
+    if (t % 2 == 1 && in.size() % 2 == 1 &&
+        poll.on_transient_error(t * poll.interval()) != oauth::DevicePoll::Step::wait) {
+      break;
+    }
     if (poll.on_reply(r, t * poll.interval()) != oauth::DevicePoll::Step::wait) break;
     FUZZ_CHECK(poll.interval() >= 1 && poll.interval() <= limits::oauth_device_max_wait.count(),
                escaped(in));

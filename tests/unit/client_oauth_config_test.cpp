@@ -68,7 +68,8 @@ TEST(FetchOAuthConfig, GooglePresetAndOverrides) {
   EXPECT_EQ(a.host, "pop.example.com");
   EXPECT_EQ(a.port, 1995);
   EXPECT_EQ(a.oauth->authorize_url, "https://accounts.google.com/o/oauth2/v2/auth");
-  EXPECT_EQ(a.oauth->device_url, "https://oauth2.googleapis.com/device/code");
+  // Google refuses the mail scope in its device flow: the preset has none.
+  EXPECT_EQ(a.oauth->device_url, "");
   EXPECT_EQ(a.oauth->token_url, "https://t.example/token");
   EXPECT_EQ(a.oauth->client_secret, "s");
   EXPECT_EQ(a.oauth->scopes, (std::vector<std::string>{"x", "y"}));
@@ -109,4 +110,28 @@ TEST(FetchOAuthConfig, Rules) {
   // A token from password_command still works without oauth (today's way).
   AccountConfig a = load(head + "host = \"h\"\nauth = \"xoauth2\"\npassword_command = \"t\"\n");
   EXPECT_FALSE(a.oauth);
+}
+
+TEST(FetchOAuthConfig, CaFileAndPlainTextAreCheckedAtLoad) {
+  const std::string ms = "auth = \"xoauth2\"\noauth = \"microsoft\"\noauth_client_id = \"c\"\n";
+  EXPECT_NE(error_of(head + ms + "oauth_ca_file = \"/nonexistent/ca.pem\"\n")
+                .find("'oauth_ca_file' /nonexistent/ca.pem: not a readable file"),
+            std::string::npos);
+  ConfigFile junk("not a certificate\n");
+  EXPECT_NE(error_of(head + ms + "oauth_ca_file = \"" + junk.path + "\"\n")
+                .find("holds no PEM certificate"),
+            std::string::npos);
+  // A bearer token in clear text only to this machine.
+  EXPECT_NE(error_of(head + ms + "host = \"pop.example.com\"\ntls = \"none\"\n")
+                .find("'oauth' needs TLS"),
+            std::string::npos);
+  for (const char* host : {"127.0.0.1", "::1", "localhost", "127.0.0.2"}) {
+    AccountConfig a = load(head + ms + "host = \"" + host + "\"\ntls = \"none\"\n");
+    EXPECT_EQ(a.tls, TlsMode::none) << host;
+  }
+  // Without oauth (a helper's token), tls = "none" stays the user's call.
+  AccountConfig b = load(head +
+                         "host = \"h\"\nauth = \"xoauth2\"\ntls = \"none\"\n"
+                         "password_command = \"t\"\n");
+  EXPECT_FALSE(b.oauth);
 }

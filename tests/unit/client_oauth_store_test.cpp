@@ -1,5 +1,7 @@
 // The token store: mode 0600, atomic replacement, refusal of unsafe files.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,4 +102,33 @@ TEST(OAuthStore, RefusesFilesOthersCanReadSymlinksAndGarbage) {
     ::chmod(p.c_str(), 0600);
     EXPECT_TRUE(load_tokens(p, t)) << bad;
   }
+}
+
+TEST(OAuthStore, StampTellsWhetherTheFileWasReplacedSinceItWasLoaded) {
+  popbox::test::TempDir d;
+  std::string path = d.path + "/a.oauth.json";
+  ASSERT_FALSE(save_tokens(path, {"r1", "a1", 1}));
+  std::optional<StoredTokens> t;
+  FileStamp stamp;
+  ASSERT_FALSE(load_tokens(path, t, &stamp));
+  EXPECT_TRUE(unchanged(path, stamp));
+  // A login saves new tokens: the run's invalid_grant must not clear them.
+  ASSERT_FALSE(save_tokens(path, {"r2", "a2", 2}));
+  EXPECT_FALSE(unchanged(path, stamp));
+  std::filesystem::remove(path);
+  EXPECT_FALSE(unchanged(path, stamp));
+}
+
+TEST(OAuthStore, LockIsExclusiveBetweenHoldersAndFreedOnClose) {
+  popbox::test::TempDir d;
+  std::string path = d.path + "/a.oauth.json";
+  popbox::store::detail::UniqueFd first;
+  ASSERT_FALSE(lock_store(path, first));
+  EXPECT_TRUE(std::filesystem::exists(d.path + "/a.oauth.lock"));
+  // Another open file description cannot take it while the first holds it.
+  popbox::store::detail::UniqueFd probe(::open((d.path + "/a.oauth.lock").c_str(), O_RDWR));
+  ASSERT_TRUE(probe);
+  EXPECT_NE(::flock(probe.get(), LOCK_EX | LOCK_NB), 0);
+  first.reset(-1);
+  EXPECT_EQ(::flock(probe.get(), LOCK_EX | LOCK_NB), 0);
 }

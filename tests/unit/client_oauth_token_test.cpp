@@ -59,7 +59,7 @@ TEST(OAuthTokenReply, HostileInputIsInvalidNeverAThrow) {
       R"({"access_token":""})",
       R"({"access_token":5})",
       R"({"access_token":"t","expires_in":-1})",
-      R"({"access_token":"t","expires_in":1.5})",
+      R"({"access_token":"t","expires_in":-1.5})",
       R"({"access_token":"t","expires_in":"12a"})",
       R"({"access_token":"t","token_type":"mac"})",
       R"({"access_token":"a\r\nDELE 1"})",
@@ -221,4 +221,75 @@ TEST(OAuthHttp, FormEncodingRoundTrips) {
   EXPECT_EQ(s, "redirect_uri=http%3A%2F%2F127.0.0.1%3A5%2F&scope=a%20b%26c%3Dd&x=");
   EXPECT_EQ(parse_query(s), f);
   EXPECT_EQ(parse_query("a=1&&b&c=x+y&=z"), (Form{{"a", "1"}, {"c", "x y"}, {"", "z"}}));
+}
+
+TEST(OAuthDevicePoll, TransientErrorsDoubleTheIntervalUntilTheDeadline) {
+  // RFC 8628 3.5: a timeout doubles the interval; polling goes on.
+  DevicePoll p(device(5, 100), 0);
+  EXPECT_EQ(p.on_transient_error(5), DevicePoll::Step::wait);
+  EXPECT_EQ(p.interval(), 10);
+  EXPECT_EQ(p.on_reply(error_reply("authorization_pending"), 15), DevicePoll::Step::wait);
+  EXPECT_EQ(p.interval(), 10);  // a normal answer keeps the doubled interval
+  EXPECT_EQ(p.on_transient_error(25), DevicePoll::Step::wait);
+  EXPECT_EQ(p.interval(), 20);
+  TokenReply ok;
+  ok.ok = true;
+  EXPECT_EQ(p.on_reply(ok, 45), DevicePoll::Step::done);
+  // Past the deadline it stops; doubling is bounded by the longest wait.
+  DevicePoll q(device(5, 100), 0);
+  EXPECT_EQ(q.on_transient_error(95), DevicePoll::Step::failed);
+  EXPECT_NE(q.message().find("expired"), std::string::npos);
+  DevicePoll r(device(1000, 1'000'000), 0);
+  for (int i = 0; i < 20; ++i) r.on_transient_error(0);
+  EXPECT_EQ(r.interval(), limits::oauth_device_max_wait.count());
+}
+
+TEST(OAuthTokenReply, NullMembersAreAbsentAndFractionalExpiryIsFloored) {
+  TokenReply r = parse_token_reply(
+      R"({"access_token":"abc","token_type":"Bearer","expires_in":3599.9,"refresh_token":null,)"
+      R"("error":null,"scope":null})");
+  ASSERT_TRUE(r.ok) << r.error_description;
+  EXPECT_EQ(r.expires_in, 3599);
+  EXPECT_EQ(r.refresh_token, "");
+  r = parse_token_reply(R"({"access_token":"abc","token_type":null,"expires_in":null})");
+  ASSERT_TRUE(r.ok) << r.error_description;
+  EXPECT_EQ(r.expires_in, 0);
+  for (const char* bad :
+       {R"({"access_token":"abc","expires_in":1e300})",
+        R"({"access_token":"abc","expires_in":-0.5})", R"({"access_token":null})"}) {
+    EXPECT_FALSE(parse_token_reply(bad).ok) << bad;
+  }
+  // Non-ASCII bytes in token_type do not upset the lowercasing.
+  EXPECT_FALSE(parse_token_reply("{\"access_token\":\"a\",\"token_type\":\"\xc3\xa9\"}").ok);
+  EXPECT_TRUE(parse_token_reply(R"({"access_token":"a","token_type":"BEARER"})").ok);
+  r = parse_token_reply(R"({"access_token":"a","expires_in":99999999999999})");
+  EXPECT_EQ(r.expires_in, limits::oauth_max_expires_in.count());
+}
+
+TEST(OAuthTokenReply, ProviderTextIsTerminalSafeOneLineAndBounded) {
+  TokenReply r;
+  r.error = "invalid_grant";
+  // C1 CSI in UTF-8 (U+009B), a newline, a BEL and an OSC sequence.
+  r.error_description =
+      "a\xc2\x9b"
+      "2J\nb\x07\x1b]0;pwned\x07 c";
+  std::string d = describe_error(r);
+  EXPECT_EQ(d.find('\n'), std::string::npos);
+  EXPECT_EQ(d.find('\x07'), std::string::npos);
+  EXPECT_EQ(d.find('\x1b'), std::string::npos);
+  EXPECT_EQ(d.find("\xc2\x9b"), std::string::npos);
+  EXPECT_EQ(d.find("invalid_grant (a"), 0u);
+  // Cut on a character boundary, then marked.
+  r.error_description = std::string(284, 'x') + "\xc3\xa9\xc3\xa9\xc3\xa9";
+  d = describe_error(r);
+  EXPECT_LE(d.size(), limits::oauth_max_error_text);
+  EXPECT_TRUE(d.ends_with("x...")) << d;
+  EXPECT_EQ(d.find('\\'), std::string::npos) << d;  // no half character escaped
+  // The device endpoint's error goes the same way.
+  std::string why;
+  EXPECT_FALSE(parse_device_authorization(
+      R"({"error":"invalid_client","error_description":"\u001b[31mred\nline"})", why));
+  EXPECT_EQ(why.find('\x1b'), std::string::npos);
+  EXPECT_EQ(why.find('\n'), std::string::npos);
+  EXPECT_NE(why.find("invalid_client"), std::string::npos);
 }
