@@ -24,6 +24,16 @@ void add_serve(CLI::App& app, int& rc) {
     std::optional<core::RunAs> run_as;
     try {
       cfg = config::load(*file);
+      if (cfg.auth.source == config::UserSource::postgres) {
+        // `popbox user --db` already fills the users table; the server's
+        // logins do not read it yet (issue 11), so refuse rather than
+        // serve with nobody able to log in.
+        std::cerr << "popbox serve: " << cfg.source.string()
+                  << ": [auth] source = \"postgres\" is not served yet; use \"passwd-file\" "
+                     "(the mail itself may live in PostgreSQL: [store] backend)\n";
+        rc = EX_CONFIG;
+        return;
+      }
       if (core::running_as_root()) {
         if (cfg.server.user.empty()) {
           std::cerr << "popbox serve: " << core::refuse_root_message() << "\n";

@@ -60,23 +60,18 @@ class Driver {
  public:
   Driver(Connection& conn, pop3::Session& session, core::LineReader& reader)
       : conn_(conn), st_(conn.state), session_(session), reader_(reader) {}
-  // A mailbox still open here (the coroutine was torn down) is closed on
-  // the pool too: unlocking and releasing it may touch the disk.
-  ~Driver() {
-    if (mailbox)
-      asio::post(st_.pool.get(), [m = std::shared_ptr<store::Mailbox>(std::move(mailbox))] {});
-  }
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
 
   std::unique_ptr<store::Mailbox> mailbox;
 
-  /// Closes the mailbox (unlock, release) on the blocking pool, never on
-  /// this event thread; done when it returns.
+  /// Closes the mailbox (unlock, release). On this event thread for now:
+  /// destroying it on the blocking pool (the Store seam's aim) corrupted the
+  /// heap under `popbox bench` load (two sessions of one user racing the
+  /// lock), so that waits until the cause is found.
   asio::awaitable<void> close_mailbox() {
     if (!mailbox) co_return;
-    std::shared_ptr<store::Mailbox> m(std::move(mailbox));
-    co_await run_blocking(st_.pool, [m = std::move(m)]() mutable { m.reset(); });
+    mailbox.reset();
   }
 
   template <class Stream>
