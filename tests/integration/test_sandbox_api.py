@@ -14,7 +14,6 @@ import shutil
 import signal
 import smtplib
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -23,13 +22,7 @@ import urllib.parse
 from email.message import EmailMessage
 
 from harness import POPBOX, run_tests, vm_rss_kib, wait_for
-
-
-def no_verify():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+from test_sandbox_smtp import no_verify
 
 
 class Sandbox:
