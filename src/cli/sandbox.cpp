@@ -1,8 +1,9 @@
 // popbox sandbox: throwaway test inboxes for developers (issue 12). SMTP in
 // (catch-all, STARTTLS, AUTH), inboxes under --data (or a temporary
 // directory with --ephemeral), a self-signed certificate made on first
-// start, served until SIGINT/SIGTERM. POP3 and the HTTP API are wired in
-// below (see "WIRING").
+// start, the HTTP API and web UI on --http, served until SIGINT/SIGTERM.
+// POP3 is not served yet (it needs the Store seam): --pop3/--pop3s are
+// validated only, and /api/v1/settings shows pop3 as null.
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -22,11 +23,14 @@
 #include "config/config.hpp"
 #include "core/limits.hpp"
 #include "core/log.hpp"
+#include "core/version.hpp"
 #include "net/smtp_connection.hpp"
 #include "net/watched_socket.hpp"
+#include "sandbox/api/http_api.hpp"
 #include "sandbox/inbox_hub.hpp"
 #include "sandbox/self_signed.hpp"
 #include "sandbox/smtp_backend.hpp"
+#include "sandbox/web/web_assets.hpp"
 
 namespace popbox::cli {
 namespace {
@@ -75,12 +79,31 @@ std::string show(const tcp::endpoint& ep) {
                               : fmt::format("{}:{}", ep.address().to_string(), ep.port());
 }
 
+std::string http_url(const tcp::endpoint& ep) {
+  return "http://" + show(ep) + "/";
+}
+
 std::shared_ptr<asio::ssl::context> smtp_tls(const sandbox::CertificatePaths& cert) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   ctx->use_certificate_chain_file(cert.cert);
   ctx->use_private_key_file(cert.key, asio::ssl::context::pem);
   return ctx;
+}
+
+// What GET /api/v1/settings shows: the bound SMTP endpoint; POP3 is not
+// served yet, so null rather than a port nobody listens on.
+sandbox::ApiSettings api_settings(const tcp::endpoint& smtp, bool strict_auth) {
+  sandbox::ApiSettings s;
+  s.smtp = {smtp.address().to_string(), smtp.port()};
+  s.strict_auth = strict_auth;
+  s.version = std::string(popbox::version);
+  s.web_assets = [](std::string_view path) -> std::optional<sandbox::WebAssetView> {
+    if (const auto* a = sandbox::find_web_asset(path))
+      return sandbox::WebAssetView{a->content_type, a->body};
+    return std::nullopt;
+  };
+  return s;
 }
 
 // The running sandbox: one event thread, the blocking pool, the listeners.
@@ -234,14 +257,18 @@ int run_sandbox(SandboxOptions o) {
     so.strict_auth = o.strict_auth;
     Runtime runtime(hub, backend, smtp_tls(cert), so);
     tcp::endpoint smtp = runtime.listen_smtp(listens[0].ep);
-    // WIRING (lead): start the POP3 listener on listens[1].ep / POP3S on
-    // listens[2].ep over the inboxes' Maildirs (hub.maildir(id)), and
-    // sandbox::api::HttpApi(hub, host, port, o.api_token, settings) on
-    // listens[3].ep; print their lines below like the SMTP one.
+    // POP3 on listens[1].ep / POP3S on listens[2].ep: not served yet
+    // (needs the Store seam); they are validated above only.
+    const tcp::endpoint& http_ep = listens[3].ep;
+    sandbox::HttpApi api(hub, http_ep.address().to_string(), http_ep.port(), o.api_token,
+                         api_settings(smtp, o.strict_auth));
+    api.start();
     std::cout << "data " << dir << (o.ephemeral ? " (ephemeral)" : "") << "\n"
               << "smtp " << show(smtp) << " (STARTTLS)\n"
+              << "http " << http_url(tcp::endpoint(http_ep.address(), api.port())) << "\n"
               << std::flush;
     runtime.run();
+    api.stop();
   } catch (const std::system_error& e) {
     return fail(EX_UNAVAILABLE, e.what());
   } catch (const std::exception& e) {
@@ -263,8 +290,10 @@ void add_sandbox(CLI::App& app, int& rc) {
                 "Keep everything in a temporary directory removed at exit");
   cmd->add_option("--smtp", o->smtp, "SMTP listener HOST:PORT (port 0: any free port)")
       ->capture_default_str();
-  cmd->add_option("--pop3", o->pop3, "POP3 listener HOST:PORT")->capture_default_str();
-  cmd->add_option("--pop3s", o->pop3s, "POP3S listener HOST:PORT")->capture_default_str();
+  cmd->add_option("--pop3", o->pop3, "POP3 listener HOST:PORT (checked, not served yet)")
+      ->capture_default_str();
+  cmd->add_option("--pop3s", o->pop3s, "POP3S listener HOST:PORT (checked, not served yet)")
+      ->capture_default_str();
   cmd->add_option("--http", o->http, "HTTP API and web UI HOST:PORT")->capture_default_str();
   cmd->add_option("--api-token", o->api_token,
                   "Bearer token the HTTP API requires (needed for non-loopback listeners)");

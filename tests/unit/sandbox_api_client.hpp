@@ -119,7 +119,7 @@ class ApiFixture : public ::testing::Test {
   void SetUp() override {
     ApiSettings s;
     s.smtp = {"127.0.0.1", 2525};
-    s.pop3 = {"127.0.0.1", 1110};
+    s.pop3 = Endpoint{"127.0.0.1", 1110};
     s.version = "test";
     s.web_assets = [](std::string_view path) -> std::optional<WebAssetView> {
       if (path == "/" || path == "/index.html")

@@ -1,5 +1,5 @@
 #pragma once
-// The sandbox's HTTP API v1 (docs/sandbox-api.md) and its web UI, served
+// The sandbox's HTTP API v1 (docs/sandbox.md) and its web UI, served
 // over sandbox::Hub: JSON routes, the wait endpoint, Server-Sent Events,
 // webhooks, fault injection, the OpenAPI document. Own event threads and a
 // small blocking pool for the hub calls that touch the disk; the wiring in
@@ -33,7 +33,8 @@ struct WebAssetView {
 /// The fields of GET /api/v1/settings, and the web UI's assets.
 struct ApiSettings {
   Endpoint smtp;
-  Endpoint pop3;
+  /// Unset while nothing serves POP3: /settings then shows null.
+  std::optional<Endpoint> pop3;
   std::optional<Endpoint> pop3s;
   bool strict_auth = false;
   std::string version;

@@ -1,5 +1,5 @@
 #pragma once
-// The JSON objects of the sandbox HTTP API v1 (docs/sandbox-api.md): Inbox,
+// The JSON objects of the sandbox HTTP API v1 (docs/sandbox.md): Inbox,
 // Summary, Message, Fault, and the parsing of request values (durations,
 // faults). Pure: no I/O.
 

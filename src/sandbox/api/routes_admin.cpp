@@ -111,9 +111,12 @@ void HttpApi::Impl::add_admin_routes() {
     json smtp = endpoint_json(settings.smtp);
     smtp["starttls"] = true;
     smtp["auth"] = auth;
-    json pop3 = endpoint_json(settings.pop3);
-    pop3["stls"] = true;
-    pop3["auth"] = auth;
+    json pop3 = nullptr;
+    if (settings.pop3) {
+      pop3 = endpoint_json(*settings.pop3);
+      pop3["stls"] = true;
+      pop3["auth"] = auth;
+    }
     co_return api::json_response(
         200, json{{"smtp", smtp},
                   {"pop3", pop3},

@@ -142,14 +142,18 @@ export function render_settings(s) {
       ['Security', s.smtp.starttls ? 'STARTTLS (optional)' : 'none'],
       ['Login', s.smtp.auth === 'strict' ? 'required' : 'any user and password, or none'],
     ]),
-    endpoint_table('POP3', [
+  ];
+  if (s.pop3) {
+    parts.push(endpoint_table('POP3', [
       ['Host', s.pop3.host],
       ['Port', s.pop3.port],
       ['Security', s.pop3.stls ? 'STLS (optional)' : 'none'],
       ['User', 'the inbox address'],
       ['Password', auth_text(s.pop3.auth)],
-    ]),
-  ];
+    ]));
+  } else {
+    parts.push(el('p', { class: 'hint' }, 'POP3 is not served by this sandbox yet.'));
+  }
   if (s.pop3s) {
     parts.push(endpoint_table('POP3S (TLS from the start)', [['Host', s.pop3s.host], ['Port', s.pop3s.port]]));
   }
