@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/dot_codec.hpp"
+#include "store/failure.hpp"
 #include "store/postgres/pg_error.hpp"
 #include "store/postgres/wire_form.hpp"
 
@@ -104,6 +105,20 @@ TEST(PgErrors, SqlstateClasses) {
   EXPECT_FALSE(is_temporary(pg_errc::schema_mismatch));
   EXPECT_EQ(std::error_code(pg_errc::retry), std::errc::resource_unavailable_try_again);
   EXPECT_EQ(std::error_code(pg_errc::query_failed), std::errc::io_error);
+}
+
+// What POP3 and LMTP see: the store's failure classes.
+TEST(PgErrors, MapToTheStoreFailureClasses) {
+  for (auto e : {pg_errc::connection_lost, pg_errc::shutting_down, pg_errc::retry,
+                 pg_errc::pool_exhausted}) {
+    EXPECT_EQ(std::error_code(e), failure::temporary) << std::error_code(e).message();
+    EXPECT_EQ(store::classify(std::error_code(e)), failure::temporary);
+  }
+  for (auto e : {pg_errc::query_failed, pg_errc::schema_mismatch, pg_errc::bad_data}) {
+    EXPECT_EQ(std::error_code(e), failure::permanent) << std::error_code(e).message();
+    EXPECT_NE(std::error_code(e), failure::temporary);
+    EXPECT_NE(std::error_code(e), failure::in_use);
+  }
 }
 
 }  // namespace

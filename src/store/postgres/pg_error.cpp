@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "store/failure.hpp"
+
 namespace popbox::store::pg {
 namespace {
 
@@ -34,9 +36,17 @@ class PgCategory final : public std::error_category {
     return "unknown PostgreSQL error";
   }
 
+  // The store's failure class, which POP3 and LMTP map to replies.
   std::error_condition default_error_condition(int value) const noexcept override {
-    if (is_temporary({value, *this})) return std::errc::resource_unavailable_try_again;
-    return std::errc::io_error;
+    if (is_temporary({value, *this})) return failure::temporary;
+    return failure::permanent;
+  }
+
+  // Also the generic conditions, for callers that do not know the store.
+  bool equivalent(int value, const std::error_condition& cond) const noexcept override {
+    if (cond == default_error_condition(value)) return true;
+    if (is_temporary({value, *this})) return cond == std::errc::resource_unavailable_try_again;
+    return cond == std::errc::io_error;
   }
 };
 

@@ -24,9 +24,10 @@ enum class pg_errc {
   no_such_user,         ///< `user passwd/del` of a name that is not there
 };
 
-/// The category of pg_errc. Temporary errors compare equal to
-/// std::errc::resource_unavailable_try_again, permanent ones to
-/// std::errc::io_error, so callers can test the class without knowing us.
+/// The category of pg_errc. Temporary errors are store::failure::temporary
+/// (and compare equal to std::errc::resource_unavailable_try_again), the
+/// others store::failure::permanent (and std::errc::io_error). A busy
+/// maildrop lock is store_errc::in_use, not one of these.
 const std::error_category& pg_category() noexcept;
 inline std::error_code make_error_code(pg_errc e) noexcept {
   return {static_cast<int>(e), pg_category()};

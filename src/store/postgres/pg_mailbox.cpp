@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "core/limits.hpp"
+#include "store/fault_point.hpp"
 #include "store/postgres/pg_error.hpp"
 #include "store/postgres/pg_store.hpp"
 #include "store/postgres/schema.hpp"
@@ -23,13 +24,16 @@ constexpr Statement find_and_lock{
     "SELECT id, pg_try_advisory_lock(id) FROM mailboxes WHERE user_name = $1"};
 constexpr Statement list_by_user{
     "popbox_list_by_user",
-    "SELECT m.id, m.uidl, m.size, length(m.prefix) FROM messages m "
+    "SELECT m.id, m.uidl, m.size, length(m.prefix), m.seen FROM messages m "
     "JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user_name = $1 ORDER BY m.id"};
 constexpr Statement try_lock{"popbox_try_lock", "SELECT pg_try_advisory_lock($1::bigint)"};
 constexpr Statement unlock{"popbox_unlock", "SELECT pg_advisory_unlock($1::bigint)"};
 constexpr Statement list_messages{
     "popbox_list_messages",
-    "SELECT id, uidl, size, length(prefix) FROM messages WHERE mailbox_id = $1 ORDER BY id"};
+    "SELECT id, uidl, size, length(prefix), seen FROM messages WHERE mailbox_id = $1 "
+    "ORDER BY id"};
+constexpr Statement mailbox_usage{"popbox_mailbox_usage",
+                                  "SELECT messages, bytes FROM mailboxes WHERE user_name = $1"};
 constexpr Statement message_head{
     "popbox_message_head",
     "SELECT m.prefix, m.body_id, b.size FROM messages m JOIN bodies b ON b.id = m.body_id "
@@ -160,7 +164,7 @@ class PgMailbox final : public Mailbox {
     return !ec && load(r, ec);
   }
 
-  /// Takes the snapshot from a listing (id, uidl, size, prefix length).
+  /// Takes the snapshot from a listing (id, uidl, size, prefix length, seen).
   bool load(const Result& r, std::error_code& ec) {
     const int rows = r.rows();
     infos_.reserve(static_cast<std::size_t>(rows));
@@ -172,12 +176,14 @@ class PgMailbox final : public Mailbox {
         return false;
       }
       ids_.push_back(r.integer(i, 0));
+      seen_.push_back(r.value(i, 4) == "t");
       infos_.push_back({std::string(uidl), static_cast<std::uint64_t>(r.integer(i, 2))});
     }
     return true;
   }
 
   const std::vector<MessageInfo>& messages() const override { return infos_; }
+  bool seen(std::size_t index) const override { return index < seen_.size() && seen_[index]; }
 
   std::unique_ptr<MessageReader> open(std::size_t index, std::error_code& ec) override {
     if (index >= ids_.size()) {
@@ -239,7 +245,12 @@ class PgMailbox final : public Mailbox {
     q.push_back({nullptr, "COMMIT", {}, Format::text});
     std::error_code ec;
     lease_->pipeline(q, ec);
-    if (ec) lease_->rollback_if_open();
+    if (ec) {
+      lease_->rollback_if_open();
+      return ec;
+    }
+    // Deletions and counters are one transaction: nothing is left to redo.
+    testing::fault_point("commit.applied");
     return ec;
   }
 
@@ -257,6 +268,7 @@ class PgMailbox final : public Mailbox {
   std::int64_t id_;
   std::vector<MessageInfo> infos_;
   std::vector<std::int64_t> ids_;
+  std::vector<bool> seen_;
 };
 
 /// The id of `user`'s maildrop, created if missing.
@@ -291,6 +303,10 @@ PgStore::PgStore(const std::string& dsn, std::size_t pool_size)
     : PgStore(std::make_shared<Pool>(dsn, pool_size)) {}
 
 std::unique_ptr<Mailbox> PgStore::open(const OpenRequest& req, std::error_code& ec) {
+  if (req.user.empty()) {
+    ec = store_errc::bad_path;
+    return nullptr;
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     Lease lease = pool_->acquire(ec);
     if (ec) return nullptr;
@@ -327,6 +343,21 @@ std::unique_ptr<Mailbox> PgStore::open(const OpenRequest& req, std::error_code& 
     return box;
   }
   return nullptr;
+}
+
+std::error_code PgStore::usage(const OpenRequest& req, Usage& out) {
+  out = {};
+  return pool_->with([&](Connection& c, std::error_code& ec) {
+    Result r = c.run(mailbox_usage, Params().text(req.user), ec);
+    if (ec || r.rows() == 0) return;
+    const std::int64_t messages = r.integer(0, 0), bytes = r.integer(0, 1);
+    if (messages < 0 || bytes < 0) {
+      ec = pg_errc::bad_data;
+      return;
+    }
+    out.messages = static_cast<std::uint64_t>(messages);
+    out.bytes = static_cast<std::uint64_t>(bytes);
+  });
 }
 
 }  // namespace popbox::store::pg

@@ -46,10 +46,20 @@ class PgStore final : public Store {
   std::unique_ptr<Mailbox> open(const OpenRequest& req, std::error_code& ec) override;
   using Store::open;
 
+  /// One transaction: the body is stored as it is written, a message per
+  /// recipient at commit(). A recipient without a name is refused alone
+  /// (bad_path); a database error fails every recipient, nothing stored.
+  std::unique_ptr<Delivery> begin_delivery(std::span<const DeliveryTarget> targets) override;
+
+  /// The maildrop's kept counters (messages, prefix + body octets); zero
+  /// for a maildrop that does not exist (none is created).
+  std::error_code usage(const OpenRequest& req, Usage& out) override;
+
   /// Stores one received message for every recipient in one transaction:
   /// the body once (in wire form, in chunks), one message per recipient.
   /// Returns the new UIDLs in the order of `recipients`; on error nothing
-  /// was stored. Durable when it returns (the COMMIT was acknowledged).
+  /// was stored (a recipient without a name: bad_path). Durable when it returns (the COMMIT was
+  /// acknowledged).
   std::vector<std::string> deliver(std::span<const Recipient> recipients, const BodySource& source,
                                    std::error_code& ec);
 

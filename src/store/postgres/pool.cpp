@@ -1,6 +1,8 @@
 // The connection pool.
 #include "store/postgres/pool.hpp"
 
+#include <unistd.h>
+
 #include "core/limits.hpp"
 #include "store/postgres/pg_error.hpp"
 
@@ -20,11 +22,20 @@ Lease::~Lease() {
   if (pool_ != nullptr) pool_->give_back(std::move(conn_));
 }
 
-Pool::Pool(std::string dsn, std::size_t size) : dsn_(std::move(dsn)), size_(size ? size : 1) {}
+Pool::Pool(std::string dsn, std::size_t size)
+    : dsn_(std::move(dsn)), size_(size ? size : 1), pid_(::getpid()) {}
 
 Lease Pool::acquire(std::error_code& ec, std::string* error) {
   {
     std::unique_lock lock(mu_);
+    if (::getpid() != pid_) {
+      // A forked child: closing the parent's connections would end the
+      // parent's sessions (libpq says goodbye over the shared socket).
+      for (auto& c : idle_) (void)c.release();
+      idle_.clear();
+      lent_ = 0;
+      pid_ = ::getpid();
+    }
     if (!cv_.wait_for(lock, limits::pg_pool_wait,
                       [&] { return !idle_.empty() || lent_ < size_; })) {
       ec = pg_errc::pool_exhausted;
@@ -62,7 +73,7 @@ void Pool::drop_idle() {
 void Pool::give_back(std::unique_ptr<Connection> conn) {
   {
     std::lock_guard lock(mu_);
-    --lent_;
+    if (lent_ > 0) --lent_;
     if (conn && !conn->broken()) idle_.push_back(std::move(conn));
   }
   cv_.notify_one();

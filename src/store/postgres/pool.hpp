@@ -4,6 +4,8 @@
 // it comes back, and the next borrower gets a fresh one, so a node
 // reconnects by itself after the server went away.
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -51,9 +53,10 @@ class Pool {
   Pool(std::string dsn, std::size_t size);
   /// Sets the check new connections pass (call before lending any).
   void set_connect_check(ConnectCheck check) { check_ = std::move(check); }
-  /// A connection; waits up to limits::pg_pool_wait for one to come back
-  /// when all are lent (then pg_errc::pool_exhausted), or connection_lost
-  /// when the server cannot be reached (`error` gets libpq's words).
+  /// A connection; in a child after fork() never one of the parent's (they
+  /// are left alone, not closed: the parent still talks over them). Waits up to
+  /// limits::pg_pool_wait for one to come back when all are lent (then pg_errc::pool_exhausted), or
+  /// connection_lost when the server cannot be reached (`error` gets libpq's words).
   Lease acquire(std::error_code& ec, std::string* error = nullptr);
   /// Runs `fn(Connection&, std::error_code&)` on a pooled connection. When
   /// it fails with connection_lost on a connection that had sat idle (the
@@ -76,6 +79,7 @@ class Pool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;
   std::size_t lent_ = 0;
+  pid_t pid_;  ///< the process the idle connections belong to (see acquire)
 };
 
 template <typename Fn>
