@@ -34,13 +34,11 @@ TEST(ServerStore, TheConfigChoosesTheBackend) {
   config::Config cfg = small_config(dir);
   EXPECT_NE(store::make_store(cfg)->maildir_paths(), nullptr);
   EXPECT_EQ(store::MemoryStore().maildir_paths(), nullptr);
+  // PostgreSQL: no Maildir paths, and a node starts while the database is
+  // unreachable (its calls fail as temporary until it is back).
   cfg.store.backend = config::StoreBackend::postgres;
-  try {
-    Server server(cfg);
-    FAIL() << "a postgres backend this build lacks was accepted";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("not wired yet"), std::string::npos) << e.what();
-  }
+  cfg.store.dsn = "host=" + dir.path + "/no-such-socket-dir dbname=popbox";
+  EXPECT_EQ(store::make_store(cfg)->maildir_paths(), nullptr);
 }
 
 }  // namespace
