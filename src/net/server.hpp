@@ -10,6 +10,9 @@
 namespace popbox::store {
 class Store;
 }
+namespace popbox::auth {
+class UserSource;
+}
 
 namespace popbox::net {
 
@@ -21,6 +24,10 @@ class Server {
   /// The same, serving the mail of `store` (not null) instead of the one
   /// `[store] backend` names: the sandbox's memory store, tests.
   Server(config::Config cfg, std::shared_ptr<store::Store> store);
+  /// The same, with the users of `users` (not null) instead of the ones
+  /// `[auth] source` names: the sandbox's inboxes.
+  Server(config::Config cfg, std::shared_ptr<store::Store> store,
+         std::shared_ptr<auth::UserSource> users);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
