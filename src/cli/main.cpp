@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   popbox::cli::add_reload(app, rc);
   popbox::cli::add_sandbox(app, rc);
   popbox::cli::add_db(app, rc);
+  popbox::cli::add_migrate(app, rc);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

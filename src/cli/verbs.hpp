@@ -22,5 +22,6 @@ void add_expunge(CLI::App& app, int& rc);
 void add_reload(CLI::App& app, int& rc);
 void add_sandbox(CLI::App& app, int& rc);
 void add_db(CLI::App& app, int& rc);
+void add_migrate(CLI::App& app, int& rc);
 
 }  // namespace popbox::cli

@@ -24,22 +24,6 @@ const UidlFormat& default_format() {
   return format;
 }
 
-// A crash mid-append left a last line without its newline. Ending it
-// (appending "\n" first) could turn the fragment into a record that later
-// sessions trust, so the file is replaced whole, atomically, by what it
-// held up to its last newline followed by `added`.
-std::error_code replace_torn_uidls(int root, std::string_view added) {
-  std::string text;
-  if (auto ec =
-          detail::read_whole_file(root, detail::uidls_file_name, detail::max_uidls_bytes, text)) {
-    return ec;
-  }
-  std::size_t end = text.rfind('\n');
-  text.resize(end == std::string::npos ? 0 : end + 1);
-  text.append(added);
-  return detail::replace_file(root, detail::uidls_file_name, detail::uidls_tmp_name, text);
-}
-
 }  // namespace
 
 std::error_code MaildirMailbox::read_uidl_sources(const std::vector<detail::ScannedFile>& files,
@@ -182,8 +166,7 @@ void MaildirMailbox::choose_uidls(UidlSources& src, const std::vector<std::size_
   } else if (!added.empty()) {
     std::string text;
     for (const auto& a : added) text += detail::format_recorded_uidl(a.base, a.uidl);
-    ec = src.recorded.ends_with_newline ? detail::append_file(root, detail::uidls_file_name, text)
-                                        : replace_torn_uidls(root, text);
+    ec = detail::add_recorded_uidls(root, src.recorded, text);
   }
   stats_.uidls_write_error = ec;
   if (!ec) stats_.uidls_written = added.size();

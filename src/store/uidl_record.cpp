@@ -81,4 +81,24 @@ std::error_code read_recorded_uidls(int dir_fd, RecordedUidls& out) {
   return {};
 }
 
+std::error_code add_recorded_uidls(int dir_fd, const RecordedUidls& current,
+                                   std::string_view lines) {
+  if (current.exists && current.ends_with_newline) {
+    return append_file(dir_fd, uidls_file_name, lines);
+  }
+  std::string text;
+  if (current.exists) {
+    // A crash mid-append left a last line without its newline. Ending it
+    // (appending "\n" first) could turn the fragment into a record that
+    // later sessions trust: keep what the file held up to its last newline.
+    if (auto ec = read_whole_file(dir_fd, uidls_file_name, max_uidls_bytes, text)) return ec;
+    const std::size_t end = text.rfind('\n');
+    text.resize(end == std::string::npos ? 0 : end + 1);
+  } else {
+    text = format_recorded_uidls({}, false, 0);
+  }
+  text.append(lines);
+  return replace_file(dir_fd, uidls_file_name, uidls_tmp_name, text);
+}
+
 }  // namespace popbox::store::detail

@@ -55,4 +55,12 @@ std::string format_recorded_uidls(std::span<const RecordedUidl> entries, bool cl
 /// error (exists = false); any other failure to read it is.
 std::error_code read_recorded_uidls(int dir_fd, RecordedUidls& out);
 
+/// Adds `lines` (format_recorded_uidl's) to popbox-uidls in `dir_fd`,
+/// durably, given what the file held (`current`, from read_recorded_uidls):
+/// a missing file is created whole (header first), one ending in a newline
+/// is appended to, and one with a torn last line is replaced atomically by
+/// its complete lines and `lines`, so a fragment never becomes a record.
+std::error_code add_recorded_uidls(int dir_fd, const RecordedUidls& current,
+                                   std::string_view lines);
+
 }  // namespace popbox::store::detail
