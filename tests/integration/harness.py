@@ -149,7 +149,7 @@ class Env:
                 os.chown(p, uid, gid, follow_symlinks=False)
         if self.cluster_mode:
             if self.cluster:
-                self.cluster.import_messages(self.mail_root, [path])
+                self.cluster.deliver_late(user, data)
             else:
                 self.delivered.add(user)
         return path

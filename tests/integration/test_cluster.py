@@ -14,7 +14,7 @@ import time
 import unittest
 
 import cluster
-from harness import Env, LineClient, run_tests, wait_for
+from harness import Env, run_tests, wait_for
 
 SENDER = "s@example.org"
 
@@ -30,25 +30,9 @@ def stored(rcpt, n):
     return f"Return-Path: <{SENDER}>\r\nDelivered-To: {rcpt}\r\n".encode() + message(n)
 
 
-def lmtp(port, rcpts, n, host="127.0.0.1", source=None):
-    """Sends message(n) to `rcpts` in one LMTP transaction; the reply lines
-    after DATA, one per recipient (RFC 2033 4.2), or the first refusal."""
-    with LineClient(port, host=host, source=source) as c:
-        c.send(b"LHLO client.test\r\n")
-        while not c.line().startswith(b"250 "):
-            pass
-        reply = c.cmd(f"MAIL FROM:<{SENDER}>")
-        if not reply.startswith(b"250"):
-            return [reply]
-        for r in rcpts:
-            reply = c.cmd(f"RCPT TO:<{r}>")
-            if not reply.startswith(b"250"):
-                return [reply]
-        reply = c.cmd("DATA")
-        if not reply.startswith(b"354"):
-            return [reply]
-        c.send(message(n).replace(b"\r\n.", b"\r\n..") + b".\r\n")
-        return [c.line() for _ in rcpts]
+def lmtp(port, rcpts, n):
+    """Sends message(n) to `rcpts`; the replies (cluster.lmtp)."""
+    return cluster.lmtp(port, rcpts, message(n), sender=SENDER)
 
 
 class SourcePOP3(poplib.POP3):
