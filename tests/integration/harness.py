@@ -17,6 +17,10 @@ import unittest
 
 POPBOX = os.environ.get("POPBOX_BIN", os.path.join(os.path.dirname(__file__), "../../build/popbox"))
 SRC = os.environ.get("POPBOX_SRC", os.path.join(os.path.dirname(__file__), "../.."))
+# POPBOX_IT_CLUSTER=1: Env.start() starts PostgreSQL, two nodes and HAProxy
+# (cluster.py) instead of one server; the mail Env.deliver() wrote is copied
+# into PostgreSQL first, and the server's ports are HAProxy's.
+CLUSTER = os.environ.get("POPBOX_IT_CLUSTER") == "1"
 
 # Message shapes every client must receive byte-exact (stored form).
 MESSAGES = {
@@ -73,9 +77,13 @@ class Env:
     def __init__(self, users=None, apop=False, allow_plaintext="loopback",
                  idle_timeout="10m", failure_delay="50ms", extra_server="", tls=True,
                  extra_sections="", user_extra=None, mail_extra="", run_as=TEST_USER,
-                 base_dir=None):
+                 base_dir=None, cluster=None):
         # base_dir: where the tree goes (default the temp dir; a unit with
-        # PrivateTmp= needs one outside /tmp).
+        # PrivateTmp= needs one outside /tmp). cluster: True/False overrides
+        # POPBOX_IT_CLUSTER.
+        self.cluster_mode = CLUSTER if cluster is None else cluster
+        self.cluster = None
+        self.delivered = set()  # users with Maildir mail to copy at start()
         self.dir = tempfile.mkdtemp(prefix="popbox-it-", dir=base_dir)
         os.chmod(self.dir, 0o755)
         self.mail_root = os.path.join(self.dir, "mail")
@@ -139,12 +147,33 @@ class Env:
                 d = os.path.dirname(d)
             for p in todo:
                 os.chown(p, uid, gid, follow_symlinks=False)
+        if self.cluster_mode:
+            if self.cluster:
+                self.cluster.deliver_late(user, data)
+            else:
+                self.delivered.add(user)
         return path
 
     _seq = 0
+    cluster_nodes = 2  # popbox serve nodes in cluster mode
 
     def start(self):
         self.chown()  # what the test wrote since
+        if self.cluster_mode:
+            import cluster  # not at the top: cluster imports this module
+
+            if self.delivered and not cluster.can_migrate():
+                raise unittest.SkipTest(cluster.NO_MIGRATE)
+            self.cluster = cluster.Cluster(self.dir, open(self.config).read(),
+                                           nodes=self.cluster_nodes, chown=self.chown)
+            self.server = self.cluster.start()
+            try:
+                self.cluster.add_users(self.users)
+                self.cluster.import_maildirs(self.delivered)
+            except BaseException:
+                self.cluster.close()  # setUp failed: no tearDown will
+                raise
+            return self.server
         self.server = Server(self.config)
         return self.server
 

@@ -8,7 +8,7 @@ import ssl
 import time
 import unittest
 
-from harness import MESSAGES, Env, run_tests, wire_form
+from harness import CLUSTER, MESSAGES, Env, run_tests, wire_form
 
 poplib._MAXLINE = 1 << 20  # the default 2048 cannot take a 6,000-octet line
 
@@ -128,11 +128,13 @@ class PoplibTest(unittest.TestCase):
         self.assertEqual(c.stat()[0], len(self.names) - 1)
         uidls = [line.split()[1] for line in c.uidl()[1]]
         c.quit()
-        md = self.env.maildir("alice")
-        files = os.listdir(os.path.join(md, "new")) + os.listdir(os.path.join(md, "cur"))
-        self.assertEqual(len(files), len(self.names) - 1)
         self.assertEqual(len(uidls), len(self.names) - 1)
+        if not CLUSTER:  # there the mail is in PostgreSQL; the Maildir was only copied
+            md = self.env.maildir("alice")
+            files = os.listdir(os.path.join(md, "new")) + os.listdir(os.path.join(md, "cur"))
+            self.assertEqual(len(files), len(self.names) - 1)
 
+    @unittest.skipIf(CLUSTER, "looks at Maildir files; on PostgreSQL seen is a column")
     def test_retrieved_messages_move_to_cur_as_seen(self):
         c = self.connect()
         c.retr(1)
