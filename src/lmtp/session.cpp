@@ -7,34 +7,21 @@
 namespace popbox::lmtp {
 
 Session::Session(SessionOptions options)
-    : options_(std::move(options)), errors_(limits::lmtp_max_errors) {}
+    : Receiver(limits::lmtp_max_errors, limits::lmtp_max_recipients),
+      options_(std::move(options)) {}
 
 void Session::greeting(std::string& out) const {
   out += fmt::format("220 {} LMTP popbox ready\r\n", options_.hostname);
-}
-
-Step Session::error(std::string_view reply, std::string& out) {
-  if (errors_.add(reply, out)) return {Step::Action::close};
-  return {};
-}
-
-Step Session::on_line_too_long(std::string& out) {
-  out.append("500 5.5.2 Line too long\r\n");
-  return {Step::Action::close};
 }
 
 Step Session::on_line(std::string_view line, std::string& out) {
   auto [verb, args] = smtp::split_command(line);
   if (verb == "LHLO") return cmd_lhlo(args, out);
   if (verb == "MAIL") return cmd_mail(args, out);
-  if (verb == "RCPT") return cmd_rcpt(args, out);
-  if (verb == "DATA") return cmd_data(args, out);
-  if (auto close = smtp::answer_common(verb, options_.hostname, tx_, out)) {
-    return *close ? Step{Step::Action::close} : Step{};
-  }
+  if (verb == "RCPT") return rcpt(args, out);
+  if (verb == "DATA") return data(args, "503 5.5.1 No valid recipients", out);
   if (verb == "HELO" || verb == "EHLO") return error("500 5.5.1 This is LMTP: use LHLO", out);
-  if (verb == "BDAT") return error("502 5.5.1 BDAT is not supported", out);
-  return error("500 5.5.2 Unknown command", out);
+  return other_verb(verb, options_.hostname, out);
 }
 
 Step Session::cmd_lhlo(std::string_view args, std::string& out) {
@@ -61,22 +48,6 @@ Step Session::cmd_mail(std::string_view args, std::string& out) {
   tx_.params = params;
   out.append("250 2.1.0 Ok\r\n");
   return {};
-}
-
-Step Session::cmd_rcpt(std::string_view args, std::string& out) {
-  if (!tx_.active) return error("503 5.5.1 MAIL first", out);
-  std::string rcpt;
-  std::string_view err = smtp::parse_rcpt(args, rcpt);
-  if (!err.empty()) return error(err, out);
-  if (tx_.recipients.size() >= limits::lmtp_max_recipients) {
-    out.append("452 4.5.3 Too many recipients\r\n");
-    return {};
-  }
-  tx_.pending_rcpt = std::move(rcpt);
-  Step step{Step::Action::check_recipient};
-  step.address = tx_.pending_rcpt;
-  step.size_hint = tx_.params.size;
-  return step;
 }
 
 void Session::status_reply(RcptStatus status, std::string_view address, bool at_rcpt,
@@ -106,14 +77,6 @@ void Session::status_reply(RcptStatus status, std::string_view address, bool at_
 void Session::recipient_checked(RcptStatus status, std::string& out) {
   if (status == RcptStatus::ok) tx_.recipients.push_back(tx_.pending_rcpt);
   status_reply(status, tx_.pending_rcpt, true, out);
-}
-
-Step Session::cmd_data(std::string_view args, std::string& out) {
-  if (!args.empty()) return error("501 5.5.4 DATA takes no arguments", out);
-  if (!tx_.active) return error("503 5.5.1 MAIL first", out);
-  if (tx_.recipients.empty()) return error("503 5.5.1 No valid recipients", out);
-  out.append("354 End data with <CR><LF>.<CR><LF>\r\n");
-  return {Step::Action::receive_data};
 }
 
 Step Session::data_received(bool too_big, std::string& out) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "lmtp/local_delivery.hpp"
-#include "smtp/transaction.hpp"
+#include "smtp/receiver.hpp"
 
 namespace popbox::lmtp {
 
@@ -20,22 +20,18 @@ struct SessionOptions {
   bool quota_temporary = false;  ///< over quota answers 452 4.2.2 instead of 552 5.2.2
 };
 
-struct Step {
-  enum class Action {
-    none,             ///< write the output, read the next line
-    close,            ///< write the output, close
-    check_recipient,  ///< resolve `address` (blocking), then recipient_checked()
-    receive_data,     ///< write the output (354), read the dot-stuffed body, then data_received()
-    deliver,          ///< deliver the body to every accepted recipient, then delivered()
-  };
-  Step() = default;
-  Step(Action a) : action(a) {}  // NOLINT: implicit, so `return {Action::close};` reads well
-  Action action = Action::none;
-  std::string address;
-  std::uint64_t size_hint = 0;
+/// What the driver does next (Step::Action).
+enum class StepAction {
+  none,             ///< write the output, read the next line
+  close,            ///< write the output, close
+  check_recipient,  ///< resolve `address` (blocking), then recipient_checked()
+  receive_data,     ///< write the output (354), read the dot-stuffed body, then data_received()
+  deliver,          ///< deliver the body to every accepted recipient, then delivered()
 };
+using Step = smtp::ReceiverStep<StepAction>;
 
-class Session {
+/// The replies it shares with the ESMTP session come from smtp::Receiver.
+class Session : public smtp::Receiver<Step> {
  public:
   explicit Session(SessionOptions options);
 
@@ -43,8 +39,6 @@ class Session {
   void greeting(std::string& out) const;
   /// Handles one command line (CRLF removed).
   Step on_line(std::string_view line, std::string& out);
-  /// Answers a line that was too long; the connection should close.
-  Step on_line_too_long(std::string& out);
   /// Reports the lookup of Action::check_recipient.
   void recipient_checked(RcptStatus status, std::string& out);
   /// Reports that the body of Action::receive_data has been read;
@@ -54,24 +48,13 @@ class Session {
   /// order: one reply each (RFC 2033 section 4.2).
   void delivered(const std::vector<RcptStatus>& results, std::string& out);
 
-  const std::string& sender() const noexcept { return tx_.sender; }
-  /// Accepted recipients of the current transaction, in order.
-  const std::vector<std::string>& recipients() const noexcept { return tx_.recipients; }
-  std::uint64_t messages() const noexcept { return messages_; }
-
  private:
   Step cmd_lhlo(std::string_view args, std::string& out);
   Step cmd_mail(std::string_view args, std::string& out);
-  Step cmd_rcpt(std::string_view args, std::string& out);
-  Step cmd_data(std::string_view args, std::string& out);
-  Step error(std::string_view reply, std::string& out);
   void status_reply(RcptStatus status, std::string_view address, bool at_rcpt, std::string& out);
 
   SessionOptions options_;
   bool greeted_ = false;
-  smtp::Transaction tx_;
-  smtp::ErrorCount errors_;
-  std::uint64_t messages_ = 0;
 };
 
 }  // namespace popbox::lmtp

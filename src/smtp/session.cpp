@@ -17,20 +17,11 @@ void wipe(std::string& s) {
 }  // namespace
 
 Session::Session(SessionOptions options)
-    : options_(std::move(options)), errors_(limits::smtp_max_errors) {}
+    : Receiver(limits::smtp_max_errors, limits::smtp_max_recipients),
+      options_(std::move(options)) {}
 
 void Session::greeting(std::string& out) const {
   out += fmt::format("220 {} ESMTP popbox sandbox ready\r\n", options_.hostname);
-}
-
-Step Session::error(std::string_view reply, std::string& out) {
-  if (errors_.add(reply, out)) return {Step::Action::close};
-  return {};
-}
-
-Step Session::on_line_too_long(std::string& out) {
-  out.append("500 5.5.2 Line too long\r\n");
-  return {Step::Action::close};
 }
 
 Step Session::on_line(std::string_view line, std::string& out) {
@@ -40,15 +31,11 @@ Step Session::on_line(std::string_view line, std::string& out) {
   if (verb == "HELO") return cmd_ehlo(args, false, out);
   if (verb == "MAIL") return cmd_mail(args, out);
   if (verb == "RCPT") return cmd_rcpt(args, out);
-  if (verb == "DATA") return cmd_data(args, out);
+  if (verb == "DATA") return data(args, "554 5.5.1 No valid recipients", out);
   if (verb == "AUTH") return cmd_auth(args, out);
   if (verb == "STARTTLS") return cmd_starttls(args, out);
-  if (auto close = answer_common(verb, options_.hostname, tx_, out)) {
-    return *close ? Step{Step::Action::close} : Step{};
-  }
   if (verb == "LHLO") return error("500 5.5.1 This is SMTP: use EHLO", out);
-  if (verb == "BDAT") return error("502 5.5.1 BDAT is not supported", out);
-  return error("500 5.5.2 Unknown command", out);
+  return other_verb(verb, options_.hostname, out);
 }
 
 Step Session::cmd_ehlo(std::string_view args, bool extended, std::string& out) {
@@ -238,19 +225,8 @@ void Session::sender_checked(std::string_view refusal, std::string& out) {
 }
 
 Step Session::cmd_rcpt(std::string_view args, std::string& out) {
-  if (!tx_.active) return error("503 5.5.1 MAIL first", out);
-  std::string rcpt;
-  std::string_view err = parse_rcpt(args, rcpt);
-  if (!err.empty()) return error(err, out);
-  if (tx_.recipients.size() >= limits::smtp_max_recipients) {
-    out.append("452 4.5.3 Too many recipients\r\n");
-    return {};
-  }
-  tx_.pending_rcpt = std::move(rcpt);
-  Step step{Step::Action::check_recipient};
-  step.address = tx_.pending_rcpt;
-  step.user = auth_user_;
-  step.size_hint = tx_.params.size;
+  Step step = rcpt(args, out);
+  if (step.action == Step::Action::check_recipient) step.user = auth_user_;
   return step;
 }
 
@@ -262,14 +238,6 @@ void Session::recipient_checked(std::string_view refusal, std::string& out) {
   }
   tx_.recipients.push_back(tx_.pending_rcpt);
   out.append("250 2.1.5 Ok\r\n");
-}
-
-Step Session::cmd_data(std::string_view args, std::string& out) {
-  if (!args.empty()) return error("501 5.5.4 DATA takes no arguments", out);
-  if (!tx_.active) return error("503 5.5.1 MAIL first", out);
-  if (tx_.recipients.empty()) return error("554 5.5.1 No valid recipients", out);
-  out.append("354 End data with <CR><LF>.<CR><LF>\r\n");
-  return {Step::Action::receive_data};
 }
 
 Step Session::data_received(bool too_big, std::string& out) {

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "smtp/transaction.hpp"
+#include "smtp/receiver.hpp"
 
 namespace popbox::smtp {
 
@@ -25,27 +25,26 @@ struct SessionOptions {
   bool strict_auth = false;
 };
 
-struct Step {
-  enum class Action {
-    none,             ///< write the output, read the next line
-    close,            ///< write the output, close
-    start_tls,        ///< write the output (220), drop buffered input, handshake, tls_started()
-    check_auth,       ///< verify `user`/`password` (blocking), then auth_checked()
-    check_sender,     ///< decide on MAIL FROM `address` for `user`, then sender_checked()
-    check_recipient,  ///< decide on RCPT TO `address`, then recipient_checked()
-    receive_data,     ///< write the output (354), read the dot-stuffed body, then data_received()
-    deliver,          ///< deliver the body to every accepted recipient, then delivered()
-  };
-  Step() = default;
-  Step(Action a) : action(a) {}  // NOLINT: implicit, so `return {Action::close};` reads well
-  Action action = Action::none;
-  std::string address;
-  std::string user;      ///< the AUTH identity ("" when not authenticated)
-  std::string password;  ///< check_auth only; the driver wipes it after use
-  std::uint64_t size_hint = 0;
+/// What the driver does next (Step::Action).
+enum class StepAction {
+  none,             ///< write the output, read the next line
+  close,            ///< write the output, close
+  start_tls,        ///< write the output (220), drop buffered input, handshake, tls_started()
+  check_auth,       ///< verify `user`/`password` (blocking), then auth_checked()
+  check_sender,     ///< decide on MAIL FROM `address` for `user`, then sender_checked()
+  check_recipient,  ///< decide on RCPT TO `address`, then recipient_checked()
+  receive_data,     ///< write the output (354), read the dot-stuffed body, then data_received()
+  deliver,          ///< deliver the body to every accepted recipient, then delivered()
 };
 
-class Session {
+struct Step : ReceiverStep<StepAction> {
+  using ReceiverStep::ReceiverStep;
+  std::string user;      ///< the AUTH identity ("" when not authenticated)
+  std::string password;  ///< check_auth only; the driver wipes it after use
+};
+
+/// The replies it shares with the LMTP session come from Receiver.
+class Session : public Receiver<Step> {
  public:
   explicit Session(SessionOptions options);
 
@@ -53,8 +52,6 @@ class Session {
   void greeting(std::string& out) const;
   /// Handles one line (CRLF removed): a command, or an AUTH response.
   Step on_line(std::string_view line, std::string& out);
-  /// Answers a line that was too long; the connection should close.
-  Step on_line_too_long(std::string& out);
   /// After Action::start_tls: the handshake succeeded; the session is back
   /// to its state before EHLO (RFC 3207 section 4.2).
   void tls_started();
@@ -72,13 +69,9 @@ class Session {
   /// (RFC 5321 section 4.2.5); "" is success, named by `queue_id`.
   void delivered(std::string_view refusal, std::string_view queue_id, std::string& out);
 
-  const std::string& sender() const noexcept { return tx_.sender; }
-  /// Accepted recipients of the current transaction, in order.
-  const std::vector<std::string>& recipients() const noexcept { return tx_.recipients; }
   /// The authenticated identity, "" before AUTH succeeded.
   const std::string& auth_user() const noexcept { return auth_user_; }
   bool tls_active() const noexcept { return tls_active_; }
-  std::uint64_t messages() const noexcept { return messages_; }
 
  private:
   enum class AuthWait { none, plain, login_user, login_password };
@@ -86,14 +79,12 @@ class Session {
   Step cmd_ehlo(std::string_view args, bool extended, std::string& out);
   Step cmd_mail(std::string_view args, std::string& out);
   Step cmd_rcpt(std::string_view args, std::string& out);
-  Step cmd_data(std::string_view args, std::string& out);
   Step cmd_auth(std::string_view args, std::string& out);
   Step cmd_starttls(std::string_view args, std::string& out);
   Step auth_response(std::string_view line, std::string& out);
   Step plain_credentials(std::string_view decoded, std::string& out);
   Step credentials(std::string user, std::string password, std::string& out);
   Step auth_failed(std::string_view reply, std::string& out);
-  Step error(std::string_view reply, std::string& out);
 
   SessionOptions options_;
   bool greeted_ = false;
@@ -104,9 +95,6 @@ class Session {
   std::string auth_user_;
   std::string checking_user_;  ///< the identity of a pending check_auth
   int auth_failures_ = 0;
-  Transaction tx_;
-  ErrorCount errors_;
-  std::uint64_t messages_ = 0;
 };
 
 }  // namespace popbox::smtp

@@ -1,47 +1,23 @@
 // The fetch config loader, delivery targets and ~/.netrc.
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
+#include <stdlib.h>
 
 #include "client/credentials.hpp"
 #include "client/fetch_config.hpp"
 #include "client/target.hpp"
+#include "client_config_util.hpp"
 #include "config/config.hpp"
 
 using namespace popbox::client;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct ConfigFile {
-  explicit ConfigFile(const std::string& text) {
-    char tmpl[] = "/tmp/popbox-fetchcfg-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = dir + "/fetch.toml";
-    std::ofstream(path) << text;
-  }
-  ~ConfigFile() { fs::remove_all(dir); }
-  std::string dir, path;
-};
-
 FetchConfig load(const std::string& text) {
-  ConfigFile f(text);
-  return load_fetch_config(f.path, "/home/u");
+  return popbox::test::load_fetch_text(text);
 }
 
-// The error message for a bad config, with the temp path replaced by "F".
 std::string error_of(const std::string& text) {
-  ConfigFile f(text);
-  try {
-    load_fetch_config(f.path, "/home/u");
-  } catch (const popbox::config::ConfigError& e) {
-    std::string msg = e.what();
-    if (msg.starts_with(f.path)) msg = "F" + msg.substr(f.path.size());
-    return msg;
-  }
-  return "no error";
+  return popbox::test::fetch_config_error(text);
 }
 
 const std::string minimal =

@@ -1,44 +1,25 @@
 // The oauth* keys of the fetch config: presets, overrides and the rules.
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "client/fetch_config.hpp"
+#include "client_config_util.hpp"
 #include "config/config.hpp"
 
 using namespace popbox::client;
 
 namespace {
 
-struct ConfigFile {
-  explicit ConfigFile(const std::string& text) {
-    char tmpl[] = "/tmp/popbox-oauthcfg-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = dir + "/fetch.toml";
-    std::ofstream(path) << text;
-  }
-  ~ConfigFile() { std::filesystem::remove_all(dir); }
-  std::string dir, path;
-};
+using popbox::test::ConfigFile;
 
 const std::string head =
     "[[account]]\nname = \"work\"\nuser = \"me@example.com\"\ndeliver = \"maildir:~/M\"\n";
 
 AccountConfig load(const std::string& text) {
-  ConfigFile f(text);
-  return load_fetch_config(f.path, "/home/u").accounts.at(0);
+  return popbox::test::load_fetch_text(text).accounts.at(0);
 }
 
 std::string error_of(const std::string& text) {
-  ConfigFile f(text);
-  try {
-    load_fetch_config(f.path, "/home/u");
-  } catch (const popbox::config::ConfigError& e) {
-    return e.what();
-  }
-  return "no error";
+  return popbox::test::fetch_config_error(text);
 }
 
 }  // namespace
