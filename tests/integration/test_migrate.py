@@ -176,7 +176,7 @@ class MigrateTest(unittest.TestCase):
         r = migrate(self.env.config, "maildir-to-postgres", "--all")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("user alice: 3 messages (0.0 MB) copied, 0 skipped, 0 failed", r.stdout)
-        self.assertIn("user carol: 5 messages (1.5 MB) copied, 0 skipped, 0 failed", r.stdout)
+        self.assertIn("user carol: 5 messages (1.6 MB) copied, 0 skipped, 0 failed", r.stdout)
         self.assertIn("total: 4 users, 11 messages", r.stdout)
         self.assertEqual(files_below(self.env.mail_root), tree)  # the source is unchanged
         self.assertEqual(self.views(self.pg_config), before)
@@ -199,7 +199,7 @@ class MigrateTest(unittest.TestCase):
         self.assertEqual(os.listdir(self.back_root), [])
         back = migrate(self.back_config, "postgres-to-maildir", "--all")
         self.assertEqual(back.returncode, 0, back.stdout + back.stderr)
-        self.assertIn("user carol: 5 messages (1.5 MB) copied, 0 skipped, 0 failed", back.stdout)
+        self.assertIn("user carol: 5 messages (1.6 MB) copied, 0 skipped, 0 failed", back.stdout)
         back_md = os.path.join(self.back_root, "carol", "Maildir")
         self.assertEqual(os.stat(back_md).st_uid, test_ids()[0])
         for u in before:
