@@ -31,7 +31,7 @@ import socket
 import subprocess
 
 import pg
-from harness import POPBOX, LineClient, Server, free_port, wait_for, wire_form
+from harness import POPBOX, LineClient, Server, free_port, stop_process, wait_for, wire_form
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 PROXY_SOURCE = "127.0.0.1/32"  # where HAProxy connects to the nodes from
@@ -311,13 +311,8 @@ class Cluster:
         if self.closed:
             return
         self.closed = True
-        if self.haproxy and self.haproxy.poll() is None:
-            self.haproxy.terminate()
-            try:
-                self.haproxy.wait(10)
-            except subprocess.TimeoutExpired:
-                self.haproxy.kill()
-                self.haproxy.wait()
+        if self.haproxy:
+            stop_process(self.haproxy)
         if self.haproxy:
             self.haproxy_log.close()
         for n in self.nodes:

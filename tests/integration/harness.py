@@ -287,6 +287,18 @@ class LineClient:
         self.close()
 
 
+def stop_process(proc, timeout=10):
+    """Terminates a child, kills it if it outlives `timeout` seconds, and reaps it."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_for(predicate, timeout=20, what="condition"):
     """Polls `predicate` until it returns something true (which it returns),
     or fails the test after `timeout` seconds naming `what`."""

@@ -386,12 +386,7 @@ class ProxyProtocol(unittest.TestCase):
                 time.sleep(0.05)
 
     def tearDown(self):
-        self.haproxy.terminate()
-        try:
-            self.haproxy.wait(10)
-        except subprocess.TimeoutExpired:
-            self.haproxy.kill()
-            self.haproxy.wait()
+        harness.stop_process(self.haproxy)
         self.env.close()
 
     def log_peers(self):
