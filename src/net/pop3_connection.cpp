@@ -65,13 +65,17 @@ class Driver {
 
   std::unique_ptr<store::Mailbox> mailbox;
 
-  /// Closes the mailbox (unlock, release). On this event thread for now:
-  /// destroying it on the blocking pool (the Store seam's aim) corrupted the
-  /// heap under `popbox bench` load (two sessions of one user racing the
-  /// lock), so that waits until the cause is found.
+  /// Closes the mailbox (unlock, release: an index write, a database
+  /// transaction) on the blocking pool, never on this event thread; done
+  /// when it returns. The job captures a plain pointer: GCC 12 may destroy
+  /// a callable twice when it passes through a co_await expression, which
+  /// is harmless only for a callable that owns nothing (an owning
+  /// shared_ptr capture here once corrupted the heap under bench load).
   asio::awaitable<void> close_mailbox() {
     if (!mailbox) co_return;
-    mailbox.reset();
+    store::Mailbox* closing = mailbox.release();
+    auto close = [closing] { std::unique_ptr<store::Mailbox>{closing}.reset(); };
+    co_await run_blocking(st_.pool, close);
   }
 
   template <class Stream>
