@@ -55,11 +55,25 @@ namespace {
 
 enum class Outcome { closed, start_tls };
 
+// Closes a mailbox on the pool. It owns a plain pointer: GCC 12 may destroy
+// a callable twice when it passes through a co_await expression, harmless
+// only for one that owns nothing (an owning capture corrupted the heap).
+struct CloseMailbox {
+  store::Mailbox* closing;
+  void operator()() const { std::unique_ptr<store::Mailbox>{closing}.reset(); }
+};
+
 // Drives the session over one stream type (plain TCP or TLS).
 class Driver {
  public:
   Driver(Connection& conn, pop3::Session& session, core::LineReader& reader)
       : conn_(conn), st_(conn.state), session_(session), reader_(reader) {}
+  // A mailbox still open here (the coroutine was torn down) is closed on
+  // the pool too; if the pool is already gone (shutdown), the process exit
+  // releases its lock.
+  ~Driver() {
+    if (mailbox) asio::post(st_.pool.get(), CloseMailbox{mailbox.release()});
+  }
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
 
@@ -67,14 +81,10 @@ class Driver {
 
   /// Closes the mailbox (unlock, release: an index write, a database
   /// transaction) on the blocking pool, never on this event thread; done
-  /// when it returns. The job captures a plain pointer: GCC 12 may destroy
-  /// a callable twice when it passes through a co_await expression, which
-  /// is harmless only for a callable that owns nothing (an owning
-  /// shared_ptr capture here once corrupted the heap under bench load).
+  /// when it returns.
   asio::awaitable<void> close_mailbox() {
     if (!mailbox) co_return;
-    store::Mailbox* closing = mailbox.release();
-    auto close = [closing] { std::unique_ptr<store::Mailbox>{closing}.reset(); };
+    auto close = CloseMailbox{mailbox.release()};
     co_await run_blocking(st_.pool, close);
   }
 
