@@ -30,6 +30,7 @@
 #include "net/systemd.hpp"
 #include "net/watched_socket.hpp"
 #include "store/make_store.hpp"
+#include "store/make_user_source.hpp"
 
 namespace popbox::net {
 
@@ -390,7 +391,7 @@ std::unique_ptr<metrics::Endpoint> start_metrics(const config::Endpoint& ep) {
 Server::Server(config::Config cfg) : Server(cfg, store::make_store(cfg)) {}
 
 Server::Server(config::Config cfg, std::shared_ptr<store::Store> store)
-    : Server(cfg, std::move(store), auth::make_passwd_file_source(cfg.auth.passwd_file.string())) {}
+    : Server(cfg, std::move(store), store::make_user_source(cfg)) {}
 
 Server::Server(config::Config cfg, std::shared_ptr<store::Store> store,
                std::shared_ptr<auth::UserSource> users) {
