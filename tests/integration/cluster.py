@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 
@@ -73,6 +74,11 @@ def lmtp(port, rcpts, data, sender="s@example.org", host="127.0.0.1", source=Non
         return [c.line() for _ in rcpts]
 
 
+def sql_text(value):
+    """`value` as an SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def available():
     """Why a cluster cannot run here, or None."""
     if not pg.available():
@@ -84,10 +90,14 @@ def available():
 
 def node_config(template, node_dir, dsn):
     """`template` (a popbox.toml text: users, TLS, limits) made into one
-    cluster node's config: the postgres store, PROXY trusted from HAProxy, an
-    LMTP listener and an admin socket of its own."""
+    cluster node's config: the postgres store and users table ([auth] source
+    = "postgres"; the template's passwd-file only seeds it, see
+    Cluster.add_users), PROXY trusted from HAProxy, an LMTP listener and an
+    admin socket of its own."""
     text = template.replace(
         "[server]\n", f'[server]\ntrusted_proxies = ["{PROXY_SOURCE}"]\n', 1)
+    if "source =" not in text:
+        text = text.replace("[auth]\n", '[auth]\nsource = "postgres"\n', 1)
     if "[lmtp]" not in text:
         text += '[lmtp]\nlisten = ["127.0.0.1:0"]\n'
     text += f'[store]\nbackend = "postgres"\ndsn = "{dsn}"\npool_size = 8\n'
@@ -156,7 +166,10 @@ class Frontends:
         return "".join(without_checks(n.log_text()) for n in self.cluster.nodes)
 
     def kill(self, sig):
-        """Sends `sig` (SIGHUP: reload) to every live node."""
+        """Sends `sig` (SIGHUP: reload, after the passwd-file's edits went
+        into the users table) to every live node."""
+        if sig == signal.SIGHUP:
+            self.cluster.sync_users()
         for n in self.cluster.live_nodes():
             n.kill(sig)
 
@@ -221,15 +234,38 @@ class Cluster:
         return r.stdout
 
     def add_users(self, users):
-        """Makes `users` ({name: password}) able to log in on every node.
-        The nodes share one passwd-file (the template's), which the test's
-        Env already wrote, so nothing is left to do; with [auth] source =
-        "postgres" this is where `popbox user add --db` goes."""
-        if 'source = "postgres"' not in self.template:
+        """Makes `users` ({name: password}) and every other entry of the
+        template's passwd-file able to log in on every node: `popbox user
+        add --db` for each one the users table lacks (home and extra fields
+        as in the file), then the file's stored password as it is ({PLAIN}
+        in tests), so that APOP and SCRAM work as on one node."""
+        m = re.search(r'^passwd_file = "([^"]+)"', self.template, re.M)
+        if not m or 'source = "postgres"' not in open(self.configs[0]).read():
             return
-        for name, password in users.items():
-            self.popbox("user", "add", "--db", "-c", self.configs[0], "--password-stdin", name,
-                        stdin=password + "\n")
+        present = set(self.popbox("user", "list", "--db", "-c", self.configs[0]).split())
+        with open(m.group(1)) as f:
+            entries = [line.rstrip("\n").split(":", 7) for line in f
+                       if line.strip() and not line.startswith("#")]
+        updates = []
+        for fields in entries:
+            fields += [""] * (8 - len(fields))
+            name, stored, home, extra = fields[0], fields[1], fields[5], fields[7]
+            if name not in present:
+                args = ["user", "add", "--db", "-c", self.configs[0], "--password-stdin", name]
+                args += ["--home", home] if home else []
+                args += ["--extra", extra] if extra else []
+                self.popbox(*args, stdin=users.get(name, "unused") + "\n")
+                present.add(name)
+            if stored:
+                updates.append(f"UPDATE users SET password = {sql_text(stored)} "
+                               f"WHERE name = {sql_text(name)};")
+        if updates:
+            self.pg.psql("".join(updates), db="popbox")
+
+    def sync_users(self):
+        """Takes an edited passwd-file (test_sighup_reloads_users) into the
+        users table before the nodes reload, as an operator would."""
+        self.add_users({})
 
     def import_maildirs(self, users, config=None):
         """Copies the Maildirs of `users` (the template's [mail] maildir)

@@ -106,6 +106,28 @@ class ClusterCase(unittest.TestCase):
 
 
 class ClusterTest(ClusterCase):
+    def test_users_come_from_the_users_table(self):
+        # Seeded from the passwd-file by `popbox user add --db` (cluster.py).
+        self.assertEqual(self.cluster.pg.psql("SELECT name FROM users ORDER BY name",
+                                              db="popbox").split(), ["alice", "bob@example.com"])
+        # A user added on one node's config logs in on every node at once.
+        self.cluster.popbox("user", "add", "--db", "-c", self.cluster.configs[1],
+                            "--password-stdin", "erin", stdin="erin pw\n")
+        for i in range(self.nodes):
+            self.direct(i, ("erin", "erin pw")).quit()
+        login(self.front.pop3, "erin", "erin pw").quit()
+        self.cluster.popbox("user", "del", "--db", "-c", self.cluster.configs[0], "erin")
+        # Cached logins last until [auth] cache_ttl (as Dovecot's
+        # auth_cache_ttl) or a reload, which empties the cache.
+        self.front.kill(signal.SIGHUP)
+        for n in self.cluster.nodes:
+            wait_for(lambda: "what=users result=ok" in n.log_text(), timeout=10,
+                     what="the nodes' reload")
+        for i in range(self.nodes):
+            with self.assertRaises(poplib.error_proto) as cm:
+                self.direct(i, ("erin", "erin pw"))
+            self.assertIn(b"[AUTH]", cm.exception.args[0])
+
     def test_the_node_sees_the_real_client(self):
         p = login(self.front.pop3, *self.alice, source="127.0.0.2")
         port = p.sock.getsockname()[1]

@@ -2,8 +2,9 @@
 (pg.py): LMTP delivery keeps one body for two recipients, POP3 reads it
 byte-exact, DELE sticks, the maildrop lock is cluster-wide and dies with
 its node, and a database outage is a temporary failure that loses nothing.
-Users come from the passwd-file ([auth] source = "postgres" is not wired
-to the server yet)."""
+PostgresServeTest takes its users from the passwd-file; PostgresUsersTest
+from the users table ([auth] source = "postgres", `popbox user add --db`),
+on two nodes sharing the database."""
 
 import os
 import poplib
@@ -11,9 +12,11 @@ import signal
 import smtplib
 import subprocess
 import unittest
+from base64 import b64encode
 
 import pg
 from harness import POPBOX, Env, LineClient, Server, run_tests, wait_for
+from test_security_scram import scram
 
 MESSAGE = b"Subject: pg\r\nFrom: s@example.org\r\n\r\n.leading dot\r\nline two\r\n"
 
@@ -136,6 +139,125 @@ class PostgresServeTest(unittest.TestCase):
         p.quit()
         p = pop(self.server, "bob@example.com", "bob secret")
         self.assertEqual(p.stat()[0], 1)
+        p.quit()
+
+
+@unittest.skipUnless(pg.available(), "PostgreSQL is not installed")
+class PostgresUsersTest(unittest.TestCase):
+    """Two nodes on one PostgreSQL, users in its users table only."""
+
+    def setUp(self):
+        self.pg = pg.Postgres()
+        self.env = Env(tls=False, extra_sections=(
+            '[lmtp]\nlisten = ["127.0.0.1:0"]\n'
+            f'[store]\nbackend = "postgres"\ndsn = "{self.pg.dsn}"\npool_size = 4\n'))
+        with open(self.env.config) as f:
+            text = f.read().replace("[auth]\n", '[auth]\nsource = "postgres"\n', 1)
+        self.configs = [self.env.config, self.env.config.replace(".toml", "-2.toml")]
+        for c in self.configs:
+            with open(c, "w") as f:
+                f.write(text)
+        self.env.chown()
+        self.popbox("db", "migrate", "-c", self.env.config)
+        self.popbox("user", "add", "--db", "-c", self.env.config, "--password-stdin", "carol",
+                    "--extra", "userdb_quota_rule=*:messages=50", stdin="carol pw\n")
+        self.popbox("user", "add", "--db", "-c", self.env.config, "--password-stdin",
+                    "--scheme", "SCRAM-SHA-256", "dave@example.com", stdin="dave pw\n")
+        self.nodes = [Server(c) for c in self.configs]
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.stop()
+        self.env.close()
+        self.pg.close()
+
+    def popbox(self, *args, stdin=None):
+        r = subprocess.run([POPBOX, *args], input=stdin, capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def lmtp_rcpt(self, node, rcpt, data=MESSAGE):
+        """Delivers `data` to `rcpt` over `node`'s LMTP: the RCPT reply, or
+        the reply after DATA when RCPT was accepted."""
+        with LineClient(node.lmtp) as c:
+            c.send(b"LHLO client.test\r\n")
+            while not c.line().startswith(b"250 "):
+                pass
+            self.assertTrue(c.cmd("MAIL FROM:<s@example.org>").startswith(b"250"))
+            reply = c.cmd(f"RCPT TO:<{rcpt}>")
+            if not reply.startswith(b"250"):
+                return reply
+            self.assertTrue(c.cmd("DATA").startswith(b"354"))
+            c.send(data.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+            return c.line()
+
+    def test_every_node_logs_in_db_users_by_every_mechanism(self):
+        for node in self.nodes:
+            p = pop(node, "carol", "carol pw")
+            self.assertEqual(p.stat(), (0, 0))
+            p.quit()
+            with self.assertRaises(poplib.error_proto) as cm:
+                pop(node, "carol", "wrong")
+            self.assertIn(b"[AUTH]", cm.exception.args[0])
+            # The passwd-file's users are not the server's any more.
+            with self.assertRaises(poplib.error_proto):
+                pop(node, "alice", "alice-secret")
+            with LineClient(node.pop3) as c:
+                plain = b64encode(b"\0carol\0carol pw").decode()
+                self.assertTrue(c.cmd(f"AUTH PLAIN {plain}").startswith(b"+OK"))
+            with LineClient(node.pop3) as c:
+                plain = b64encode(b"\0carol\0nope").decode()
+                self.assertTrue(c.cmd(f"AUTH PLAIN {plain}").startswith(b"-ERR [AUTH]"))
+            with LineClient(node.pop3) as c:
+                reply, _ = scram(c, "dave@example.com", "dave pw")
+                self.assertTrue(reply.startswith(b"+OK"), reply)
+            with LineClient(node.pop3) as c:
+                reply, _ = scram(c, "dave@example.com", "not dave's")
+                self.assertTrue(reply.startswith(b"-ERR"), reply)
+            p = pop(node, "dave@example.com", "dave pw")  # USER/PASS on a SCRAM secret
+            p.quit()
+
+    def test_lmtp_delivers_to_db_users_only(self):
+        self.assertTrue(self.lmtp_rcpt(self.nodes[0], "carol").startswith(b"250"))
+        self.assertTrue(self.lmtp_rcpt(self.nodes[1], "dave@example.com").startswith(b"250"))
+        self.assertTrue(self.lmtp_rcpt(self.nodes[0], "nobody").startswith(b"550"))
+        p = pop(self.nodes[1], "carol", "carol pw")  # delivered by the other node
+        self.assertEqual(p.stat()[0], 1)
+        self.assertEqual(body_of(p.retr(1)[1]), MESSAGE)
+        p.quit()
+
+    def test_check_and_deliver_use_the_users_table(self):
+        r = subprocess.run([POPBOX, "check", "--config", self.env.config], capture_output=True,
+                           text=True, timeout=60)
+        self.assertNotIn("users table", r.stderr)
+        r = subprocess.run([POPBOX, "deliver", "-c", self.env.config, "-u", "carol"], input=MESSAGE,
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run([POPBOX, "deliver", "-c", self.env.config, "-u", "alice"], input=MESSAGE,
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 67, r.stderr)  # EX_NOUSER: not in the table
+        p = pop(self.nodes[0], "carol", "carol pw")
+        self.assertEqual(p.stat()[0], 1)
+        p.quit()
+
+    def test_a_database_outage_is_temporary_for_logins_and_recipients(self):
+        self.pg.stop()
+        for node in self.nodes:
+            with self.assertRaises(poplib.error_proto) as cm:
+                pop(node, "carol", "carol pw")
+            self.assertIn(b"[SYS/TEMP]", cm.exception.args[0])
+            self.assertTrue(self.lmtp_rcpt(node, "carol").startswith(b"451 4.3.0"))
+        r = subprocess.run([POPBOX, "check", "--config", self.env.config], capture_output=True,
+                           text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("users table", r.stderr)
+
+        self.pg.start()
+        for node in self.nodes:
+            self.assertTrue(self.lmtp_rcpt(node, "carol").startswith(b"250"))
+        p = pop(self.nodes[0], "carol", "carol pw")
+        self.assertEqual(p.stat()[0], 2)
         p.quit()
 
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "auth/authenticator.hpp"
+#include "auth_fake_user_source.hpp"
 #include "lmtp/local_delivery.hpp"
 #include "store/memory_store.hpp"
 #include "temp_dir.hpp"
@@ -65,6 +66,24 @@ TEST_F(LocalDeliveryTest, OneDeliveryForEveryRecipientEachWithItsHeaders) {
             "Subject: x\r\n\r\nhi\r\n");
   EXPECT_EQ(retr("bob", 0),
             "Return-Path: <s@example.org>\r\nDelivered-To: bob\r\nSubject: x\r\n\r\nhi\r\n");
+}
+
+TEST(LocalDeliverySource, ASourceThatIsDownIsTemporaryAnUnknownUserIsNot) {
+  auto src = std::make_shared<test::FakeUserSource>();
+  src->put("carol", "{PLAIN}c");
+  auth::Authenticator users(src);
+  users.load();
+  config::Config cfg;
+  store::MemoryStore store;
+  LocalDelivery delivery(cfg, users, store);
+  Recipient r;
+  std::string detail;
+  EXPECT_EQ(delivery.resolve("carol@example.org", 0, r, detail), RcptStatus::ok) << detail;
+  EXPECT_EQ(delivery.resolve("nobody", 0, r, detail), RcptStatus::no_such_user);
+  src->down = true;  // 451 4.3.0, not 550: the MTA keeps the mail and retries
+  EXPECT_EQ(delivery.resolve("carol", 0, r, detail), RcptStatus::temp_failure);
+  EXPECT_NE(detail.find("cannot look up"), std::string::npos) << detail;
+  EXPECT_EQ(delivery.resolve("nobody", 0, r, detail), RcptStatus::temp_failure);
 }
 
 TEST_F(LocalDeliveryTest, UnixInputReachesTheStoreInWireForm) {
