@@ -2,17 +2,14 @@
 
 #include <openssl/rand.h>
 #include <sodium.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 
-#include "auth/passwd_file.hpp"
 #include "auth/password_scheme.hpp"
 #include "auth/scram_fake_secret.hpp"
+#include "auth/user_source.hpp"
 #include "core/limits.hpp"
 
 namespace popbox::auth {
@@ -20,75 +17,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// How often a verify/lookup may stat the file to notice edits.
+/// How often a verify/lookup may ask the source whether the users changed.
 constexpr auto recheck_interval = std::chrono::seconds(1);
-
-/// Verified for unknown users while the file has no users to imitate; it
-/// costs what hash_password() output costs (Argon2id, interactive limits).
-constexpr std::string_view default_dummy =
-    "{ARGON2ID}$argon2id$v=19$m=65536,t=2,p=1$opqlCH3encCy40FlGtuWWQ$Fr/"
-    "rMg45sVcbNdPGG8ROb/HpKFh/g7DhKKXOeHkYj4o";
 
 /// Used for APOP with unknown users or users without a clear-text password,
 /// so the MD5 is computed either way.
 constexpr std::string_view apop_dummy = "no user has this password";
 
-/// What identifies one version of the file on disk.
-struct FileId {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  off_t size = 0;
-  std::int64_t mtime_sec = 0;
-  long mtime_nsec = 0;
-  bool operator==(const FileId&) const = default;
-};
-
-std::optional<FileId> file_id(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileId{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
-}
-
-struct Snapshot {
-  PasswdFile file;
-  std::string dummy;  ///< stored password checked for unknown users
-  std::optional<FileId> id;
-};
-
-/// A dummy as costly as the passwords most users have, so that an unknown
-/// name takes as long as the typical known one. Users whose scheme differs
-/// from the majority remain distinguishable from each other; no dummy can
-/// fix that, only uniform hashing can.
-std::string pick_dummy(const PasswdFile& file) {
-  std::map<std::string, std::pair<std::size_t, const PasswdEntry*>> classes;
-  const PasswdEntry* best = nullptr;
-  std::size_t best_count = 0;
-  for (const PasswdEntry& e : file.entries()) {
-    if (e.password.empty()) continue;
-    const std::string cls = cost_class(e.password);
-    if (cls == "unknown") continue;
-    auto& [count, first] = classes[cls];
-    if (count++ == 0) first = &e;
-    if (count > best_count) {
-      best_count = count;
-      best = first;
-    }
-  }
-  return best != nullptr ? dummy_hash_like(best->password) : std::string(default_dummy);
-}
-
-std::shared_ptr<const Snapshot> read_snapshot(const std::filesystem::path& path) {
-  auto snap = std::make_shared<Snapshot>();
-  // Identify the file before reading it: if it changes in between, the next
-  // check sees a newer id and reads it again.
-  snap->id = file_id(path);
-  snap->file = PasswdFile::load(path);
-  snap->dummy = pick_dummy(snap->file);
-  return snap;
-}
-
-UserInfo user_info(const PasswdEntry& e) {
-  return UserInfo{e.user, e.uid, e.gid, e.home, e.extra};
+/// True when `entry` can log in with some password: unknown schemes and
+/// empty password fields never can.
+bool can_log_in(const std::optional<UserEntry>& entry) {
+  return entry && !entry->password.empty() &&
+         scheme_supported(split_scheme(entry->password).scheme);
 }
 
 void wipe(std::string& s) {
@@ -110,43 +50,32 @@ constexpr std::string_view scram_dummy_password = "no user has this password";
 }  // namespace
 
 struct Authenticator::State {
-  explicit State(CredentialCacheOptions cache_options) : cache(cache_options) {}
+  State(std::shared_ptr<UserSource> u, CredentialCacheOptions cache_options)
+      : users(std::move(u)), cache(cache_options) {
+    if (!users) throw std::invalid_argument("Authenticator needs a user source");
+  }
 
-  std::filesystem::path path;
+  std::shared_ptr<UserSource> users;
   /// Key for made-up SCRAM salts and keys (HMAC of the user name): random
   /// per process unless set_scram_fake_secret() gave a persistent one.
   std::string fake_key = random_key();
-  std::mutex mutex;  ///< guards current; held only briefly
-  std::shared_ptr<const Snapshot> current;
-  /// When get() last looked at the file (written under `mutex`, read
-  /// without it by the cache's hot path).
+  /// When the source was last asked whether the users changed (read
+  /// without a lock by the cache's hot path).
   std::atomic<Clock::rep> last_check{Clock::time_point{}.time_since_epoch().count()};
-  /// When a cached login last took on the job of looking at the file
+  /// When a cached login last took on the job of asking the source
   /// (claim_recheck()).
   std::atomic<Clock::rep> recheck_claimed{Clock::time_point{}.time_since_epoch().count()};
-  /// Serialises reads of the file, which are slow (dummy hashing); verifies
-  /// keep using the old snapshot meanwhile.
-  std::mutex reload_mutex;
   /// Successful password checks of the current users (never APOP or SCRAM).
   CredentialCache cache;
 
   static Clock::time_point at(Clock::rep r) { return Clock::time_point(Clock::duration(r)); }
 
-  void install(std::shared_ptr<const Snapshot> snap) {
-    {
-      std::lock_guard lock(mutex);
-      current = std::move(snap);
-      last_check = Clock::now().time_since_epoch().count();
-    }
-    // After the new users are in place: a check that read the generation
-    // after this drop also sees the new users (see CredentialCache::insert).
-    cache.drop_all();
-  }
+  void mark_checked() { last_check = Clock::now().time_since_epoch().count(); }
 
-  /// True for one caller per recheck_interval once the file is due to be
-  /// looked at (get() has not since): that caller calls get() before it
-  /// trusts the cache, so cached logins notice an edited file as soon as
-  /// full checks do.
+  /// True for one caller per recheck_interval once the source is due to be
+  /// asked (refresh() has not since): that caller calls refresh() before it
+  /// trusts the cache, so cached logins notice edited users as soon as full
+  /// checks do.
   bool claim_recheck(Clock::time_point now) {
     if (now - at(last_check.load()) < recheck_interval) return false;
     Clock::rep claimed = recheck_claimed.load();
@@ -154,84 +83,76 @@ struct Authenticator::State {
     return recheck_claimed.compare_exchange_strong(claimed, now.time_since_epoch().count());
   }
 
-  /// The current users, rereading the file first if it changed on disk and
-  /// was not checked within the last second. Null if it was never readable.
-  std::shared_ptr<const Snapshot> get() {
-    std::shared_ptr<const Snapshot> cur;
+  /// Asks the source whether the users changed, unless someone did within
+  /// the last second; empties the cache if they did. The source installs
+  /// the new users before it answers, so a check that read the cache's
+  /// generation before this drop cannot cache an old password.
+  void refresh() {
     const auto now = Clock::now();
-    {
-      std::lock_guard lock(mutex);
-      cur = current;
-      if (now - at(last_check.load()) < recheck_interval) return cur;
-      last_check = now.time_since_epoch().count();
-    }
+    Clock::rep last = last_check.load();
+    if (now - at(last) < recheck_interval) return;
+    if (!last_check.compare_exchange_strong(last, now.time_since_epoch().count())) return;
     cache.drop_expired(now);
-    const auto id = file_id(path);
-    if (cur && (!id || id == cur->id)) return cur;  // unchanged, or gone: keep what we have
-    std::lock_guard reload_lock(reload_mutex);
-    {
-      // Another thread may have reloaded while we waited for the lock.
-      std::lock_guard lock(mutex);
-      if (current != cur) return current;
-    }
-    try {
-      auto snap = read_snapshot(path);
-      install(snap);
-      return snap;
-    } catch (const std::exception&) {
-      // Keep serving the old users; reload() reports the error to whoever asks.
-      return cur;
-    }
+    if (users->refresh()) cache.drop_all();
+  }
+
+  /// The entry of `user` from fresh users; `ec` set when the source cannot answer.
+  std::optional<UserEntry> find(std::string_view user, std::error_code& ec) {
+    refresh();
+    ec.clear();
+    return users->find(user, ec);
   }
 };
 
-Authenticator::Authenticator(std::filesystem::path passwd_file,
+Authenticator::Authenticator(std::shared_ptr<UserSource> users,
                              CredentialCacheOptions cache_options)
-    : state_(std::make_unique<State>(cache_options)) {
-  state_->path = std::move(passwd_file);
-}
+    : state_(std::make_unique<State>(std::move(users), cache_options)) {}
+
+Authenticator::Authenticator(const std::filesystem::path& passwd_file,
+                             CredentialCacheOptions cache_options)
+    : Authenticator(make_passwd_file_source(passwd_file.string()), cache_options) {}
 
 Authenticator::~Authenticator() = default;
 
 void Authenticator::load() {
-  std::lock_guard reload_lock(state_->reload_mutex);
-  state_->install(read_snapshot(state_->path));
+  state_->users->load();
+  state_->mark_checked();
+  state_->cache.drop_all();
 }
 
 std::optional<std::string> Authenticator::reload() {
-  // Also when the file cannot be read: the operator asked for a fresh start.
+  // Also when the users cannot be read: the operator asked for a fresh start.
   state_->cache.drop_all();
-  try {
-    load();
-  } catch (const std::exception& e) {
-    return std::string(e.what());
-  }
-  return std::nullopt;
+  auto err = state_->users->reload();
+  state_->mark_checked();
+  // After the new users are in place (see State::refresh).
+  state_->cache.drop_all();
+  return err;
 }
 
 AuthResult Authenticator::verify_password(std::string_view user, std::string_view password) {
   // Read before the users: a reload after this point keeps the result of
   // this check out of the cache.
   const std::uint64_t generation = state_->cache.generation();
-  const auto snap = state_->get();
-  if (!snap) return AuthResult::temp_failure;
-  const PasswdEntry* entry = snap->file.find(user);
+  std::error_code ec;
+  const std::optional<UserEntry> entry = state_->find(user, ec);
+  if (ec) return AuthResult::temp_failure;
+  const bool any = entry && entry->any_password;
   // Users who can never log in (no password, unknown scheme) get the same
   // treatment as unknown ones, so timing does not reveal that they exist.
-  if (entry == nullptr || entry->password.empty() ||
-      !scheme_supported(split_scheme(entry->password).scheme)) {
+  if (!any && !can_log_in(entry)) {
     // Same work as for a real user; the answer does not matter.
-    (void)auth::verify_password(snap->dummy, password);
+    (void)auth::verify_password(state_->users->dummy_password(), password);
     state_->cache.drop_user(user);
     return AuthResult::bad_credentials;
   }
-  if (!auth::verify_password(entry->password, password)) {
+  if (!any && !auth::verify_password(entry->password, password)) {
     state_->cache.drop_user(user);
     return AuthResult::bad_credentials;
   }
   if (state_->cache.enabled()) {
-    state_->cache.insert(user, password, std::make_shared<const UserInfo>(user_info(*entry)),
-                         generation, Clock::now());
+    state_->cache.insert(user, password, std::make_shared<const UserInfo>(entry->info), generation,
+                         Clock::now());
   }
   return AuthResult::ok;
 }
@@ -245,7 +166,7 @@ bool Authenticator::claim_recheck() {
 }
 
 void Authenticator::recheck() {
-  (void)state_->get();
+  state_->refresh();
 }
 
 std::shared_ptr<const UserInfo> Authenticator::cached_login(std::string_view user,
@@ -255,11 +176,11 @@ std::shared_ptr<const UserInfo> Authenticator::cached_login(std::string_view use
 
 AuthResult Authenticator::verify_apop(std::string_view user, std::string_view timestamp,
                                       std::string_view digest_hex) {
-  const auto snap = state_->get();
-  if (!snap) return AuthResult::temp_failure;
-  const PasswdEntry* entry = snap->file.find(user);
+  std::error_code ec;
+  const std::optional<UserEntry> entry = state_->find(user, ec);
+  if (ec) return AuthResult::temp_failure;
   std::optional<std::string> plain;
-  if (entry != nullptr) plain = plaintext_password(entry->password);
+  if (entry) plain = plaintext_password(entry->password);
   if (!plain) {
     (void)verify_apop_digest(apop_dummy, timestamp, digest_hex);
     return AuthResult::bad_credentials;
@@ -276,16 +197,16 @@ void Authenticator::set_scram_fake_secret(const std::string& material) {
 }
 
 ScramLookup Authenticator::scram_lookup(std::string_view user) {
-  const auto snap = state_->get();
-  if (!snap) return {};
+  std::error_code ec;
+  const std::optional<UserEntry> entry = state_->find(user, ec);
+  if (ec) return {};
   const std::string& key = state_->fake_key;
   const std::string name(user);
   // Stable for this process and user, so asking twice gives the same salt.
   const std::string salt = hmac_sha256(key, "salt:" + name).substr(0, limits::scram_salt_bytes);
   ScramLookup r;
   r.result = AuthResult::ok;
-  const PasswdEntry* entry = snap->file.find(user);
-  if (entry != nullptr && !entry->password.empty()) {
+  if (entry && !entry->password.empty()) {
     const StoredPassword sp = split_scheme(entry->password);
     if (sp.scheme == scram_scheme) {
       if (auto secret = parse_scram_secret(sp.data)) {
@@ -312,12 +233,10 @@ ScramLookup Authenticator::scram_lookup(std::string_view user) {
   return r;
 }
 
-std::optional<UserInfo> Authenticator::lookup(std::string_view user) {
-  const auto snap = state_->get();
-  if (!snap) return std::nullopt;
-  const PasswdEntry* e = snap->file.find(user);
-  if (e == nullptr) return std::nullopt;
-  return user_info(*e);
+std::optional<UserInfo> Authenticator::lookup(std::string_view user, std::error_code& ec) {
+  std::optional<UserEntry> entry = state_->find(user, ec);
+  if (!entry) return std::nullopt;
+  return std::move(entry->info);
 }
 
 }  // namespace popbox::auth

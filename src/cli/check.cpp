@@ -25,6 +25,7 @@
 #include "metrics/endpoint.hpp"
 #include "net/tls_context.hpp"
 #include "store/make_store.hpp"
+#include "store/make_user_source.hpp"
 
 namespace popbox::cli {
 namespace {
@@ -129,10 +130,15 @@ int run_check(const std::string& file) {
     ++problems;
   };
   try {
-    auto users = auth::PasswdFile::load(cfg.auth.passwd_file);
-    for (const auto& w : users.warnings()) std::cerr << "warning: " << w << "\n";
-    if (users.entries().empty()) {
-      std::cerr << "warning: " << cfg.auth.passwd_file.string() << " has no users\n";
+    if (cfg.auth.source == config::UserSource::passwd_file) {
+      auto users = auth::PasswdFile::load(cfg.auth.passwd_file);
+      for (const auto& w : users.warnings()) std::cerr << "warning: " << w << "\n";
+      if (users.entries().empty()) {
+        std::cerr << "warning: " << cfg.auth.passwd_file.string() << " has no users\n";
+      }
+    } else {
+      // The same source serve loads: the users table must be readable.
+      store::make_user_source(cfg)->load();
     }
   } catch (const std::exception& e) {
     problem(e.what());

@@ -10,12 +10,12 @@
 #include <optional>
 
 #include "auth/authenticator.hpp"
-#include "auth/passwd_file.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
 #include "core/privileges.hpp"
 #include "lmtp/local_delivery.hpp"
 #include "store/make_store.hpp"
+#include "store/make_user_source.hpp"
 
 namespace popbox::cli {
 namespace {
@@ -53,13 +53,13 @@ int run_deliver(const DeliverOptions& o) {
     sender = env ? env : "MAILER-DAEMON";
   }
   try {
-    auth::Authenticator users(cfg.auth.passwd_file);
+    // The same users as `popbox serve` ([auth] source).
+    auth::Authenticator users(store::make_user_source(cfg));
     users.load();
-    // After reading the passwd-file. Keeps CAP_SETUID/CAP_SETGID when an
-    // entry has its own uid/gid (its Maildir is written with them).
+    // After loading the users. Keeps CAP_SETUID/CAP_SETGID when an entry
+    // has its own uid/gid (its Maildir is written with them).
     if (run_as) {
-      const bool keep_setid = auth::has_other_owner(auth::PasswdFile::load(cfg.auth.passwd_file),
-                                                    run_as->uid, run_as->gid);
+      const bool keep_setid = store::users_have_other_owner(cfg, run_as->uid, run_as->gid);
       core::drop_privileges(*run_as, true, keep_setid);
     }
     auto store = store::make_store(cfg);

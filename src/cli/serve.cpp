@@ -6,12 +6,12 @@
 #include <iostream>
 #include <optional>
 
-#include "auth/passwd_file.hpp"
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
 #include "core/privileges.hpp"
 #include "net/server.hpp"
 #include "store/maildrop_lock.hpp"
+#include "store/make_user_source.hpp"
 
 namespace popbox::cli {
 
@@ -24,16 +24,6 @@ void add_serve(CLI::App& app, int& rc) {
     std::optional<core::RunAs> run_as;
     try {
       cfg = config::load(*file);
-      if (cfg.auth.source == config::UserSource::postgres) {
-        // `popbox user --db` already fills the users table; the server's
-        // logins do not read it yet (issue 11), so refuse rather than
-        // serve with nobody able to log in.
-        std::cerr << "popbox serve: " << cfg.source.string()
-                  << ": [auth] source = \"postgres\" is not served yet; use \"passwd-file\" "
-                     "(the mail itself may live in PostgreSQL: [store] backend)\n";
-        rc = EX_CONFIG;
-        return;
-      }
       if (core::running_as_root()) {
         if (cfg.server.user.empty()) {
           std::cerr << "popbox serve: " << core::refuse_root_message() << "\n";
@@ -51,16 +41,15 @@ void add_serve(CLI::App& app, int& rc) {
       // Entries with their own uid/gid need CAP_SETUID/CAP_SETGID kept for
       // the per-thread fsuid switch; without them the drop keeps nothing.
       const bool keep_setid =
-          run_as && auth::has_other_owner(auth::PasswdFile::load(cfg.auth.passwd_file), run_as->uid,
-                                          run_as->gid);
+          run_as && store::users_have_other_owner(cfg, run_as->uid, run_as->gid);
       // The one maildrop lock file, opened (created) while still root and
       // given to the service user, so its CLI verbs can share it.
       store::configure_maildrop_locks(
           cfg.mail.lock_file,
           run_as ? std::optional<store::Owner>(store::Owner{run_as->uid, run_as->gid})
                  : std::nullopt);
-      // Binds every listener and reads the passwd-file and the TLS key
-      // while still root; everything after runs as the configured user.
+      // Binds every listener and loads the users ([auth] source) and the
+      // TLS key while still root; everything after runs as the configured user.
       net::Server server(std::move(cfg));
       // The admin socket: the service user's, group [admin] group.
       server.set_admin_owner(run_as ? run_as->uid : ::getuid(), run_as ? run_as->gid : ::getgid());

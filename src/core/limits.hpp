@@ -337,6 +337,11 @@ inline constexpr int pg_fetch_chunks = 4;
 /// lent, before it fails with a temporary error.
 inline constexpr std::chrono::seconds pg_pool_wait{5};
 
+/// Connections of the users table's own pool ([auth] source = "postgres"):
+/// one lookup per login or recipient, short queries; apart from the
+/// store's pool so mail work never keeps logins waiting.
+inline constexpr std::size_t pg_user_pool_size = 4;
+
 /// ---- Metrics endpoint ([metrics] listen) -------------------------------------
 
 /// Scrape connections open at once: Prometheus scrapes one at a time; a

@@ -75,10 +75,18 @@ RcptStatus LocalDelivery::check_quota(const Recipient& rcpt, std::uint64_t size,
 RcptStatus LocalDelivery::resolve(std::string_view address, std::uint64_t size_hint, Recipient& out,
                                   std::string& detail) {
   const std::string name = cfg_.auth.canonical_user(address);
-  std::optional<auth::UserInfo> info = users_.lookup(name);
-  if (!info) {
+  std::error_code lookup_ec;
+  std::optional<auth::UserInfo> info = users_.lookup(name, lookup_ec);
+  if (!info && !lookup_ec) {
     std::size_t at = name.find('@');
-    if (at != std::string::npos) info = users_.lookup(std::string_view(name).substr(0, at));
+    if (at != std::string::npos) {
+      info = users_.lookup(std::string_view(name).substr(0, at), lookup_ec);
+    }
+  }
+  if (lookup_ec) {
+    // The user source is down: the MTA retries later (451), it must not bounce.
+    detail = "cannot look up the user: " + lookup_ec.message();
+    return RcptStatus::temp_failure;
   }
   if (!info) {
     detail = "no such user";

@@ -52,14 +52,14 @@ std::optional<admin::MaildropRef> maildrop_of(ServerState& st, const store::Mail
     return std::nullopt;
   }
   const store::MaildirPaths& paths = *store;
-  auto info = st.auth.lookup(user);
+  std::error_code ec;
+  auto info = st.auth.lookup(user, ec);
   if (!info) {
-    why = "unknown user";
+    why = ec ? "cannot look up the user: " + ec.message() : "unknown user";
     return std::nullopt;
   }
   admin::MaildropRef ref;
   ref.user = user;
-  std::error_code ec;
   ref.path = paths.maildir_path(user, ec);
   if (ec) {
     why = ec.message();

@@ -28,9 +28,10 @@ auth::AuthResult verify_oauth(ServerState& st, const std::string& user, std::str
     detail = "token names another user";
     return auth::AuthResult::bad_credentials;
   }
-  if (!st.auth.lookup(user)) {
-    detail = "unknown user";
-    return auth::AuthResult::bad_credentials;
+  std::error_code ec;
+  if (!st.auth.lookup(user, ec)) {
+    detail = ec ? "cannot look up the user: " + ec.message() : "unknown user";
+    return ec ? auth::AuthResult::temp_failure : auth::AuthResult::bad_credentials;
   }
   return auth::AuthResult::ok;
 }
@@ -84,7 +85,7 @@ LoginResult open_blocking(ServerState& st, const std::string& user, const auth::
   store::OpenRequest req{user, std::nullopt};
   // The entry's uid/gid own the Maildir: all its I/O is made with them.
   std::optional<auth::UserInfo> looked_up;
-  if (info == nullptr && (looked_up = st.auth.lookup(user))) info = &*looked_up;
+  if (info == nullptr && (looked_up = st.auth.lookup(user, ec))) info = &*looked_up;
   if (info != nullptr) {
     req.owner = store::entry_owner(info->uid, info->gid, st.cfg.auth.first_valid_uid, ec);
   }

@@ -15,6 +15,7 @@
 
 #include "admin/socket.hpp"
 #include "auth/scram_fake_secret.hpp"
+#include "auth/user_source.hpp"
 #include "core/limits.hpp"
 #include "core/log.hpp"
 #include "core/privileges.hpp"
@@ -29,6 +30,7 @@
 #include "net/systemd.hpp"
 #include "net/watched_socket.hpp"
 #include "store/make_store.hpp"
+#include "store/make_user_source.hpp"
 
 namespace popbox::net {
 
@@ -49,10 +51,11 @@ struct Listener {
 };
 
 struct Server::Impl {
-  Impl(const config::Config& cfg, std::shared_ptr<store::Store> store)
+  Impl(const config::Config& cfg, std::shared_ptr<store::Store> store,
+       std::shared_ptr<auth::UserSource> users)
       : threads(cfg.server.threads ? cfg.server.threads
                                    : std::max(1u, std::thread::hardware_concurrency())),
-        state(cfg, std::move(store), std::max(4u, 2 * threads)),
+        state(cfg, std::move(store), std::move(users), std::max(4u, 2 * threads)),
         delivery(state.cfg, state.auth, *state.store),
         sets(threads) {
     for (unsigned i = 0; i < threads; ++i) {
@@ -387,15 +390,20 @@ std::unique_ptr<metrics::Endpoint> start_metrics(const config::Endpoint& ep) {
 
 Server::Server(config::Config cfg) : Server(cfg, store::make_store(cfg)) {}
 
-Server::Server(config::Config cfg, std::shared_ptr<store::Store> store) {
+Server::Server(config::Config cfg, std::shared_ptr<store::Store> store)
+    : Server(cfg, std::move(store), store::make_user_source(cfg)) {}
+
+Server::Server(config::Config cfg, std::shared_ptr<store::Store> store,
+               std::shared_ptr<auth::UserSource> users) {
   if (!store) throw std::invalid_argument("net::Server needs a store");
+  if (!users) throw std::invalid_argument("net::Server needs a user source");
   core::set_log_level(cfg.log_level == "debug"   ? core::LogLevel::debug
                       : cfg.log_level == "warn"  ? core::LogLevel::warn
                       : cfg.log_level == "error" ? core::LogLevel::error
                                                  : core::LogLevel::info);
   raise_fd_limit(cfg);
   metrics::server();  // made now, not by a session's first event
-  impl_ = std::make_unique<Impl>(cfg, std::move(store));
+  impl_ = std::make_unique<Impl>(cfg, std::move(store), std::move(users));
   auto& st = impl_->state;
   st.auth.load();
   try {

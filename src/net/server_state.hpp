@@ -89,9 +89,10 @@ inline auth::CredentialCacheOptions credential_cache_options(const config::Confi
 }
 
 struct ServerState {
-  ServerState(config::Config c, std::shared_ptr<store::Store> s, unsigned pool_threads)
+  ServerState(config::Config c, std::shared_ptr<store::Store> s,
+              std::shared_ptr<auth::UserSource> users, unsigned pool_threads)
       : cfg(std::move(c)),
-        auth(cfg.auth.passwd_file, credential_cache_options(cfg)),
+        auth(std::move(users), credential_cache_options(cfg)),
         store(std::move(s)),
         pool(pool_threads),
         auth_pool(limits::auth_threads),
@@ -103,7 +104,7 @@ struct ServerState {
   }
 
   config::Config cfg;
-  auth::Authenticator auth;
+  auth::Authenticator auth;                   ///< on the UserSource the server was given
   std::unique_ptr<auth::OAuthService> oauth;  ///< null without [auth.oauth]; load() at start
   std::shared_ptr<store::Store> store;        ///< the one seam to the mail (any backend)
   BlockingPool pool;                          ///< blocking mail work: scans, file reads, commits

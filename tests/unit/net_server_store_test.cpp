@@ -4,6 +4,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "auth_fake_user_source.hpp"
 #include "net/server.hpp"
 #include "store/make_store.hpp"
 #include "store/memory_store.hpp"
@@ -27,6 +28,19 @@ TEST(ServerStore, AnInjectedStoreIsServed) {
   auto store = std::make_shared<store::MemoryStore>();
   EXPECT_NO_THROW(Server(small_config(dir), store));
   EXPECT_THROW(Server(small_config(dir), nullptr), std::invalid_argument);
+}
+
+TEST(ServerStore, AnInjectedUserSourceIsServed) {
+  test::TempDir dir;
+  auto store = std::make_shared<store::MemoryStore>();
+  auto users = std::make_shared<test::FakeUserSource>();
+  config::Config cfg = small_config(dir);
+  cfg.auth.passwd_file = dir.path + "/no-such-file";  // not read: the source replaces it
+  EXPECT_NO_THROW(Server(cfg, store, users));
+  EXPECT_EQ(users->loads, 1);
+  EXPECT_THROW(Server(cfg, store, nullptr), std::invalid_argument);
+  users->down = true;  // its load() fails: the server does not start
+  EXPECT_THROW(Server(cfg, store, users), std::runtime_error);
 }
 
 TEST(ServerStore, TheConfigChoosesTheBackend) {

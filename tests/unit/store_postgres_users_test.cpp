@@ -1,6 +1,7 @@
 // Users in PostgreSQL: the passwd-file's hash formats, edits, lookups.
 #include <gtest/gtest.h>
 
+#include "auth/authenticator.hpp"
 #include "auth/password_scheme.hpp"
 #include "pg_fixture.hpp"
 #include "store/postgres/pg_error.hpp"
@@ -72,6 +73,45 @@ TEST_F(PgUsers, DatabaseDownIsATemporaryErrorNotAWrongPassword) {
   PgUserSource users(dead);
   std::error_code ec;
   EXPECT_FALSE(users.verify_password("alice", "pw", ec));
+  EXPECT_TRUE(store::pg::is_temporary(ec));
+}
+
+TEST_F(PgUsers, TheTableIsAUserSourceForTheAuthenticator) {
+  ASSERT_FALSE(add_db_user(*conn_, DbUser{"bob", "{PLAIN}bob pw", "/home/bob", "", 0, 0}));
+  ASSERT_FALSE(
+      add_db_user(*conn_, DbUser{"sam", hash_password("sam pw", "SCRAM-SHA-256"), "", "", 0, 7}));
+  auto source = make_pg_user_source(test::pg_dsn);
+  Authenticator a(source);
+  EXPECT_NO_THROW(a.load());
+  EXPECT_EQ(a.reload(), std::nullopt);
+  EXPECT_FALSE(source->refresh());
+  EXPECT_EQ(a.verify_password("bob", "bob pw"), AuthResult::ok);
+  EXPECT_EQ(a.verify_password("bob", "wrong"), AuthResult::bad_credentials);
+  EXPECT_EQ(a.verify_password("nobody", "bob pw"), AuthResult::bad_credentials);
+  EXPECT_EQ(a.verify_password("sam", "sam pw"), AuthResult::ok);
+  EXPECT_EQ(a.scram_lookup("sam").result, AuthResult::ok);
+  std::error_code ec;
+  auto sam = a.lookup("sam", ec);
+  ASSERT_TRUE(sam);
+  EXPECT_EQ(sam->extra, "userdb_quota_rule=*:messages=7");
+  EXPECT_FALSE(a.lookup("nobody", ec));
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(split_scheme(source->dummy_password()).scheme, "ARGON2ID");
+}
+
+TEST_F(PgUsers, AnUnreachableTableIsAClearErrorAndATemporaryFailure) {
+  auto source = make_pg_user_source("host=/nonexistent-popbox port=1 connect_timeout=2");
+  try {
+    source->load();
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("users table"), std::string::npos) << e.what();
+  }
+  Authenticator a(source);
+  EXPECT_EQ(a.verify_password("bob", "bob pw"), AuthResult::temp_failure);
+  EXPECT_EQ(a.scram_lookup("bob").result, AuthResult::temp_failure);
+  std::error_code ec;
+  EXPECT_FALSE(a.lookup("bob", ec));
   EXPECT_TRUE(store::pg::is_temporary(ec));
 }
 

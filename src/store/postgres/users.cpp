@@ -4,9 +4,12 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <stdexcept>
 
 #include "auth/password_scheme.hpp"
+#include "core/limits.hpp"
 #include "store/postgres/pg_error.hpp"
+#include "store/postgres/schema.hpp"
 
 namespace popbox::auth {
 namespace {
@@ -43,7 +46,37 @@ UserInfo user_info(const DbUser& user) {
 PgUserSource::PgUserSource(std::shared_ptr<store::pg::Pool> pool)
     : pool_(std::move(pool)), dummy_(dummy_hash_like(hash_password("popbox-dummy"))) {}
 
-std::optional<DbUser> PgUserSource::find(std::string_view name, std::error_code& ec) {
+std::optional<std::string> PgUserSource::reload() {
+  std::error_code ec;
+  std::string error;
+  // Twice: an idle connection may have died with a server restart (the
+  // pool drops it when it comes back broken); the second one is new.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    error.clear();
+    store::pg::Lease lease = pool_->acquire(ec, &error);
+    if (ec) break;
+    (void)lease->exec("SELECT 1 FROM users LIMIT 1", ec);
+    if (!ec) return std::nullopt;
+    error = lease->last_error();
+    if (!lease->broken()) break;
+  }
+  if (error.empty()) error = ec.message();
+  return "[auth] source = \"postgres\": cannot read the users table: " + error;
+}
+
+void PgUserSource::load() {
+  if (auto err = reload()) throw std::runtime_error(*err);
+}
+
+std::optional<UserEntry> PgUserSource::find(std::string_view name, std::error_code& ec) {
+  std::optional<DbUser> row = find_row(name, ec);
+  if (!row) return std::nullopt;
+  UserEntry e(user_info(*row), row->password);
+  sodium_memzero(row->password.data(), row->password.size());
+  return e;
+}
+
+std::optional<DbUser> PgUserSource::find_row(std::string_view name, std::error_code& ec) {
   std::optional<DbUser> out;
   ec = pool_->with([&](Connection& c, std::error_code& e) {
     Result r = c.run(find_user, Params().text(std::string(name)), e);
@@ -61,21 +94,30 @@ std::optional<DbUser> PgUserSource::find(std::string_view name, std::error_code&
 }
 
 std::optional<UserInfo> PgUserSource::lookup(std::string_view name, std::error_code& ec) {
-  std::optional<DbUser> u = find(name, ec);
+  std::optional<DbUser> u = find_row(name, ec);
   if (!u) return std::nullopt;
+  sodium_memzero(u->password.data(), u->password.size());
   return user_info(*u);
 }
 
 std::optional<UserInfo> PgUserSource::verify_password(std::string_view name,
                                                       std::string_view password,
                                                       std::error_code& ec) {
-  std::optional<DbUser> u = find(name, ec);
+  std::optional<DbUser> u = find_row(name, ec);
   if (ec) return std::nullopt;
   const bool ok =
       popbox::auth::verify_password(u ? u->password : dummy_, password) && u.has_value();
   if (u) sodium_memzero(u->password.data(), u->password.size());
   if (!ok) return std::nullopt;
   return user_info(*u);
+}
+
+std::shared_ptr<PgUserSource> make_pg_user_source(const std::string& dsn) {
+  auto pool = std::make_shared<store::pg::Pool>(dsn, limits::pg_user_pool_size);
+  // As the store's pool does: a schema this popbox does not know is refused.
+  pool->set_connect_check(
+      [](Connection& c, std::string* error) { return store::pg::check_schema(c, error); });
+  return std::make_shared<PgUserSource>(std::move(pool));
 }
 
 std::error_code add_db_user(Connection& conn, const DbUser& user) {

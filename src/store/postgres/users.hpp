@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth/user_info.hpp"
+#include "auth/user_source.hpp"
 #include "store/postgres/pool.hpp"
 
 namespace popbox::auth {
@@ -27,14 +28,28 @@ struct DbUser {
   std::uint64_t quota_messages = 0;  ///< 0: the [quota] default
 };
 
-/// Looks users up and checks their passwords.
-class PgUserSource {
+/// The users table as a UserSource, on a pool of its own.
+class PgUserSource final : public UserSource {
  public:
   explicit PgUserSource(std::shared_ptr<store::pg::Pool> pool);
 
+  /// Checks that the users table can be read; throws std::runtime_error
+  /// with libpq's or the schema check's words otherwise.
+  void load() override;
+  /// The same check as load(): there is nothing to reread, every find()
+  /// asks the database. The message when it fails.
+  std::optional<std::string> reload() override;
+  /// False: every find() reads the table, so nothing goes stale here; the
+  /// credential cache's TTL bounds how long a changed password still works.
+  bool refresh() override { return false; }
+  /// The user's row as a UserEntry (see user_info()); ec on a database error.
+  std::optional<UserEntry> find(std::string_view name, std::error_code& ec) override;
+  /// An Argon2id hash no password matches (what hash_password() writes).
+  std::string dummy_password() override { return dummy_; }
+
   /// The user's row; nullopt when there is none. ec on a database error
   /// (store::pg::is_temporary tells whether to answer [SYS/TEMP]).
-  std::optional<DbUser> find(std::string_view name, std::error_code& ec);
+  std::optional<DbUser> find_row(std::string_view name, std::error_code& ec);
   /// What a login needs of the user: the passwd-file's UserInfo, with the
   /// quota columns appended to `extra` as a userdb_quota_rule.
   std::optional<UserInfo> lookup(std::string_view name, std::error_code& ec);
@@ -48,6 +63,10 @@ class PgUserSource {
   std::shared_ptr<store::pg::Pool> pool_;
   std::string dummy_;  ///< an Argon2id hash no password matches
 };
+
+/// The users of the database `dsn` on a pool of limits::pg_user_pool_size
+/// connections that check the schema version ([auth] source = "postgres").
+std::shared_ptr<PgUserSource> make_pg_user_source(const std::string& dsn);
 
 /// The passwd-file view of a row.
 UserInfo user_info(const DbUser& user);
