@@ -230,7 +230,7 @@ class SandboxPop3Test(unittest.TestCase):
         m = crlf_message("cut", ["0123456789" * 10])
         box.send("app@app.test", ["ann@example.com"], m)
         self.set_faults("ann@example.com", {"kind": "pop3_drop_retr", "probability": 1,
-                                            "after_octets": 25})
+                                            "after_octets": 30})
         with socket.create_connection(("127.0.0.1", box.pop3_port), timeout=20) as s:
             f = s.makefile("rb")
             f.readline()
@@ -238,7 +238,7 @@ class SandboxPop3Test(unittest.TestCase):
             f.readline()
             f.readline()
             self.assertTrue(f.readline().startswith(b"+OK"))
-            self.assertEqual(f.read(), m[:25])  # then EOF
+            self.assertEqual(f.read(), m[:30])  # then EOF
         # poplib sees the connection end; nothing was deleted, TOP is whole.
         p = self.pop()
         with self.assertRaises((poplib.error_proto, EOFError, OSError)):
