@@ -28,9 +28,9 @@ from test_sandbox_smtp import no_verify
 class Sandbox:
     """A running `popbox sandbox --ephemeral` on ephemeral SMTP and HTTP ports."""
 
-    def __init__(self, *extra, token=None):
+    def __init__(self, *extra, token=None, data=None):
         self.token = token
-        args = [POPBOX, "sandbox", "--ephemeral", "--smtp", "127.0.0.1:0", "--http",
+        args = [POPBOX, "sandbox", *(["--data", data] if data else ["--ephemeral"]), "--smtp", "127.0.0.1:0", "--http",
                 "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0", *extra]
         if token:
             args += ["--api-token", token]

@@ -4,9 +4,11 @@ the octets sent; UIDL is stable and is the API's message id; TOP,
 PIPELINING and no message cap; DELE at QUIT removes the message from the
 API (and RETR marks it read); --strict-auth and API-created inboxes with a
 password; every POP3 fault mode seen by a real client; --ephemeral writes
-no file; mpop reads from the sandbox."""
+no file; mpop and fetchmail read from the sandbox."""
 
 import base64
+import http.client
+import json
 import os
 import poplib
 import shutil
@@ -152,6 +154,11 @@ class SandboxPop3Test(unittest.TestCase):
         box = self.start()
         for s in ("keep", "drop"):
             box.send("app@app.test", ["ann@example.com"], plain(s))
+        drop_id = self.messages("ann@example.com")[0]["id"]
+        events = http.client.HTTPConnection("127.0.0.1", box.http_port, timeout=20)
+        events.request("GET", "/api/v1/events")
+        stream = events.getresponse()
+        self.assertEqual(stream.status, 200)
         p = self.pop()
         p.retr(1)
         p.dele(2)
@@ -161,6 +168,17 @@ class SandboxPop3Test(unittest.TestCase):
         msgs = self.messages("ann@example.com")
         self.assertEqual([m["subject"] for m in msgs], ["keep"])
         self.assertTrue(msgs[0]["read"])
+        # The SSE stream tells of the deletion like any other.
+        kind = data = None
+        while kind != "message_deleted":
+            kind = data = None
+            while (line := stream.readline().decode().rstrip("\r\n")) != "":
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    data = json.loads(line[6:])
+        events.close()
+        self.assertEqual(data["message_id"], drop_id)
         # A session that ends without QUIT deletes nothing.
         p = self.pop()
         p.dele(1)
@@ -259,6 +277,31 @@ class SandboxPop3Test(unittest.TestCase):
         p.quit()
         self.assertEqual(len(self.messages("ann@example.com")), 1)
 
+    def test_maildir_data_dir_serves_the_same_and_keeps_it_over_a_restart(self):
+        tmp = tempfile.mkdtemp(prefix="popbox-sandbox-data-")
+        try:
+            data = os.path.join(tmp, "data")
+            self.box = Sandbox(data=data)
+            sent = [crlf_message("d1", ["one"]), crlf_message("d2", [".", "two"])]
+            for m in sent:
+                self.box.send("app@app.test", ["ann@example.com"], m)
+            p = self.pop()
+            self.assertEqual([retr_octets(p.retr(i)[1]) for i in (1, 2)], sent)
+            uidls = p.uidl()[1]
+            p.dele(1)
+            p.quit()
+            self.assertEqual(self.box.stop(), 0)
+            self.box = Sandbox(data=data)
+            p = self.pop()
+            self.assertEqual(p.uidl()[1], [b"1 " + uidls[1].split()[1]])
+            self.assertEqual(retr_octets(p.retr(1)[1]), sent[1])
+            p.quit()
+            self.assertTrue(self.messages("ann@example.com")[0]["read"])
+        finally:
+            if self.box and self.box.proc.poll() is None:
+                self.box.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_ephemeral_writes_no_file(self):
         tmp = tempfile.mkdtemp(prefix="popbox-sandbox-eph-")
         try:
@@ -326,6 +369,43 @@ uidls_file {tmp}/uidls
                    for n in os.listdir(os.path.join(md, "new"))]
             self.assertEqual(got, [m.replace(b"\r\n", b"\n")])
             self.assertEqual(self.messages("ann@example.com"), [])  # keep off: DELE + QUIT
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @unittest.skipUnless(shutil.which("fetchmail"), "fetchmail is not installed")
+    def test_fetchmail_reads_over_pop3s(self):
+        tmp = tempfile.mkdtemp(prefix="popbox-sandbox-fetchmail-")
+        try:
+            box = self.start()
+            sent = [crlf_message("fm1", ["one"]), crlf_message("fm2", [".", "two"])]
+            for m in sent:
+                box.send("app@app.test", ["ann@example.com"], m)
+            out = os.path.join(tmp, "out")
+            os.makedirs(out)
+            mda = os.path.join(tmp, "mda.sh")
+            with open(mda, "w") as f:  # one file per message, numbered in order
+                f.write(f'#!/bin/sh\nn=$(ls "{out}" | wc -l)\n'
+                        f'exec cat > "{out}/$(printf %04d "$n")"\n')
+            os.chmod(mda, 0o755)
+            rc = os.path.join(tmp, "fetchmailrc")
+            with open(rc, "w") as f:
+                f.write(f"""set no syslog
+set no bouncemail
+set invisible
+set idfile "{tmp}/fetchids"
+poll 127.0.0.1 service {box.pop3s_port} protocol pop3 uidl timeout 20
+  user "ann@example.com" there with password "x" is "root" here
+  options no keep no rewrite ssl no sslcertck
+  mda "{mda}"
+""")
+            os.chmod(rc, 0o600)  # fetchmail refuses an rc file others can read
+            r = subprocess.run(["fetchmail", "--nodetach", "--fetchmailrc", rc],
+                               capture_output=True, timeout=60,
+                               env=dict(os.environ, HOME=tmp, FETCHMAILHOME=tmp))
+            self.assertEqual(r.returncode, 0, (r.stdout + r.stderr).decode(errors="replace"))
+            got = [open(os.path.join(out, n), "rb").read() for n in sorted(os.listdir(out))]
+            self.assertEqual(got, [m.replace(b"\r\n", b"\n") for m in sent])
+            self.assertEqual(self.messages("ann@example.com"), [])  # no keep: DELE + QUIT
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -165,7 +165,7 @@ export function render_settings(s) {
     parts.push(el('p', { class: 'hint' }, 'POP3 is not served by this sandbox.'));
   }
   parts.push(
-    el('p', { class: 'hint' }, 'The certificate is self-signed: tell the client to accept it, or trust the one in the data directory.'),
+    el('p', { class: 'hint' }, 'The certificate is self-signed: tell the client to accept it, or trust sandbox-cert.pem of the data directory (--ephemeral keeps none).'),
     endpoint_table('Limits', [
       ['Messages per inbox', s.limits.max_messages || 'no limit'],
       ['Total bytes', s.limits.max_total_bytes || 'no limit'],
