@@ -14,7 +14,8 @@ let smtpPort;
 let api;
 
 before(async () => {
-  box = spawn(bin, ['sandbox', '--ephemeral', '--smtp', '127.0.0.1:0', '--http', '127.0.0.1:0'], {
+  const free = ['--smtp', '--pop3', '--pop3s', '--http'].flatMap((flag) => [flag, '127.0.0.1:0']);
+  box = spawn(bin, ['sandbox', '--ephemeral', ...free], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = {};

@@ -35,7 +35,8 @@ def send_signup_mail(smtp_port, address, token):
 class SignupTest(unittest.TestCase):
     def setUp(self):
         self.box = subprocess.Popen(
-            [POPBOX, "sandbox", "--ephemeral", "--smtp", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+            [POPBOX, "sandbox", "--ephemeral", "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0",
+             "--pop3s", "127.0.0.1:0", "--http", "127.0.0.1:0"],
             stdout=subprocess.PIPE, text=True)
         lines = {}
         while "http" not in lines:

@@ -1,9 +1,9 @@
 // popbox sandbox: throwaway test inboxes for developers (issue 12). SMTP in
-// (catch-all, STARTTLS, AUTH), inboxes under --data (or a temporary
-// directory with --ephemeral), a self-signed certificate made on first
-// start, the HTTP API and web UI on --http, served until SIGINT/SIGTERM.
-// POP3 is not served yet (it needs the Store seam): --pop3/--pop3s are
-// validated only, and /api/v1/settings shows pop3 as null.
+// (catch-all, STARTTLS, AUTH), inboxes under --data (or in memory with
+// --ephemeral: no file at all), a self-signed certificate made on first
+// start, POP3 (STLS) and POP3S out through the real server (net::Server
+// over sandbox::Pop3Store, Pop3Users and the Pop3Faults hooks), the HTTP
+// API and web UI on --http, served until SIGINT/SIGTERM.
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -18,16 +18,21 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "cli/verbs.hpp"
 #include "config/config.hpp"
 #include "core/limits.hpp"
 #include "core/log.hpp"
 #include "core/version.hpp"
+#include "net/server.hpp"
 #include "net/smtp_connection.hpp"
 #include "net/watched_socket.hpp"
 #include "sandbox/api/http_api.hpp"
 #include "sandbox/inbox_hub.hpp"
+#include "sandbox/pop3_faults.hpp"
+#include "sandbox/pop3_store.hpp"
+#include "sandbox/pop3_users.hpp"
 #include "sandbox/self_signed.hpp"
 #include "sandbox/smtp_backend.hpp"
 #include "sandbox/web/web_assets.hpp"
@@ -91,11 +96,17 @@ std::shared_ptr<asio::ssl::context> smtp_tls(const sandbox::CertificatePaths& ce
   return ctx;
 }
 
-// What GET /api/v1/settings shows: the bound SMTP endpoint; POP3 is not
-// served yet, so null rather than a port nobody listens on.
-sandbox::ApiSettings api_settings(const tcp::endpoint& smtp, bool strict_auth) {
+sandbox::Endpoint api_endpoint(const tcp::endpoint& ep) {
+  return {ep.address().to_string(), ep.port()};
+}
+
+// What GET /api/v1/settings shows: the bound endpoints.
+sandbox::ApiSettings api_settings(const tcp::endpoint& smtp, const tcp::endpoint& pop3,
+                                  const tcp::endpoint& pop3s, bool strict_auth) {
   sandbox::ApiSettings s;
-  s.smtp = {smtp.address().to_string(), smtp.port()};
+  s.smtp = api_endpoint(smtp);
+  s.pop3 = api_endpoint(pop3);
+  s.pop3s = api_endpoint(pop3s);
   s.strict_auth = strict_auth;
   s.version = std::string(popbox::version);
   s.web_assets = [](std::string_view path) -> std::optional<sandbox::WebAssetView> {
@@ -105,6 +116,66 @@ sandbox::ApiSettings api_settings(const tcp::endpoint& smtp, bool strict_auth) {
   };
   return s;
 }
+
+// Port 0 asks for any free port. net::Server binds what its config names
+// and does not say which port it got, so one is picked here: bound and
+// released at once (the kernel does not hand it out again so soon).
+tcp::endpoint pick_port(tcp::endpoint ep) {
+  if (ep.port() != 0) return ep;
+  asio::io_context io;
+  tcp::acceptor probe(io, ep);
+  return probe.local_endpoint();
+}
+
+// The POP3 side as `popbox serve` would run it from a config file: STLS on
+// `pop3`, implicit TLS on `pop3s`, the sandbox's certificate, one event
+// thread. No credential cache: an inbox's password may change with the
+// inbox (deleted and made again), and a cached login would outlive it.
+config::Config pop3_config(const tcp::endpoint& pop3, const tcp::endpoint& pop3s,
+                           const sandbox::CertificatePaths& cert) {
+  config::Config cfg;
+  cfg.server.listen = {{pop3.address().to_string(), pop3.port()}};
+  cfg.server.listen_tls = {{pop3s.address().to_string(), pop3s.port()}};
+  cfg.server.hostname = "popbox-sandbox";
+  cfg.server.threads = 1;
+  cfg.tls.enabled = true;
+  cfg.tls.cert = cert.cert;
+  cfg.tls.key = cert.key;
+  cfg.tls.certs = {cert.cert};
+  cfg.tls.keys = {cert.key};
+  cfg.auth.cache_ttl = std::chrono::milliseconds(0);
+  return cfg;
+}
+
+// net::Server::run() on a thread of its own; it stops on the SIGINT/SIGTERM
+// that stops the sandbox.
+class Pop3Thread {
+ public:
+  explicit Pop3Thread(net::Server& server)
+      : thread_([this, &server] {
+          try {
+            server.run();
+          } catch (const std::exception& e) {
+            core::log_error(
+                fmt::format("sandbox event=pop3_failed error=\"{}\"", core::log_escape(e.what())));
+          }
+          done_ = true;
+        }) {}
+  /// Waits for the server to end. A signal that came before its run()
+  /// listened for signals stopped only the sandbox: it is repeated until
+  /// the server ends (the sandbox's own signal set still catches them).
+  ~Pop3Thread() {
+    while (!done_) {
+      ::kill(::getpid(), SIGTERM);
+      std::this_thread::sleep_for(limits::shutdown_poll);
+    }
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 // The running sandbox: one event thread, the blocking pool, the listeners.
 class Runtime {
@@ -176,7 +247,7 @@ class Runtime {
 
   asio::io_context io_{1};
   // Made before the addresses are printed: a signal right after them stops
-  // the sandbox cleanly (and removes an --ephemeral directory).
+  // the sandbox cleanly.
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   asio::thread_pool pool_;
   net::SmtpContext smtp_;
@@ -217,39 +288,29 @@ int run_sandbox(SandboxOptions o) {
     l.ep = *ep;
   }
 
-  std::string dir = o.data.empty() ? default_data_dir() : o.data;
-  if (o.ephemeral) {
-    std::string tmpl = (fs::temp_directory_path() / "popbox-sandbox-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      return fail(EX_CANTCREAT, "cannot make a temporary directory");
-    dir = tmpl;
-  }
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return fail(EX_CANTCREAT, fmt::format("cannot create {}: {}", dir, ec.message()));
-  ::chmod(dir.c_str(), 0700);
-  // One sandbox per data directory.
-  int lock_fd = ::open((fs::path(dir) / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    return fail(EX_TEMPFAIL, fmt::format("{} is in use by another popbox sandbox", dir));
-  }
-  struct Cleanup {
-    std::string dir;
-    bool remove;
-    ~Cleanup() {
-      std::error_code ignored;
-      if (remove) fs::remove_all(dir, ignored);
+  // --ephemeral keeps everything in memory: no directory, no lock file.
+  const std::string dir = o.ephemeral ? "" : o.data.empty() ? default_data_dir() : o.data;
+  if (!o.ephemeral) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return fail(EX_CANTCREAT, fmt::format("cannot create {}: {}", dir, ec.message()));
+    ::chmod(dir.c_str(), 0700);
+    // One sandbox per data directory (the descriptor is kept until exit).
+    int lock_fd = ::open((fs::path(dir) / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      return fail(EX_TEMPFAIL, fmt::format("{} is in use by another popbox sandbox", dir));
     }
-  } cleanup{dir, o.ephemeral};
+  }
 
   try {
-    sandbox::CertificatePaths cert = sandbox::ensure_certificate(dir);
+    sandbox::CertificatePaths cert =
+        o.ephemeral ? sandbox::memory_certificate() : sandbox::ensure_certificate(dir);
     sandbox::Limits limits;
     limits.max_messages = o.max_messages;
     limits.max_total_bytes = *max_total;
     limits.max_message_size = *max_size;
-    // The lead switches --ephemeral to store::MemoryStore here.
-    sandbox::InboxHub hub(sandbox::make_maildir_storage(dir), limits);
+    sandbox::InboxHub hub(
+        o.ephemeral ? sandbox::make_memory_storage() : sandbox::make_maildir_storage(dir), limits);
     sandbox::HubSmtpBackend backend(hub, o.strict_auth);
     smtp::SessionOptions so;
     so.hostname = "popbox-sandbox";
@@ -257,17 +318,26 @@ int run_sandbox(SandboxOptions o) {
     so.strict_auth = o.strict_auth;
     Runtime runtime(hub, backend, smtp_tls(cert), so);
     tcp::endpoint smtp = runtime.listen_smtp(listens[0].ep);
-    // POP3 on listens[1].ep / POP3S on listens[2].ep: not served yet
-    // (needs the Store seam); they are validated above only.
+    const tcp::endpoint pop3 = pick_port(listens[1].ep), pop3s = pick_port(listens[2].ep);
+    net::Server pop3_server(pop3_config(pop3, pop3s, cert),
+                            std::make_shared<sandbox::Pop3Store>(hub),
+                            std::make_shared<sandbox::Pop3Users>(hub, o.strict_auth));
+    pop3_server.set_pop3_hooks(std::make_shared<sandbox::Pop3Faults>(hub));
     const tcp::endpoint& http_ep = listens[3].ep;
     sandbox::HttpApi api(hub, http_ep.address().to_string(), http_ep.port(), o.api_token,
-                         api_settings(smtp, o.strict_auth));
+                         api_settings(smtp, pop3, pop3s, o.strict_auth));
     api.start();
-    std::cout << "data " << dir << (o.ephemeral ? " (ephemeral)" : "") << "\n"
+    std::cout << "data " << (o.ephemeral ? "- (ephemeral: in memory, nothing written)" : dir)
+              << "\n"
               << "smtp " << show(smtp) << " (STARTTLS)\n"
+              << "pop3 " << show(pop3) << " (STLS)\n"
+              << "pop3s " << show(pop3s) << " (TLS)\n"
               << "http " << http_url(tcp::endpoint(http_ep.address(), api.port())) << "\n"
               << std::flush;
-    runtime.run();
+    {
+      Pop3Thread pop3_thread(pop3_server);
+      runtime.run();
+    }
     api.stop();
   } catch (const std::system_error& e) {
     return fail(EX_UNAVAILABLE, e.what());
@@ -282,17 +352,17 @@ int run_sandbox(SandboxOptions o) {
 void add_sandbox(CLI::App& app, int& rc) {
   auto o = std::make_shared<SandboxOptions>();
   auto* cmd = app.add_subcommand(
-      "sandbox", "Run throwaway test inboxes: SMTP in (catch-all), kept until Ctrl-C");
+      "sandbox", "Run throwaway test inboxes: SMTP in (catch-all), POP3 out, until Ctrl-C");
   cmd->add_option("--data", o->data,
                   "Data directory (default $XDG_DATA_HOME/popbox-sandbox or "
                   "~/.local/share/popbox-sandbox)");
   cmd->add_flag("--ephemeral", o->ephemeral,
-                "Keep everything in a temporary directory removed at exit");
+                "Keep everything in memory: no data directory, nothing written");
   cmd->add_option("--smtp", o->smtp, "SMTP listener HOST:PORT (port 0: any free port)")
       ->capture_default_str();
-  cmd->add_option("--pop3", o->pop3, "POP3 listener HOST:PORT (checked, not served yet)")
+  cmd->add_option("--pop3", o->pop3, "POP3 (STLS) listener HOST:PORT (port 0: any free port)")
       ->capture_default_str();
-  cmd->add_option("--pop3s", o->pop3s, "POP3S listener HOST:PORT (checked, not served yet)")
+  cmd->add_option("--pop3s", o->pop3s, "POP3S (implicit TLS) listener HOST:PORT (port 0: any)")
       ->capture_default_str();
   cmd->add_option("--http", o->http, "HTTP API and web UI HOST:PORT")->capture_default_str();
   cmd->add_option("--api-token", o->api_token,

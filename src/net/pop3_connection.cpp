@@ -17,6 +17,7 @@
 #include "net/channel_binding.hpp"
 #include "net/client_identity.hpp"
 #include "net/message_stream.hpp"
+#include "net/pop3_hooked.hpp"
 #include "net/pop3_login.hpp"
 #include "net/server_state.hpp"
 #include "net/session_registry.hpp"
@@ -101,8 +102,10 @@ class Driver {
         auto r = reader_.next(line);
         if (r == core::LineReader::Result::need_more) break;
         const std::uint64_t commands = session_.stats().commands;
-        pop3::Step step = r == core::LineReader::Result::too_long ? session_.on_line_too_long(out_)
-                                                                  : session_.on_line(line, out_);
+        co_await detail::hooked_delay(st_.hooks.get(), session_.user());
+        pop3::Step step = r == core::LineReader::Result::too_long
+                              ? session_.on_line_too_long(out_)
+                              : detail::hooked_line(st_.hooks.get(), session_, line, out_);
         if (session_.stats().commands != commands) metrics::server().command(line);
         auto outcome = co_await act(stream, step);
         if (outcome) co_return *outcome;
@@ -234,6 +237,8 @@ class Driver {
       }
     }
     OPENSSL_cleanse(creds.secret.data(), creds.secret.size());
+    if (!creds.acknowledged)
+      result.outcome = detail::hooked_login(st.hooks.get(), user, result.outcome);
     if (wait.count() > 0) {
       asio::steady_timer delay(conn_.socket.get_executor(), wait);
       co_await delay.async_wait(use_tuple);
@@ -374,6 +379,8 @@ class Driver {
     } else {
       o = co_await run_blocking(st_.pool, std::move(open_and_read));
     }
+    if (!step.top_lines && !o.first.ec)
+      detail::hooked_retr(st_.hooks.get(), session_.user(), o.reader, o.first.n);
     if (!o.reader || o.first.ec) {
       core::log_warn(fmt::format("session={} event=retr_failed user={} message={} error=\"{}\"",
                                  conn_.id, core::log_escape(session_.user()), step.message + 1,
@@ -413,6 +420,7 @@ class Driver {
             core::log_error(fmt::format(
                 "session={} event=read_error user={} message={} error=\"{}\"", conn_.id,
                 core::log_escape(session_.user()), step.message + 1, next.ec.message()));
+            co_await flush(stream);  // what is framed goes first (a hooked cut counts it)
             co_return false;
           }
           session_.stream_feed(std::string_view(chunk_.data(), next.n));

@@ -451,6 +451,10 @@ void Server::set_admin_owner(unsigned uid, unsigned gid) {
   if (impl_->admin_socket) impl_->admin_socket->set_owner(uid, gid, impl_->state.cfg.admin.group);
 }
 
+void Server::set_pop3_hooks(std::shared_ptr<Pop3Hooks> hooks) {
+  impl_->state.hooks = std::move(hooks);
+}
+
 Server::~Server() = default;
 
 const std::string& Server::unix_socket_path() const {

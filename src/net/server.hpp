@@ -16,6 +16,8 @@ class UserSource;
 
 namespace popbox::net {
 
+class Pop3Hooks;
+
 class Server {
  public:
   /// Loads users, the TLS certificate and binds every listener; throws
@@ -36,6 +38,10 @@ class Server {
   /// group [admin] group names, else `gid`; call while still root. Throws
   /// std::runtime_error when it cannot.
   void set_admin_owner(unsigned uid, unsigned gid);
+
+  /// Lets `hooks` change what POP3 sessions do (net/pop3_hooks.hpp); call
+  /// before run().
+  void set_pop3_hooks(std::shared_ptr<Pop3Hooks> hooks);
 
   /// Serves until SIGTERM or SIGINT (SIGHUP reloads users and certificate);
   /// returns the process exit code.

@@ -17,6 +17,7 @@
 #include "config/config.hpp"
 #include "core/limits.hpp"
 #include "net/blocking.hpp"
+#include "net/pop3_hooks.hpp"
 #include "net/tls_context.hpp"
 #include "store/mailbox.hpp"
 
@@ -118,6 +119,7 @@ struct ServerState {
   std::atomic<std::size_t> lmtp_connections{0};  ///< LMTP, a budget of its own
   std::atomic<std::uint64_t> next_session_id{1};
   std::atomic<bool> stopping{false};
+  std::shared_ptr<Pop3Hooks> hooks;  ///< null in `popbox serve`; set before run()
 };
 
 }  // namespace popbox::net

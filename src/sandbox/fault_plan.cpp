@@ -51,6 +51,41 @@ SmtpFaultOutcome decide_smtp(const std::vector<Fault>& faults, SmtpStage stage,
   return out;
 }
 
+Pop3FaultOutcome decide_pop3(const std::vector<Fault>& faults, Pop3Occasion occasion,
+                             const RandomSource& random) {
+  using Kind = Fault::Kind;
+  Pop3FaultOutcome out;
+  for (const Fault& f : faults) {
+    switch (occasion) {
+      case Pop3Occasion::login:
+        if (out.login == Pop3FaultOutcome::Login::go_on &&
+            (f.kind == Kind::pop3_login_temp || f.kind == Kind::pop3_login_in_use) &&
+            fires(f, random)) {
+          out.login = f.kind == Kind::pop3_login_temp ? Pop3FaultOutcome::Login::temp_failure
+                                                      : Pop3FaultOutcome::Login::in_use;
+        }
+        break;
+      case Pop3Occasion::reply:
+        if (f.kind == Kind::pop3_delay && fires(f, random)) {
+          out.delay =
+              std::min<std::chrono::milliseconds>(out.delay + f.delay, limits::max_fault_delay);
+        }
+        break;
+      case Pop3Occasion::retr:
+        if (f.kind == Kind::pop3_drop_retr && fires(f, random)) {
+          out.retr_cut = std::min(out.retr_cut.value_or(f.after_octets), f.after_octets);
+        }
+        break;
+      case Pop3Occasion::dele:
+        if (f.kind == Kind::pop3_dele_error && !out.dele_error && fires(f, random)) {
+          out.dele_error = true;
+        }
+        break;
+    }
+  }
+  return out;
+}
+
 std::string smtp_fault_reply(int code) {
   if (code < 400 || code > 599) code = 451;
   const int cls = code / 100;

@@ -4,7 +4,9 @@
 // choose the outcome. Drivers (SMTP, POP3) ask, then act on the answer.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,30 @@ enum class SmtpStage { mail, rcpt, data };
 /// kind (and smtp_delay) fires with its probability; the first refusal wins
 /// and the delays add up to at most limits::max_fault_delay.
 SmtpFaultOutcome decide_smtp(const std::vector<Fault>& faults, SmtpStage stage,
+                             const RandomSource& random);
+
+/// The POP3 occasions faults can hit.
+enum class Pop3Occasion {
+  login,  ///< the credentials were right, the maildrop is about to open
+  reply,  ///< a reply is about to go out
+  retr,   ///< a RETR is about to send its message
+  dele,   ///< a DELE is about to mark its message
+};
+
+/// What a POP3 occasion should do (only the field of the occasion is set).
+struct Pop3FaultOutcome {
+  enum class Login { go_on, temp_failure, in_use };
+  Login login = Login::go_on;             ///< login: refuse with [SYS/TEMP] or [IN-USE]
+  std::chrono::milliseconds delay{0};     ///< reply: wait this long first
+  std::optional<std::uint64_t> retr_cut;  ///< retr: close after this many message octets
+  bool dele_error = false;                ///< dele: answer -ERR
+};
+
+/// Decides the faults of `faults` for `occasion`: each fault of that
+/// occasion's kind fires with its probability; at login the first refusal
+/// wins, delays add up to at most limits::max_fault_delay, and of several
+/// RETR cuts the smallest wins.
+Pop3FaultOutcome decide_pop3(const std::vector<Fault>& faults, Pop3Occasion occasion,
                              const RandomSource& random);
 
 /// The reply line of an injected SMTP fault with `code` (4xx or 5xx).

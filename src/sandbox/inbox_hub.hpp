@@ -74,6 +74,14 @@ class InboxHub final : public Hub {
   /// pass only when not strict (the inbox is made on first delivery).
   /// Compares in constant time.
   bool password_matches(std::string_view address, std::string_view password, bool strict) const;
+  /// What a POP3 login needs of the inbox of `address`.
+  struct Login {
+    bool exists = false;                  ///< the address has an inbox
+    std::optional<std::string> password;  ///< none: any password (unless strict auth)
+  };
+  /// The login of `address` (nothing for an address that names no inbox).
+  /// Answers from memory.
+  Login login_of(std::string_view address) const;
   /// The Maildir of an inbox, for the POP3 side ("" when unknown).
   std::string maildir(std::string_view inbox_id) const;
 

@@ -216,6 +216,18 @@ bool InboxHub::password_matches(std::string_view address, std::string_view passw
   return ok;
 }
 
+InboxHub::Login InboxHub::login_of(std::string_view address) const {
+  Login out;
+  auto normal = detail::normalize_address(address);
+  if (!normal) return out;
+  std::lock_guard lock(mutex_);
+  auto it = by_address_.find(*normal);
+  if (it == by_address_.end()) return out;
+  out.exists = true;
+  out.password = find_locked(it->second)->password;
+  return out;
+}
+
 std::string InboxHub::maildir(std::string_view inbox_id) const {
   if (!inbox(inbox_id)) return "";
   return storage_->maildir(inbox_id);

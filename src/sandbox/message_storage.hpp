@@ -1,8 +1,9 @@
 #pragma once
 // Where InboxHub keeps message octets and inbox metadata: one small seam,
-// so the Maildir layout (DIR/inboxes/<id>/Maildir, read by the POP3 side
-// through store::MaildirStore) can later give way to store::MemoryStore
-// for --ephemeral. Every call may block: run it off the event threads.
+// so the Maildir layout (DIR/inboxes/<id>/Maildir) and memory (--ephemeral)
+// are one choice at start; the POP3 side reads either through the hub
+// (sandbox/pop3_store.hpp). Every call may block: run it off the event
+// threads.
 
 #include <memory>
 #include <string>
@@ -42,5 +43,9 @@ class MessageStorage {
 /// Messages as Maildirs under `root`/inboxes/<id>/Maildir (the exact
 /// octets, CRLF kept), metadata in `root`/inboxes/<id>/inbox.json (0600).
 std::unique_ptr<MessageStorage> make_maildir_storage(std::string root);
+
+/// Messages and metadata in memory only (--ephemeral): nothing touches the
+/// disk, nothing survives the process; maildir() is always "".
+std::unique_ptr<MessageStorage> make_memory_storage();
 
 }  // namespace popbox::sandbox

@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -31,8 +32,12 @@ struct FileCloser {
   void operator()(FILE* f) const { std::fclose(f); }
 };
 
+using File = std::unique_ptr<FILE, FileCloser>;
+/// Opens where a PEM goes: a file path with its mode.
+using Opener = File (*)(const std::string& path, mode_t mode);
+
 // Opens `path` for writing with `mode`, replacing an older file.
-std::unique_ptr<FILE, FileCloser> create(const std::string& path, mode_t mode) {
+File create(const std::string& path, mode_t mode) {
   ::unlink(path.c_str());
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) throw std::runtime_error("sandbox certificate: cannot create " + path);
@@ -54,7 +59,22 @@ std::string host_name() {
   return h == "localhost" ? "" : h;
 }
 
-void make(const CertificatePaths& paths) {
+// Opens the memory file `path` names (/proc/self/fd/N, made by memfd_path).
+File open_memory(const std::string& path, mode_t) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) throw std::runtime_error("sandbox certificate: cannot open " + path);
+  return File(f);
+}
+
+// A file that lives in memory only, open (on purpose) until the process
+// ends, named so that any reader (OpenSSL, net::Server's reload) opens it.
+std::string memfd_path(const char* name) {
+  int fd = ::memfd_create(name, MFD_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("sandbox certificate: memfd_create failed");
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+
+void make(const CertificatePaths& paths, Opener open) {
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), &EVP_PKEY_free);
   if (!key) fail("EC key generation");
   std::unique_ptr<X509, decltype(&X509_free)> x(X509_new(), &X509_free);
@@ -87,12 +107,12 @@ void make(const CertificatePaths& paths) {
   }
   if (X509_sign(x.get(), key.get(), EVP_sha256()) == 0) fail("signing");
   {
-    auto f = create(paths.key, 0600);
+    auto f = open(paths.key, 0600);
     if (PEM_write_PrivateKey(f.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
       fail("writing " + paths.key);
     }
   }
-  auto f = create(paths.cert, 0644);
+  auto f = open(paths.cert, 0644);
   if (PEM_write_X509(f.get(), x.get()) != 1) fail("writing " + paths.cert);
 }
 
@@ -103,7 +123,13 @@ CertificatePaths ensure_certificate(const std::string& dir) {
                          (fs::path(dir) / "sandbox-key.pem").string()};
   std::error_code ec;
   if (fs::exists(paths.cert, ec) && fs::exists(paths.key, ec)) return paths;
-  make(paths);
+  make(paths, &create);
+  return paths;
+}
+
+CertificatePaths memory_certificate() {
+  CertificatePaths paths{memfd_path("sandbox-cert.pem"), memfd_path("sandbox-key.pem")};
+  make(paths, &open_memory);
   return paths;
 }
 

@@ -16,4 +16,9 @@ struct CertificatePaths {
 /// either is missing. Throws std::runtime_error with OpenSSL's reason.
 CertificatePaths ensure_certificate(const std::string& dir);
 
+/// A new certificate and key kept in memory files (--ephemeral: nothing on
+/// disk), named by paths under /proc/self/fd that stay valid until exit.
+/// Throws std::runtime_error like ensure_certificate().
+CertificatePaths memory_certificate();
+
 }  // namespace popbox::sandbox

@@ -131,11 +131,11 @@ export async function start_target() {
 async function start_real(token) {
   const bin = process.env.POPBOX_BIN;
   if (!bin) throw new Error('POPBOX_BROWSER_TARGET=real needs POPBOX_BIN');
-  const [smtp, pop3, http] = [await free_port(), await free_port(), await free_port()];
+  const [smtp, pop3, pop3s, http] = [await free_port(), await free_port(), await free_port(), await free_port()];
   const child = spawn(
     bin,
     ['sandbox', '--ephemeral', '--smtp', `127.0.0.1:${smtp}`, '--pop3', `127.0.0.1:${pop3}`,
-      '--http', `127.0.0.1:${http}`, '--api-token', token],
+      '--pop3s', `127.0.0.1:${pop3s}`, '--http', `127.0.0.1:${http}`, '--api-token', token],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   const url = `http://127.0.0.1:${http}`;

@@ -377,7 +377,7 @@ describe('sandbox web UI', () => {
     assert.equal(await page.locator('#html-frame').getAttribute('title'), 'HTML body of the message');
   });
 
-  test('the settings panel shows the SMTP and POP3 endpoints (or that POP3 is not served)', async () => {
+  test('the settings panel shows the SMTP, POP3 and POP3S endpoints', async () => {
     const settings = await (await api('/settings')).json();
     await page.click('#settings-button');
     const dialog = page.locator('#settings-dialog');
@@ -388,9 +388,11 @@ describe('sandbox web UI', () => {
       assert.ok(text.includes(part.host), `host ${part.host} shown`);
     }
     assert.match(text, /STARTTLS/);
-    // The real sandbox does not serve POP3 yet: /settings says null.
+    // The real sandbox serves both; the mock shows pop3s as null.
+    if (process.env.POPBOX_BROWSER_TARGET === 'real') assert.ok(settings.pop3 && settings.pop3s);
     if (settings.pop3) assert.match(text, /STLS/);
-    else assert.match(text, /POP3 is not served/);
+    if (settings.pop3s) assert.match(text, /POP3S/);
+    if (!settings.pop3 && !settings.pop3s) assert.match(text, /POP3 is not served/);
     await shot('settings');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });

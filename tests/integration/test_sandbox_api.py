@@ -28,10 +28,10 @@ from test_sandbox_smtp import no_verify
 class Sandbox:
     """A running `popbox sandbox --ephemeral` on ephemeral SMTP and HTTP ports."""
 
-    def __init__(self, *extra, token=None):
+    def __init__(self, *extra, token=None, data=None):
         self.token = token
-        args = [POPBOX, "sandbox", "--ephemeral", "--smtp", "127.0.0.1:0", "--http",
-                "127.0.0.1:0", *extra]
+        args = [POPBOX, "sandbox", *(["--data", data] if data else ["--ephemeral"]), "--smtp", "127.0.0.1:0", "--http",
+                "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0", *extra]
         if token:
             args += ["--api-token", token]
         t0 = time.monotonic()
@@ -45,6 +45,8 @@ class Sandbox:
             self.lines[kind] = rest.strip()
         self.startup = time.monotonic() - t0
         self.smtp_port = int(self.lines["smtp"].split()[0].rsplit(":", 1)[1])
+        self.pop3_port = int(self.lines["pop3"].split()[0].rsplit(":", 1)[1])
+        self.pop3s_port = int(self.lines["pop3s"].split()[0].rsplit(":", 1)[1])
         url = urllib.parse.urlsplit(self.lines["http"])
         self.http_port = url.port
 
@@ -116,8 +118,10 @@ class SandboxApiTest(unittest.TestCase):
         s = box.json("GET", "/api/v1/settings")
         self.assertEqual(s["smtp"]["port"], box.smtp_port)
         self.assertEqual(s["smtp"]["host"], "127.0.0.1")
-        self.assertIsNone(s["pop3"])  # not served yet
-        self.assertIsNone(s["pop3s"])
+        self.assertEqual(s["pop3"], {"host": "127.0.0.1", "port": box.pop3_port, "stls": True,
+                                     "auth": "any"})
+        self.assertEqual(s["pop3s"], {"host": "127.0.0.1", "port": box.pop3s_port,
+                                      "auth": "any"})
         status, headers, page = box.request("GET", "/")
         self.assertEqual(status, 200)
         self.assertIn("default-src 'self'", headers["Content-Security-Policy"])

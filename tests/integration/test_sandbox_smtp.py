@@ -24,7 +24,8 @@ class Sandbox:
     def __init__(self, data, *extra):
         self.data = data
         self.proc = subprocess.Popen(
-            [POPBOX, "sandbox", "--data", data, "--smtp", "127.0.0.1:0", *extra],
+            [POPBOX, "sandbox", "--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0",
+             "--pop3s", "127.0.0.1:0", "--http", "127.0.0.1:0", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines = {}
         while "smtp" not in self.lines:
@@ -223,17 +224,17 @@ class SandboxSmtpTest(unittest.TestCase):
             self.assertEqual(r.returncode, 64, r.stderr)
             self.assertIn(needle, r.stderr)
 
-    def test_ephemeral_removes_its_directory(self):
-        proc = subprocess.Popen([POPBOX, "sandbox", "--ephemeral", "--smtp", "127.0.0.1:0"],
+    def test_ephemeral_says_it_writes_nothing_and_stops_on_sigint(self):
+        # That it writes nothing at all is test_sandbox_pop3's test.
+        proc = subprocess.Popen([POPBOX, "sandbox", "--ephemeral", "--smtp", "127.0.0.1:0",
+                                 "--pop3", "127.0.0.1:0", "--pop3s", "127.0.0.1:0", "--http",
+                                 "127.0.0.1:0"],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        line = proc.stdout.readline().decode().split()
-        self.assertEqual(line[0], "data")
-        path = line[1]
-        self.assertTrue(os.path.isdir(path))
+        line = proc.stdout.readline().decode()
+        self.assertEqual(line, "data - (ephemeral: in memory, nothing written)\n")
         proc.send_signal(signal.SIGINT)
         self.assertEqual(proc.wait(timeout=20), 0)
         proc.stdout.close()
-        self.assertFalse(os.path.exists(path))
 
     def test_second_sandbox_on_the_same_data_is_refused(self):
         self.start()

@@ -111,21 +111,24 @@ void HttpApi::Impl::add_admin_routes() {
     json smtp = endpoint_json(settings.smtp);
     smtp["starttls"] = true;
     smtp["auth"] = auth;
-    json pop3 = nullptr;
+    json pop3 = nullptr, pop3s = nullptr;
     if (settings.pop3) {
       pop3 = endpoint_json(*settings.pop3);
       pop3["stls"] = true;
       pop3["auth"] = auth;
     }
-    co_return api::json_response(
-        200, json{{"smtp", smtp},
-                  {"pop3", pop3},
-                  {"pop3s", settings.pop3s ? endpoint_json(*settings.pop3s) : json(nullptr)},
-                  {"limits",
-                   {{"max_messages", l.max_messages},
-                    {"max_total_bytes", l.max_total_bytes},
-                    {"max_message_size", l.max_message_size}}},
-                  {"version", settings.version}});
+    if (settings.pop3s) {
+      pop3s = endpoint_json(*settings.pop3s);
+      pop3s["auth"] = auth;
+    }
+    co_return api::json_response(200, json{{"smtp", smtp},
+                                           {"pop3", pop3},
+                                           {"pop3s", pop3s},
+                                           {"limits",
+                                            {{"max_messages", l.max_messages},
+                                             {"max_total_bytes", l.max_total_bytes},
+                                             {"max_message_size", l.max_message_size}}},
+                                           {"version", settings.version}});
   });
 
   router.add("GET", "/api/v1/openapi.json", [](http::Request&) -> asio::awaitable<http::Response> {

@@ -144,21 +144,28 @@ export function render_settings(s) {
     ]),
   ];
   if (s.pop3) {
-    parts.push(endpoint_table('POP3', [
+    parts.push(endpoint_table('POP3 (read here)', [
       ['Host', s.pop3.host],
       ['Port', s.pop3.port],
       ['Security', s.pop3.stls ? 'STLS (optional)' : 'none'],
       ['User', 'the inbox address'],
       ['Password', auth_text(s.pop3.auth)],
     ]));
-  } else {
-    parts.push(el('p', { class: 'hint' }, 'POP3 is not served by this sandbox yet.'));
   }
   if (s.pop3s) {
-    parts.push(endpoint_table('POP3S (TLS from the start)', [['Host', s.pop3s.host], ['Port', s.pop3s.port]]));
+    parts.push(endpoint_table('POP3S (TLS from the start)', [
+      ['Host', s.pop3s.host],
+      ['Port', s.pop3s.port],
+      ['Security', 'TLS'],
+      ['User', 'the inbox address'],
+      ['Password', auth_text(s.pop3s.auth)],
+    ]));
+  }
+  if (!s.pop3 && !s.pop3s) {
+    parts.push(el('p', { class: 'hint' }, 'POP3 is not served by this sandbox.'));
   }
   parts.push(
-    el('p', { class: 'hint' }, 'The certificate is self-signed: tell the client to accept it, or trust the one in the data directory.'),
+    el('p', { class: 'hint' }, 'The certificate is self-signed: tell the client to accept it, or trust sandbox-cert.pem of the data directory (--ephemeral keeps none).'),
     endpoint_table('Limits', [
       ['Messages per inbox', s.limits.max_messages || 'no limit'],
       ['Total bytes', s.limits.max_total_bytes || 'no limit'],
