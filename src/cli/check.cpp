@@ -137,8 +137,9 @@ int run_check(const std::string& file) {
         std::cerr << "warning: " << cfg.auth.passwd_file.string() << " has no users\n";
       }
     } else {
-      // The same source serve loads: the users table must be readable.
-      store::make_user_source(cfg)->load();
+      // The same source serve loads: the users table must be readable now
+      // (serve itself starts while the database is unreachable).
+      if (auto err = store::make_user_source(cfg)->reload()) problem(*err);
     }
   } catch (const std::exception& e) {
     problem(e.what());

@@ -8,6 +8,7 @@
 
 #include "auth/password_scheme.hpp"
 #include "core/limits.hpp"
+#include "core/log.hpp"
 #include "store/postgres/pg_error.hpp"
 #include "store/postgres/schema.hpp"
 
@@ -47,6 +48,10 @@ PgUserSource::PgUserSource(std::shared_ptr<store::pg::Pool> pool)
     : pool_(std::move(pool)), dummy_(dummy_hash_like(hash_password("popbox-dummy"))) {}
 
 std::optional<std::string> PgUserSource::reload() {
+  return check(nullptr);
+}
+
+std::optional<std::string> PgUserSource::check(bool* unreachable) {
   std::error_code ec;
   std::string error;
   // Twice: an idle connection may have died with a server restart (the
@@ -54,7 +59,10 @@ std::optional<std::string> PgUserSource::reload() {
   for (int attempt = 0; attempt < 2; ++attempt) {
     error.clear();
     store::pg::Lease lease = pool_->acquire(ec, &error);
-    if (ec) break;
+    if (ec) {
+      if (unreachable) *unreachable = true;
+      break;
+    }
     (void)lease->exec("SELECT 1 FROM users LIMIT 1", ec);
     if (!ec) return std::nullopt;
     error = lease->last_error();
@@ -65,7 +73,15 @@ std::optional<std::string> PgUserSource::reload() {
 }
 
 void PgUserSource::load() {
-  if (auto err = reload()) throw std::runtime_error(*err);
+  bool unreachable = false;
+  auto err = check(&unreachable);
+  if (!err) return;
+  // A node that starts while PostgreSQL is down (a cluster restarting
+  // together) comes up and answers [SYS/TEMP] until it is back, as the
+  // mail store does; a database without the users table is a mistake to
+  // fix first.
+  if (!unreachable) throw std::runtime_error(*err);
+  core::log_warn(*err + " (starting anyway: logins get [SYS/TEMP] until it is reachable)");
 }
 
 std::optional<UserEntry> PgUserSource::find(std::string_view name, std::error_code& ec) {

@@ -34,7 +34,9 @@ class PgUserSource final : public UserSource {
   explicit PgUserSource(std::shared_ptr<store::pg::Pool> pool);
 
   /// Checks that the users table can be read; throws std::runtime_error
-  /// with libpq's or the schema check's words otherwise.
+  /// with libpq's or the schema check's words when the database answers
+  /// without it, and only logs a warning when the database is unreachable
+  /// (the node starts and answers [SYS/TEMP] until it is back).
   void load() override;
   /// The same check as load(): there is nothing to reread, every find()
   /// asks the database. The message when it fails.
@@ -60,6 +62,9 @@ class PgUserSource final : public UserSource {
                                           std::error_code& ec);
 
  private:
+  // reload()'s check; sets *unreachable when no connection could be made.
+  std::optional<std::string> check(bool* unreachable);
+
   std::shared_ptr<store::pg::Pool> pool_;
   std::string dummy_;  ///< an Argon2id hash no password matches
 };
