@@ -138,6 +138,9 @@ config::Config pop3_config(const tcp::endpoint& pop3, const tcp::endpoint& pop3s
   cfg.server.listen_tls = {{pop3s.address().to_string(), pop3s.port()}};
   cfg.server.hostname = "popbox-sandbox";
   cfg.server.threads = 1;
+  cfg.server.max_connections = limits::sandbox_pop3_connections;
+  cfg.limits.max_connections_per_ip = limits::sandbox_pop3_connections;
+  cfg.lmtp.max_connections = 0;  // no LMTP listener: mail comes in over SMTP
   cfg.tls.enabled = true;
   cfg.tls.cert = cert.cert;
   cfg.tls.key = cert.key;

@@ -232,6 +232,11 @@ inline constexpr std::size_t sandbox_max_password = 1024;
 /// popbox wrote).
 inline constexpr std::size_t sandbox_max_meta_bytes = std::size_t{256} << 20;
 
+/// POP3/POP3S sessions the sandbox serves at once, all from one address if
+/// need be (a test suite's parallel workers on 127.0.0.1): a developer's
+/// machine, not the internet, and within a default open-files limit.
+inline constexpr std::size_t sandbox_pop3_connections = 500;
+
 /// ---- Load generator (`popbox bench`) ---------------------------------------
 
 /// Bytes read from the server under test at once: one buffer per session,
