@@ -299,6 +299,17 @@ def stop_process(proc, timeout=10):
         proc.wait()
 
 
+def numbering_mda(path, out):
+    """Writes an MDA script at `path` that stores each message it is given
+    as its own file in `out`, numbered in order (0000, 0001, ...): what a
+    fetchmail test reads back."""
+    with open(path, "w") as f:
+        f.write(f'#!/bin/sh\nn=$(ls "{out}" | wc -l)\n'
+                f'exec cat > "{out}/$(printf %04d "$n")"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
 def wait_for(predicate, timeout=20, what="condition"):
     """Polls `predicate` until it returns something true (which it returns),
     or fails the test after `timeout` seconds naming `what`."""

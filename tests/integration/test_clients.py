@@ -25,7 +25,8 @@ import tempfile
 import time
 import unittest
 
-from harness import CLUSTER, MESSAGES, Env, RssSampler, run_tests, vm_rss_kib, wire_form
+from harness import (CLUSTER, MESSAGES, Env, RssSampler, numbering_mda, run_tests, vm_rss_kib,
+                     wire_form)
 
 poplib._MAXLINE = 1 << 20  # the default 2048 cannot take a 6,000-octet line
 
@@ -227,10 +228,7 @@ class FetchmailTest(ClientTestBase):
         out = os.path.join(d, "out")
         os.makedirs(out, exist_ok=True)
         mda = os.path.join(d, "mda.sh")
-        with open(mda, "w") as f:  # one file per message, numbered in order
-            f.write(f'#!/bin/sh\nn=$(ls "{out}" | wc -l)\n'
-                    f'exec cat > "{out}/$(printf %04d "$n")"\n')
-        os.chmod(mda, 0o755)
+        numbering_mda(mda, out)
         tls = "ssl" if implicit_tls else "sslproto 'tls1.2+'"  # tls1.2+ forces STLS
         rc = os.path.join(d, "fetchmailrc")
         with open(rc, "w") as f:

@@ -20,7 +20,7 @@ import tempfile
 import time
 import unittest
 
-from harness import run_tests
+from harness import numbering_mda, run_tests
 from test_sandbox_api import Sandbox, plain
 from test_sandbox_smtp import no_verify
 
@@ -383,10 +383,7 @@ uidls_file {tmp}/uidls
             out = os.path.join(tmp, "out")
             os.makedirs(out)
             mda = os.path.join(tmp, "mda.sh")
-            with open(mda, "w") as f:  # one file per message, numbered in order
-                f.write(f'#!/bin/sh\nn=$(ls "{out}" | wc -l)\n'
-                        f'exec cat > "{out}/$(printf %04d "$n")"\n')
-            os.chmod(mda, 0o755)
+            numbering_mda(mda, out)
             rc = os.path.join(tmp, "fetchmailrc")
             with open(rc, "w") as f:
                 f.write(f"""set no syslog
