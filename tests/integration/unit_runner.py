@@ -316,6 +316,10 @@ def install_popbox_units(sd, unit_dir, config, writable, pop3_port, pop3s_port, 
     for u in POPBOX_UNITS:
         sd.install_unit(os.path.join(unit_dir, u))
     exe = binary or "/usr/bin/popbox"
+    if exe.startswith(("/tmp/", "/var/tmp/", "/run/")):
+        # The booted manager mounts tmpfs over these: a checkout there
+        # (a CI clone in /tmp) would be out of the service's sight.
+        exe = shutil.copy2(exe, os.path.join(writable, "popbox"))
     sd.drop_in("popbox.service", "test", (
         "[Service]\nExecStart=\n"
         f"ExecStart={exe} serve -c {config}\n"
